@@ -1,0 +1,78 @@
+//! Builds the plugins in `guests/` (their own cargo workspace) for wasm32-wasip2 and tells the
+//! host where the components are, so the built-in plugins are embedded in the `nnhost` binary and
+//! every test runs against plugins built from the current sources.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+const GUESTS: &[&str] = &["image-classifier"];
+
+fn main() {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let guests = root.join("guests");
+    for dir in ["guests", "wit"] {
+        rerun_if_changed(&root.join(dir));
+    }
+    println!("cargo:rerun-if-env-changed=NNHOST_GUEST_TARGET_DIR");
+
+    ensure_target();
+
+    let target_dir = std::env::var_os("NNHOST_GUEST_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| guests.join("target"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&guests)
+        .args(["build", "--release", "--locked", "--target", TARGET])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    // The outer build's flags and jobserver belong to the host target, not to the guests.
+    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().expect("failed to run cargo for the guests");
+    if !status.success() {
+        panic!("building the guest plugins in guests/ failed (see the cargo output above)");
+    }
+    for guest in GUESTS {
+        let wasm = target_dir.join(TARGET).join("release").join(format!("{}.wasm", guest.replace('-', "_")));
+        assert!(wasm.is_file(), "guest component {} was not produced", wasm.display());
+        let var = format!("NNHOST_GUEST_{}", guest.replace('-', "_").to_uppercase());
+        println!("cargo:rustc-env={var}={}", wasm.display());
+    }
+}
+
+/// Install the wasm32-wasip2 standard library with rustup if the toolchain lacks it, so a fresh
+/// machine with only rustup needs no manual step.
+fn ensure_target() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().ok();
+    let has_target = sysroot
+        .map(|o| Path::new(String::from_utf8_lossy(&o.stdout).trim()).join("lib/rustlib").join(TARGET).is_dir())
+        .unwrap_or(false);
+    if has_target {
+        return;
+    }
+    println!("cargo:warning=installing the {TARGET} target with rustup (needed to build the plugins)");
+    let ok = Command::new("rustup").args(["target", "add", TARGET]).status().map(|s| s.success()).unwrap_or(false);
+    if !ok {
+        panic!("the {TARGET} target is missing and `rustup target add {TARGET}` failed; install it by hand");
+    }
+}
+
+fn rerun_if_changed(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            rerun_if_changed(&p);
+        } else {
+            println!("cargo:rerun-if-changed={}", p.display());
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Image decoding, tensor preprocessing and output post-processing for image classifiers.
+//!
+//! This crate is compiled twice: into the image-classifier plugin (wasm32-wasip2) and natively
+//! into the host, so tests can check that the sandboxed plugin produces exactly the tensor the
+//! native code does. It has no I/O and no unsafe code: everything is a pure function of its input.
+
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageReader, Limits};
+use std::io::Cursor;
+
+/// Largest width or height accepted from an encoded image (decompression-bomb guard).
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+/// Largest decoder allocation, in bytes.
+pub const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
+
+/// Pixel arrangement of the model input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    Nchw,
+    Nhwc,
+}
+
+/// Colour channel order of the model input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelOrder {
+    Rgb,
+    Bgr,
+}
+
+/// Element type of the input tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElemType {
+    F32,
+    F16,
+    F64,
+    /// Raw 0-255 pixel values; scale, mean and std are not applied.
+    U8,
+}
+
+impl ElemType {
+    pub fn size(self) -> usize {
+        match self {
+            ElemType::F32 => 4,
+            ElemType::F16 => 2,
+            ElemType::F64 => 8,
+            ElemType::U8 => 1,
+        }
+    }
+}
+
+/// What the model expects as input: enough to turn any image into its tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputSpec {
+    pub elem: ElemType,
+    pub layout: Layout,
+    pub width: u32,
+    pub height: u32,
+    /// 3 (colour) or 1 (grayscale).
+    pub channels: u32,
+    pub order: ChannelOrder,
+    pub scale: f32,
+    /// One value, or one per channel.
+    pub mean: Vec<f32>,
+    /// One value, or one per channel; all non-zero.
+    pub std: Vec<f32>,
+}
+
+/// A preprocessed input: dimensions and little-endian element bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    pub dims: Vec<u32>,
+    pub elem: ElemType,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// The bytes are not an image this crate can decode (with the decoder's reason).
+    Decode(String),
+    /// The input spec is inconsistent.
+    Spec(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Decode(m) => write!(f, "cannot decode image: {m}"),
+            Error::Spec(m) => write!(f, "invalid input spec: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl InputSpec {
+    /// Check the spec once, so preprocessing cannot divide by zero or overflow.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |m: String| Err(Error::Spec(m));
+        if self.width == 0 || self.height == 0 || self.width > 8192 || self.height > 8192 {
+            return bad(format!("input size {}x{} is outside 1..=8192", self.width, self.height));
+        }
+        if self.channels != 1 && self.channels != 3 {
+            return bad(format!("channels must be 1 or 3, not {}", self.channels));
+        }
+        for (what, v) in [("mean", &self.mean), ("std", &self.std)] {
+            if v.len() != 1 && v.len() != self.channels as usize {
+                return bad(format!("{what} needs 1 or {} values, got {}", self.channels, v.len()));
+            }
+            if v.iter().any(|x| !x.is_finite()) {
+                return bad(format!("{what} has a non-finite value"));
+            }
+        }
+        if self.std.iter().any(|s| *s == 0.0) {
+            return bad("std has a zero value".into());
+        }
+        if !self.scale.is_finite() {
+            return bad("scale is not finite".into());
+        }
+        Ok(())
+    }
+
+    /// Tensor dimensions for one image: `[1, C, H, W]` or `[1, H, W, C]`.
+    pub fn dims(&self) -> Vec<u32> {
+        match self.layout {
+            Layout::Nchw => vec![1, self.channels, self.height, self.width],
+            Layout::Nhwc => vec![1, self.height, self.width, self.channels],
+        }
+    }
+}
+
+/// Decode PNG or JPEG bytes (8- or 16-bit, gray, gray+alpha, RGB, RGBA), with size limits.
+pub fn decode(bytes: &[u8]) -> Result<DynamicImage, Error> {
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::Decode(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(Error::Decode("not a PNG or JPEG file".into()));
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    reader.limits(limits);
+    reader.decode().map_err(|e| Error::Decode(e.to_string()))
+}
+
+/// Resize and normalise a decoded image into the model's input tensor.
+///
+/// Colour models get RGB (alpha dropped, gray replicated), grayscale models get luma.
+/// The image is resized to exactly `width x height` with a triangle (bilinear) filter, then each
+/// value `v` in 0..=255 becomes `(v * scale - mean[c]) / std[c]` (float types) or stays `v` (u8).
+pub fn to_tensor(img: &DynamicImage, spec: &InputSpec) -> Result<Tensor, Error> {
+    spec.validate()?;
+    let (w, h, c) = (spec.width as usize, spec.height as usize, spec.channels as usize);
+    // Pixels as HWC u8 in RGB (or L) order.
+    let pixels: Vec<u8> = if c == 3 {
+        let rgb = img.to_rgb8();
+        image::imageops::resize(&rgb, spec.width, spec.height, FilterType::Triangle).into_raw()
+    } else {
+        let l = img.to_luma8();
+        image::imageops::resize(&l, spec.width, spec.height, FilterType::Triangle).into_raw()
+    };
+    let per = |v: &Vec<f32>, ch: usize| if v.len() == 1 { v[0] } else { v[ch] };
+    // Source channel for each output channel.
+    let src_ch = |ch: usize| if c == 3 && spec.order == ChannelOrder::Bgr { 2 - ch } else { ch };
+
+    let n = w * h * c;
+    let mut values = Vec::with_capacity(n);
+    for i in 0..n {
+        // i indexes the output tensor in its own layout.
+        let (y, x, ch) = match spec.layout {
+            Layout::Nhwc => (i / (w * c), (i / c) % w, i % c),
+            Layout::Nchw => ((i / w) % h, i % w, i / (w * h)),
+        };
+        values.push((pixels[(y * w + x) * c + src_ch(ch)], ch));
+    }
+    let data = match spec.elem {
+        ElemType::U8 => values.iter().map(|(v, _)| *v).collect(),
+        elem => {
+            let mut out = Vec::with_capacity(n * elem.size());
+            for (v, ch) in values {
+                let f = (v as f32 * spec.scale - per(&spec.mean, ch)) / per(&spec.std, ch);
+                match elem {
+                    ElemType::F32 => out.extend_from_slice(&f.to_le_bytes()),
+                    ElemType::F64 => out.extend_from_slice(&(f as f64).to_le_bytes()),
+                    ElemType::F16 => out.extend_from_slice(&half::f16::from_f32(f).to_le_bytes()),
+                    ElemType::U8 => unreachable!("handled above"),
+                }
+            }
+            out
+        }
+    };
+    Ok(Tensor { dims: spec.dims(), elem: spec.elem, data })
+}
+
+/// Decode and preprocess in one step.
+pub fn preprocess(bytes: &[u8], spec: &InputSpec) -> Result<Tensor, Error> {
+    spec.validate()?;
+    to_tensor(&decode(bytes)?, spec)
+}
+
+/// Numerically stable softmax. Non-finite inputs give non-finite outputs rather than a panic.
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = logits.iter().map(|x| (x - max).exp()).collect();
+    let sum: f32 = exps.iter().sum();
+    exps.iter().map(|e| e / sum).collect()
+}
+
+/// Indices and scores of the `k` largest scores, best first; ties keep the lower index first.
+/// NaN scores rank last.
+pub fn top_k(scores: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (x, y) = (scores[a], scores[b]);
+        match (x.is_nan(), y.is_nan()) {
+            (true, true) => a.cmp(&b),
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            _ => y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)),
+        }
+    });
+    idx.into_iter().take(k).map(|i| (i, scores[i])).collect()
+}
+
+/// Decode little-endian tensor bytes of a float type into f32 values.
+pub fn bytes_to_f32(elem: ElemType, data: &[u8]) -> Result<Vec<f32>, Error> {
+    let size = elem.size();
+    if data.len() % size != 0 {
+        return Err(Error::Spec(format!("{} bytes is not a whole number of {size}-byte elements", data.len())));
+    }
+    Ok(data
+        .chunks_exact(size)
+        .map(|b| match elem {
+            ElemType::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            ElemType::F16 => half::f16::from_le_bytes([b[0], b[1]]).to_f32(),
+            ElemType::F64 => f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32,
+            ElemType::U8 => b[0] as f32,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(layout: Layout, order: ChannelOrder) -> InputSpec {
+        InputSpec {
+            elem: ElemType::F32,
+            layout,
+            width: 2,
+            height: 1,
+            channels: 3,
+            order,
+            scale: 1.0,
+            mean: vec![0.0],
+            std: vec![1.0],
+        }
+    }
+
+    #[test]
+    fn layouts_and_channel_orders_place_values() {
+        let img = DynamicImage::ImageRgb8(image::RgbImage::from_raw(2, 1, vec![1, 2, 3, 4, 5, 6]).unwrap());
+        let f = |s: &InputSpec| bytes_to_f32(ElemType::F32, &to_tensor(&img, s).unwrap().data).unwrap();
+        assert_eq!(f(&spec(Layout::Nhwc, ChannelOrder::Rgb)), [1., 2., 3., 4., 5., 6.]);
+        assert_eq!(f(&spec(Layout::Nchw, ChannelOrder::Rgb)), [1., 4., 2., 5., 3., 6.]);
+        assert_eq!(f(&spec(Layout::Nhwc, ChannelOrder::Bgr)), [3., 2., 1., 6., 5., 4.]);
+    }
+
+    #[test]
+    fn top_k_orders_and_handles_nan() {
+        assert_eq!(top_k(&[0.1, f32::NAN, 0.7, 0.2], 3).iter().map(|p| p.0).collect::<Vec<_>>(), [2, 3, 0]);
+        let s = softmax(&[1.0, 2.0, 3.0]);
+        assert!((s.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn garbage_is_a_decode_error() {
+        assert!(matches!(decode(b"not an image"), Err(Error::Decode(_))));
+        assert!(matches!(decode(&[0x89, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0]), Err(Error::Decode(_))));
+    }
+
+    #[test]
+    fn zero_std_is_rejected() {
+        let mut s = spec(Layout::Nchw, ChannelOrder::Rgb);
+        s.std = vec![0.0];
+        assert!(matches!(s.validate(), Err(Error::Spec(_))));
+    }
+}

@@ -1,0 +1,304 @@
+//! The embedded default backend: tract (pure Rust ONNX inference, no native library).
+//!
+//! A graph is an optimized, runnable tract plan shared behind an `Arc`; every `compute` spawns a
+//! fresh tract state from it. That keeps the execution context `Send + Sync` (tract's
+//! `SimpleState` is not `Sync`) without any `unsafe`, at the cost of one small allocation per run.
+//! Tensors are converted from wasi-nn bytes with safe little-endian decoding, checked against the
+//! model's declared input types and shapes first.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use wasmtime_wasi_nn::backend::{
+    BackendError, BackendExecutionContext, BackendFromDir, BackendGraph, BackendInner, Id, NamedTensor,
+};
+use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
+use wasmtime_wasi_nn::{ExecutionContext, Graph};
+
+use super::{check_tensor, invalid, type_name};
+
+/// Loads ONNX models into tract. Stateless: one per store is free.
+#[derive(Default)]
+pub struct TractBackend;
+
+impl BackendInner for TractBackend {
+    fn encoding(&self) -> GraphEncoding {
+        GraphEncoding::Onnx
+    }
+
+    fn load(&mut self, builders: &[&[u8]], _target: ExecutionTarget) -> Result<Graph, BackendError> {
+        if builders.len() != 1 {
+            return Err(BackendError::InvalidNumberOfBuilders(1, builders.len()));
+        }
+        let graph = TractGraph::from_onnx_bytes(builders[0])?;
+        Ok(Graph::from(Box::new(graph) as Box<dyn BackendGraph>))
+    }
+
+    fn as_dir_loadable(&mut self) -> Option<&mut dyn BackendFromDir> {
+        Some(self)
+    }
+}
+
+impl BackendFromDir for TractBackend {
+    fn load_from_dir(&mut self, dir: &Path, target: ExecutionTarget) -> Result<Graph, BackendError> {
+        let path = dir.join("model.onnx");
+        let bytes = std::fs::read(&path).map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?;
+        self.load(&[&bytes], target)
+    }
+}
+
+/// Name, element type and (where the model fixes it) shape of a model input or output.
+#[derive(Clone, Debug)]
+pub struct IoInfo {
+    pub name: String,
+    pub datum: DatumType,
+    pub shape: Option<Vec<usize>>,
+}
+
+struct Inner {
+    plan: Arc<TypedRunnableModel>,
+    inputs: Vec<IoInfo>,
+    outputs: Vec<IoInfo>,
+}
+
+/// A loaded model: an optimized tract plan and its input/output signature.
+#[derive(Clone)]
+pub struct TractGraph(Arc<Inner>);
+
+impl TractGraph {
+    /// Parse, type-check and optimize an ONNX model. Malformed bytes give an error; a panic inside
+    /// tract on hostile input is caught and reported as an error too.
+    pub fn from_onnx_bytes(bytes: &[u8]) -> Result<Self, BackendError> {
+        let result = catch_unwind(AssertUnwindSafe(|| Self::build(bytes)));
+        match result {
+            Ok(r) => r.map_err(|e| invalid(format!("tract cannot load the model: {e:#}"))),
+            Err(_) => Err(invalid("tract cannot load the model: the model bytes made tract panic")),
+        }
+    }
+
+    fn build(mut bytes: &[u8]) -> TractResult<Self> {
+        let model = tract_onnx::onnx().model_for_read(&mut bytes)?;
+        let input_names: Vec<String> =
+            model.input_outlets()?.iter().map(|o| model.node(o.node).name.clone()).collect();
+        let output_names: Vec<String> = model
+            .output_outlets()?
+            .iter()
+            .map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone()))
+            .collect();
+        let typed = model.into_optimized()?;
+        let io = |facts: Vec<TypedFact>, names: Vec<String>| -> Vec<IoInfo> {
+            facts
+                .into_iter()
+                .zip(names)
+                .map(|(f, name)| IoInfo { name, datum: f.datum_type, shape: f.shape.as_concrete().map(|s| s.to_vec()) })
+                .collect()
+        };
+        let in_facts = (0..typed.inputs.len()).map(|i| typed.input_fact(i).cloned()).collect::<TractResult<Vec<_>>>()?;
+        let out_facts = (0..typed.outputs.len()).map(|i| typed.output_fact(i).cloned()).collect::<TractResult<Vec<_>>>()?;
+        let inputs = io(in_facts, input_names);
+        let outputs = io(out_facts, output_names);
+        let plan = typed.into_runnable()?;
+        Ok(TractGraph(Arc::new(Inner { plan, inputs, outputs })))
+    }
+
+    pub fn inputs(&self) -> &[IoInfo] {
+        &self.0.inputs
+    }
+
+    pub fn outputs(&self) -> &[IoInfo] {
+        &self.0.outputs
+    }
+
+    /// Run the model on tensors given in model input order.
+    pub fn run(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>, BackendError> {
+        catch_unwind(AssertUnwindSafe(|| self.0.plan.run(inputs)))
+            .map_err(|_| invalid("tract panicked while running the model"))?
+            .map_err(|e| invalid(format!("tract failed to run the model: {e:#}")))
+    }
+}
+
+impl BackendGraph for TractGraph {
+    fn init_execution_context(&self) -> Result<ExecutionContext, BackendError> {
+        let n_in = self.0.inputs.len();
+        Ok(ExecutionContext::from(Box::new(TractContext {
+            graph: self.clone(),
+            pending: vec![None; n_in],
+            outputs: Vec::new(),
+        }) as Box<dyn BackendExecutionContext>))
+    }
+}
+
+struct TractContext {
+    graph: TractGraph,
+    pending: Vec<Option<TValue>>,
+    outputs: Vec<wasmtime_wasi_nn::Tensor>,
+}
+
+fn datum_of(ty: TensorType) -> Option<DatumType> {
+    Some(match ty {
+        TensorType::Fp16 => DatumType::F16,
+        TensorType::Fp32 => DatumType::F32,
+        TensorType::Fp64 => DatumType::F64,
+        TensorType::U8 => DatumType::U8,
+        TensorType::I32 => DatumType::I32,
+        TensorType::I64 => DatumType::I64,
+        TensorType::Bf16 => return None,
+    })
+}
+
+fn wasi_type_of(dt: DatumType) -> Option<TensorType> {
+    Some(match dt {
+        DatumType::F16 => TensorType::Fp16,
+        DatumType::F32 => TensorType::Fp32,
+        DatumType::F64 => TensorType::Fp64,
+        DatumType::U8 => TensorType::U8,
+        DatumType::I32 => TensorType::I32,
+        DatumType::I64 => TensorType::I64,
+        _ => return None,
+    })
+}
+
+/// Decode little-endian element bytes into a typed tract tensor (safe, one copy).
+fn from_le<T: Datum + Copy, const N: usize>(shape: &[usize], data: &[u8], f: fn([u8; N]) -> T) -> TractResult<Tensor> {
+    let values: Vec<T> = data.chunks_exact(N).map(|c| f(c.try_into().expect("chunks_exact gives N bytes"))).collect();
+    Tensor::from_shape(shape, &values)
+}
+
+fn to_tract(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo) -> Result<TValue, BackendError> {
+    check_tensor(name, t)?;
+    let dt = datum_of(t.ty).ok_or_else(|| {
+        BackendError::UnsupportedTensorType(format!("tract has no {} tensors (input `{name}`)", type_name(t.ty)))
+    })?;
+    if dt != want.datum {
+        return Err(invalid(format!("input `{name}` expects {:?}, got {}", want.datum, type_name(t.ty))));
+    }
+    let shape: Vec<usize> = t.dimensions.iter().map(|d| *d as usize).collect();
+    if let Some(s) = &want.shape {
+        if *s != shape {
+            return Err(invalid(format!("input `{name}` expects shape {s:?}, got {shape:?}")));
+        }
+    }
+    let d = &t.data;
+    let tensor = match t.ty {
+        TensorType::Fp32 => from_le(&shape, d, f32::from_le_bytes),
+        TensorType::Fp64 => from_le(&shape, d, f64::from_le_bytes),
+        TensorType::Fp16 => from_le(&shape, d, |b: [u8; 2]| tract_onnx::prelude::f16::from_le_bytes(b)),
+        TensorType::U8 => from_le(&shape, d, u8::from_le_bytes),
+        TensorType::I32 => from_le(&shape, d, i32::from_le_bytes),
+        TensorType::I64 => from_le(&shape, d, i64::from_le_bytes),
+        TensorType::Bf16 => unreachable!("rejected by datum_of"),
+    }
+    .map_err(|e| invalid(format!("input `{name}`: {e}")))?;
+    Ok(tensor.into_tvalue())
+}
+
+fn from_tract(name: &str, v: &TValue) -> Result<wasmtime_wasi_nn::Tensor, BackendError> {
+    let ty = wasi_type_of(v.datum_type()).ok_or_else(|| {
+        BackendError::UnsupportedTensorType(format!("output `{name}` is {:?}, which wasi-nn cannot represent", v.datum_type()))
+    })?;
+    let dims = v
+        .shape()
+        .iter()
+        .map(|d| u32::try_from(*d).map_err(|_| invalid(format!("output `{name}` has a dimension over u32::MAX"))))
+        .collect::<Result<Vec<u32>, _>>()?;
+    let data = match ty {
+        TensorType::Fp32 => le_bytes(v.to_plain_array_view::<f32>(), f32::to_le_bytes),
+        TensorType::Fp64 => le_bytes(v.to_plain_array_view::<f64>(), f64::to_le_bytes),
+        TensorType::Fp16 => le_bytes(v.to_plain_array_view::<tract_onnx::prelude::f16>(), |x| x.to_le_bytes()),
+        TensorType::U8 => le_bytes(v.to_plain_array_view::<u8>(), |x: u8| [x]),
+        TensorType::I32 => le_bytes(v.to_plain_array_view::<i32>(), i32::to_le_bytes),
+        TensorType::I64 => le_bytes(v.to_plain_array_view::<i64>(), i64::to_le_bytes),
+        TensorType::Bf16 => unreachable!("tract has no bf16"),
+    }
+    .map_err(|e| invalid(format!("output `{name}`: {e}")))?;
+    Ok(wasmtime_wasi_nn::Tensor::new(dims, ty, data))
+}
+
+fn le_bytes<T: Copy, const N: usize>(
+    s: TractResult<tract_ndarray::ArrayViewD<'_, T>>,
+    f: fn(T) -> [u8; N],
+) -> TractResult<Vec<u8>> {
+    let s = s?;
+    let mut out = Vec::with_capacity(s.len() * N);
+    for x in s {
+        out.extend_from_slice(&f(*x));
+    }
+    Ok(out)
+}
+
+impl TractContext {
+    fn input_index(&self, id: &Id) -> Result<usize, BackendError> {
+        let inputs = self.graph.inputs();
+        match id {
+            Id::Index(i) if (*i as usize) < inputs.len() => Ok(*i as usize),
+            Id::Index(i) => Err(invalid(format!("input index {i} is out of range: the model has {} inputs", inputs.len()))),
+            Id::Name(n) => inputs.iter().position(|io| &io.name == n).ok_or_else(|| {
+                let names: Vec<_> = inputs.iter().map(|i| i.name.as_str()).collect();
+                invalid(format!("the model has no input named `{n}` (inputs: {names:?})"))
+            }),
+        }
+    }
+
+    fn run_pending(&mut self) -> Result<(), BackendError> {
+        let mut values = TVec::new();
+        for (slot, info) in self.pending.iter_mut().zip(self.graph.inputs()) {
+            values.push(slot.take().ok_or_else(|| invalid(format!("input `{}` was not set", info.name)))?);
+        }
+        let results = self.graph.run(values)?;
+        self.outputs = results
+            .iter()
+            .zip(self.graph.outputs())
+            .map(|(v, info)| from_tract(&info.name, v))
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+}
+
+impl BackendExecutionContext for TractContext {
+    fn set_input(&mut self, id: Id, tensor: &wasmtime_wasi_nn::Tensor) -> Result<(), BackendError> {
+        let i = self.input_index(&id)?;
+        let info = &self.graph.inputs()[i];
+        self.pending[i] = Some(to_tract(&info.name, tensor, info)?);
+        Ok(())
+    }
+
+    fn get_output(&mut self, id: Id) -> Result<wasmtime_wasi_nn::Tensor, BackendError> {
+        let outputs = self.graph.outputs();
+        let i = match &id {
+            Id::Index(i) => *i as usize,
+            Id::Name(n) => outputs.iter().position(|o| &o.name == n).unwrap_or(usize::MAX),
+        };
+        self.outputs.get(i).cloned().ok_or_else(|| invalid(format!("no output {id:?} (run compute first?)")))
+    }
+
+    fn compute(&mut self, inputs: Option<Vec<NamedTensor>>) -> Result<Option<Vec<NamedTensor>>, BackendError> {
+        match inputs {
+            None => self.run_pending().map(|_| None),
+            Some(named) => {
+                for slot in &mut self.pending {
+                    *slot = None;
+                }
+                for nt in &named {
+                    let i = self.input_index(&Id::Name(nt.name.clone()))?;
+                    if self.pending[i].is_some() {
+                        return Err(invalid(format!("input `{}` was given twice", nt.name)));
+                    }
+                    let info = &self.graph.inputs()[i];
+                    self.pending[i] = Some(to_tract(&info.name, &nt.tensor, info)?);
+                }
+                drop(named);
+                self.run_pending()?;
+                let outputs = std::mem::take(&mut self.outputs);
+                Ok(Some(
+                    outputs
+                        .into_iter()
+                        .zip(self.graph.outputs())
+                        .map(|(tensor, info)| NamedTensor { name: info.name.clone(), tensor })
+                        .collect(),
+                ))
+            }
+        }
+    }
+}

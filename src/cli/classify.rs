@@ -1,0 +1,210 @@
+//! `nnhost classify`: images in, ranked labels out, through an image-classifier plugin.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{out, Cli, Fatal, EXIT_FAILURES};
+use crate::backends::BackendKind;
+use crate::plugins::classifier::{Classifier, Prediction};
+use crate::plugins::IMAGE_CLASSIFIER;
+use crate::registry::GraphStore;
+
+#[derive(Args, Debug)]
+pub struct ClassifyArgs {
+    /// Model name (a sub-folder of the models folder).
+    #[arg(long, short, default_value = "shapes")]
+    pub model: String,
+    /// Inference backend.
+    #[arg(long, short, default_value = "tract", value_name = "NAME")]
+    pub backend: String,
+    /// Classifier plugin to use instead of the built-in image-classifier.
+    #[arg(long, value_name = "FILE.wasm")]
+    pub guest: Option<PathBuf>,
+    /// How many labels to report per image.
+    #[arg(long, short = 'k', default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub top: u32,
+    /// One JSON object per image per line on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Images classified at once [default: number of CPUs].
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Image files, or folders searched recursively for .png/.jpg/.jpeg files.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    image: &'a str,
+    model: &'a str,
+    backend: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top: Option<Vec<JsonPrediction<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonPrediction<'a> {
+    label: &'a str,
+    index: u32,
+    score: f32,
+}
+
+const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg"];
+
+/// Expand folders (recursively, sorted) into image files; explicit files are kept as given.
+/// Paths that do not exist are returned as errors in place.
+pub fn collect_images(paths: &[PathBuf]) -> Vec<Result<PathBuf, (PathBuf, String)>> {
+    let mut items = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(p)
+                .follow_links(false)
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .map(|e| e.into_path())
+                .filter(|f| {
+                    f.extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+                })
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                items.push(Err((p.clone(), "no .png or .jpg images in this folder".to_string())));
+            }
+            items.extend(found.into_iter().map(Ok));
+        } else if p.exists() {
+            items.push(Ok(p.clone()));
+        } else {
+            items.push(Err((p.clone(), "no such file or folder".to_string())));
+        }
+    }
+    items
+}
+
+fn classify_file(c: &Classifier<'_>, path: &Path, top: u32) -> Result<Vec<Prediction>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    c.classify(&bytes, top).map_err(|e| e.to_string())
+}
+
+pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
+    let backend: BackendKind = args.backend.parse().map_err(Fatal)?;
+    let models = cli.models_dir()?;
+    let model = models.model(&args.model)?;
+    let wasm = match &args.guest {
+        Some(p) => std::fs::read(p).map_err(|e| Fatal(format!("guest plugin {}: cannot read: {e}", p.display())))?,
+        None => IMAGE_CLASSIFIER.to_vec(),
+    };
+    let runtime = cli.runtime()?;
+    let plugin = runtime.load_plugin(&wasm).map_err(|e| {
+        let what = args.guest.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in image-classifier".into());
+        Fatal(format!("guest plugin {what}: {e:#}"))
+    })?;
+    let graphs = GraphStore::new();
+    let classifier = Classifier::new(&runtime, &plugin, &graphs, model, backend)?;
+
+    let items = collect_images(&args.paths);
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let bar = progress_bar(items.len());
+    let model_name = args.model.as_str();
+    let width = items.iter().map(|i| display(i).len()).max().unwrap_or(0);
+
+    let mut failures = 0usize;
+    let mut report = |item: &Result<PathBuf, (PathBuf, String)>, result: Result<Vec<Prediction>, String>| {
+        let path = display(item);
+        let line = match (&result, args.json) {
+            (Ok(top), true) => Some(
+                serde_json::to_string(&JsonLine {
+                    image: &path,
+                    model: model_name,
+                    backend: backend.name(),
+                    top: Some(top.iter().map(|p| JsonPrediction { label: &p.label, index: p.index, score: p.score }).collect()),
+                    error: None,
+                })
+                .expect("serializable"),
+            ),
+            (Ok(top), false) => Some(format!(
+                "{path:<width$}  {}",
+                top.iter().map(|p| format!("{:<10} {:.4}", p.label, p.score)).collect::<Vec<_>>().join("   ")
+            )),
+            (Err(e), json) => {
+                failures += 1;
+                bar.suspend(|| eprintln!("nnhost: {path}: {e}"));
+                json.then(|| {
+                    serde_json::to_string(&JsonLine { image: &path, model: model_name, backend: backend.name(), top: None, error: Some(e) })
+                        .expect("serializable")
+                })
+            }
+        };
+        if let Some(line) = line {
+            bar.suspend(|| out(&line));
+        }
+        bar.inc(1);
+    };
+
+    if !args.json && !items.is_empty() {
+        bar.suspend(|| out(&format!("{:<width$}  top {} ({} on {})", "IMAGE", args.top, model_name, backend)));
+    }
+
+    // Workers take images in order; results are printed in input order as they complete.
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(items.len().max(1)) {
+            let tx = tx.clone();
+            let (next, items, classifier) = (&next, &items, &classifier);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(item) = items.get(i) else { break };
+                let r = match item {
+                    Ok(p) => classify_file(classifier, p, args.top),
+                    Err((_, e)) => Err(e.clone()),
+                };
+                if tx.send((i, r)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = BTreeMap::new();
+        let mut cursor = 0;
+        for (i, r) in rx {
+            pending.insert(i, r);
+            while let Some(r) = pending.remove(&cursor) {
+                report(&items[cursor], r);
+                cursor += 1;
+            }
+        }
+    });
+    bar.finish_and_clear();
+    Ok(if failures > 0 { EXIT_FAILURES } else { 0 })
+}
+
+fn display(item: &Result<PathBuf, (PathBuf, String)>) -> String {
+    match item {
+        Ok(p) | Err((p, _)) => p.display().to_string(),
+    }
+}
+
+/// A progress bar on stderr when it is a terminal and there is enough work to watch.
+pub fn progress_bar(n: usize) -> indicatif::ProgressBar {
+    if n < 8 || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(n as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images {per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}

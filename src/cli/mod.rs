@@ -1,0 +1,106 @@
+//! The `nnhost` command line: argument parsing, exit codes and output helpers shared by the
+//! sub-commands (one file each).
+
+mod classify;
+mod info;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::registry::ModelsDir;
+use crate::runtime::{ComponentCache, Runtime, RuntimeOptions};
+
+/// Exit codes: 0 success, 1 some work failed (an image, a regression), 2 usage or setup error.
+pub const EXIT_FAILURES: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "nnhost",
+    version,
+    about = "Run sandboxed machine-learning plugins (WebAssembly components) over wasi-nn",
+    long_about = "nnhost runs WebAssembly plugins that pre-process inputs, call wasi-nn to run a model on an \
+                  inference engine (tract, embedded; more with native libraries), and post-process the \
+                  results. Plugins get no files, environment, network or clocks: only wasi-nn and the \
+                  models of the models folder."
+)]
+pub struct Cli {
+    /// Models folder: one sub-folder per model with model.toml, the model file and labels.
+    #[arg(long, global = true, value_name = "DIR", env = "NNHOST_MODELS")]
+    pub models: Option<PathBuf>,
+    /// Folder for compiled plugins [default: $NNHOST_CACHE_DIR, else ~/.cache/nnhost].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile plugins every run instead of using the cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Classify images through an image-classifier plugin.
+    Classify(classify::ClassifyArgs),
+    /// List the models in the models folder.
+    Models(info::ModelsArgs),
+    /// List the inference backends and whether each is available.
+    Backends(info::BackendsArgs),
+}
+
+/// A failure that ends the command: printed as `nnhost: <message>`, exit code 2.
+#[derive(Debug)]
+pub struct Fatal(pub String);
+
+impl<E: std::fmt::Display> From<E> for Fatal {
+    fn from(e: E) -> Self {
+        Fatal(format!("{e:#}").replace('\n', " "))
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match &cli.command {
+        Command::Classify(a) => classify::run(&cli, a),
+        Command::Models(a) => info::models(&cli, a),
+        Command::Backends(a) => info::backends(&cli, a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(Fatal(msg)) => {
+            eprintln!("nnhost: {msg}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+impl Cli {
+    pub fn models_dir(&self) -> Result<ModelsDir, Fatal> {
+        Ok(ModelsDir::open(ModelsDir::resolve(self.models.as_deref()))?)
+    }
+
+    pub fn runtime(&self) -> Result<Runtime, Fatal> {
+        let cache_dir = if self.no_cache { None } else { self.cache_dir.clone().or_else(ComponentCache::default_dir) };
+        Runtime::new(RuntimeOptions { cache_dir, ..Default::default() }).map_err(|e| Fatal(format!("cannot start the runtime: {e:#}")))
+    }
+}
+
+/// Write a line to stdout; a closed pipe (`nnhost ... | head`) ends the program quietly.
+pub fn out(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! nnhost: a host for sandboxed machine-learning plugins.
+//!
+//! Plugins are WebAssembly components (see `wit/plugins.wit`) that import `wasi:nn` and nothing
+//! that reaches the outside world. nnhost runs them in wasmtime ([`runtime`]), serves their
+//! `wasi:nn` calls from one of several inference engines ([`backends`]), and lets them load only
+//! the models of its models folder ([`registry`]). [`plugins`] holds the typed bindings for each
+//! plugin world, and [`cli`] the `nnhost` command.
+
+pub mod backends;
+pub mod cli;
+pub mod plugins;
+pub mod registry;
+pub mod runtime;
+
+/// Render an error and its causes on one line: `outer: cause: root cause`.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let s = c.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = c.source();
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+/// Render a wasmtime error and its causes on one line, without wasm backtraces.
+pub fn wasm_error(e: &wasmtime::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for c in e.chain() {
+        let s = c.to_string();
+        if s.starts_with("error while executing at wasm backtrace") {
+            continue;
+        }
+        if !parts.last().is_some_and(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+/// A wasmtime error as an `anyhow::Error` with the same one-line message.
+pub fn wt(e: wasmtime::Error) -> anyhow::Error {
+    anyhow::anyhow!(wasm_error(&e))
+}

@@ -1,0 +1,5 @@
+//! The `nnhost` binary: see `nnhost --help`.
+
+fn main() -> std::process::ExitCode {
+    nnhost::cli::main()
+}

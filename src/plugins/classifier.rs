@@ -1,0 +1,163 @@
+//! The `classifier` world: host calls into an image-classification plugin.
+
+use wasmtime::Store;
+
+use crate::backends::BackendKind;
+use crate::registry::{GraphStore, InstanceRegistry, Layout, ModelInfo};
+use crate::runtime::{HostState, Plugin, Runtime};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "nnhost:plugins/classifier",
+        path: "wit",
+    });
+}
+
+use bindings::nnhost::plugins::types as wit;
+pub use bindings::nnhost::plugins::types::{NamedOutput, PluginError, Prediction, TensorValue};
+use bindings::wasi::nn::tensor::TensorType as WitTensorType;
+
+/// Why one classification failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifyError {
+    /// The plugin returned an error value (bad image, bad spec, inference error...).
+    #[error("{}", plugin_error_message(.0))]
+    Plugin(PluginError),
+    /// The plugin trapped or the host refused it (a limit, a bug in the plugin).
+    #[error("plugin trapped: {0}")]
+    Trap(String),
+}
+
+fn plugin_error_message(e: &PluginError) -> String {
+    match e {
+        PluginError::BadImage(m) => format!("bad image: {m}"),
+        PluginError::BadSpec(m) => format!("bad model spec: {m}"),
+        PluginError::Inference(m) => format!("inference failed: {m}"),
+        PluginError::BadOutput(m) => format!("unexpected model output: {m}"),
+    }
+}
+
+fn wit_type(ty: wasmtime_wasi_nn::wit::TensorType) -> WitTensorType {
+    use wasmtime_wasi_nn::wit::TensorType as T;
+    match ty {
+        T::Fp16 => WitTensorType::Fp16,
+        T::Fp32 => WitTensorType::Fp32,
+        T::Fp64 => WitTensorType::Fp64,
+        T::Bf16 => WitTensorType::Bf16,
+        T::U8 => WitTensorType::U8,
+        T::I32 => WitTensorType::I32,
+        T::I64 => WitTensorType::I64,
+    }
+}
+
+/// The `model-spec` record a plugin receives for a model.
+pub fn model_spec(m: &ModelInfo) -> wit::ModelSpec {
+    let i = &m.manifest.input;
+    wit::ModelSpec {
+        name: m.name.clone(),
+        input_name: i.name.clone(),
+        output_name: m.manifest.output.name.clone(),
+        input_type: wit_type(m.input_type),
+        layout: match m.layout {
+            Layout::Nchw => wit::Layout::Nchw,
+            Layout::Nhwc => wit::Layout::Nhwc,
+        },
+        width: i.width,
+        height: i.height,
+        channels: i.channels,
+        channel_order: if m.bgr { wit::ChannelOrder::Bgr } else { wit::ChannelOrder::Rgb },
+        scale: i.scale,
+        mean: i.mean.clone(),
+        std: i.std.clone(),
+        output_kind: if m.probabilities { wit::OutputKind::Probabilities } else { wit::OutputKind::Logits },
+        labels: m.labels.clone(),
+    }
+}
+
+/// A classifier plugin bound to one model on one backend.
+pub struct Classifier<'a> {
+    runtime: &'a Runtime,
+    plugin: &'a Plugin,
+    model: ModelInfo,
+    spec: wit::ModelSpec,
+    backend: BackendKind,
+    graph: wasmtime_wasi_nn::Graph,
+}
+
+/// A live plugin instance (one store), reusable for many calls.
+pub struct ClassifierInstance {
+    store: Store<HostState>,
+    bindings: bindings::Classifier,
+}
+
+impl<'a> Classifier<'a> {
+    /// Load (or reuse) the model's graph on `backend` and prepare to classify with `plugin`.
+    pub fn new(
+        runtime: &'a Runtime,
+        plugin: &'a Plugin,
+        graphs: &GraphStore,
+        model: ModelInfo,
+        backend: BackendKind,
+    ) -> anyhow::Result<Self> {
+        let graph = graphs.get_or_load(&model, backend)?;
+        let spec = model_spec(&model);
+        Ok(Self { runtime, plugin, model, spec, backend, graph })
+    }
+
+    pub fn model(&self) -> &ModelInfo {
+        &self.model
+    }
+
+    pub fn backend(&self) -> BackendKind {
+        self.backend
+    }
+
+    /// A fresh, isolated plugin instance that sees only this model.
+    pub fn instantiate(&self) -> Result<ClassifierInstance, ClassifyError> {
+        let registry = InstanceRegistry::new([(self.model.name.clone(), self.graph.clone())]);
+        let mut store = self.runtime.new_store(vec![self.backend.instantiate()], registry);
+        let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| ClassifyError::Trap(crate::wasm_error(&e)))?;
+        let bindings = bindings::Classifier::new(&mut store, &instance).map_err(|e| {
+            ClassifyError::Trap(format!("the component is not a classifier plugin: {}", crate::wasm_error(&e)))
+        })?;
+        Ok(ClassifierInstance { store, bindings })
+    }
+
+    /// Classify one encoded image in a fresh instance.
+    pub fn classify(&self, image: &[u8], top_k: u32) -> Result<Vec<Prediction>, ClassifyError> {
+        self.instantiate()?.classify(self, image, top_k)
+    }
+
+    /// The tensor the plugin feeds the model for this image.
+    pub fn preprocess(&self, image: &[u8]) -> Result<TensorValue, ClassifyError> {
+        self.instantiate()?.preprocess(self, image)
+    }
+
+    /// The model's raw outputs for this image, as the plugin computes them.
+    pub fn infer(&self, image: &[u8]) -> Result<Vec<NamedOutput>, ClassifyError> {
+        self.instantiate()?.infer(self, image)
+    }
+}
+
+impl ClassifierInstance {
+    pub fn classify(&mut self, c: &Classifier<'_>, image: &[u8], top_k: u32) -> Result<Vec<Prediction>, ClassifyError> {
+        self.bindings
+            .call_classify(&mut self.store, &c.spec, image, top_k)
+            .map_err(|e| ClassifyError::Trap(crate::wasm_error(&e)))?
+            .map_err(ClassifyError::Plugin)
+    }
+
+    pub fn infer(&mut self, c: &Classifier<'_>, image: &[u8]) -> Result<Vec<NamedOutput>, ClassifyError> {
+        self.bindings
+            .call_infer(&mut self.store, &c.spec, image)
+            .map_err(|e| ClassifyError::Trap(crate::wasm_error(&e)))?
+            .map_err(ClassifyError::Plugin)
+    }
+
+    pub fn preprocess(&mut self, c: &Classifier<'_>, image: &[u8]) -> Result<TensorValue, ClassifyError> {
+        self.bindings
+            .call_preprocess(&mut self.store, &c.spec, image)
+            .map_err(|e| ClassifyError::Trap(crate::wasm_error(&e)))?
+            .map_err(ClassifyError::Plugin)
+    }
+}

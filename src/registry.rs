@@ -1,0 +1,363 @@
+//! The model registry: a models folder with one sub-folder per model, and the graphs loaded from it.
+//!
+//! A model folder holds the model file, a `model.toml` manifest (what a plugin needs to pre- and
+//! post-process) and a labels file. Guests reach models only through `load-by-name(<folder>)`:
+//! names are validated so no name can point outside the models folder, and each graph is loaded
+//! once per process per backend and shared by every plugin instance.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use wasmtime_wasi_nn::wit::{ExecutionTarget, TensorType};
+use wasmtime_wasi_nn::{Graph, GraphRegistry};
+
+use crate::backends::{parse_type, type_name, BackendKind};
+
+/// Environment variable naming the models folder (the `--models` flag wins over it).
+pub const MODELS_ENV: &str = "NNHOST_MODELS";
+
+/// Registry failures a caller may want to tell apart.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("invalid model name `{name}`: {reason}")]
+    InvalidName { name: String, reason: &'static str },
+    #[error("unknown model `{name}` in {dir} (available: {})", if available.is_empty() { "none".to_string() } else { available.join(", ") })]
+    UnknownModel { name: String, dir: PathBuf, available: Vec<String> },
+    #[error("models folder {0} does not exist or is not a folder")]
+    NoModelsDir(PathBuf),
+    #[error("model `{name}`: missing {what} {path}")]
+    MissingFile { name: String, what: &'static str, path: PathBuf },
+    #[error("model `{name}`: bad manifest {path}: {reason}")]
+    BadManifest { name: String, path: PathBuf, reason: String },
+    #[error("failed to load model `{name}` on {backend}: {reason}")]
+    Load { name: String, backend: BackendKind, reason: String },
+}
+
+/// Check that a model name is a plain folder name: 1-64 characters of `[A-Za-z0-9._-]`, not
+/// starting with a dot. This is what keeps `load-by-name` inside the models folder.
+pub fn validate_name(name: &str) -> Result<(), RegistryError> {
+    let err = |reason| Err(RegistryError::InvalidName { name: name.to_string(), reason });
+    if name.is_empty() {
+        return err("empty");
+    }
+    if name.len() > 64 {
+        return err("longer than 64 characters");
+    }
+    if name.starts_with('.') {
+        return err("starts with a dot");
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        return err("only letters, digits, `.`, `_` and `-` are allowed");
+    }
+    Ok(())
+}
+
+/// `model.toml`, as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Model file inside the folder (default `model.onnx`).
+    #[serde(default = "default_file")]
+    pub file: String,
+    /// Labels file inside the folder, one label per line (default `labels.txt`).
+    #[serde(default = "default_labels")]
+    pub labels: String,
+    pub input: InputSection,
+    #[serde(default)]
+    pub output: OutputSection,
+}
+
+fn default_file() -> String {
+    "model.onnx".into()
+}
+fn default_labels() -> String {
+    "labels.txt".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSection {
+    pub name: String,
+    #[serde(rename = "type", default = "default_type")]
+    pub ty: String,
+    /// "NCHW" or "NHWC".
+    pub layout: String,
+    pub width: u32,
+    pub height: u32,
+    #[serde(default = "default_channels")]
+    pub channels: u32,
+    /// "RGB" or "BGR".
+    #[serde(default = "default_order")]
+    pub channel_order: String,
+    #[serde(default = "default_scale")]
+    pub scale: f32,
+    #[serde(default = "default_mean")]
+    pub mean: Vec<f32>,
+    #[serde(default = "default_std")]
+    pub std: Vec<f32>,
+}
+
+fn default_type() -> String {
+    "f32".into()
+}
+fn default_channels() -> u32 {
+    3
+}
+fn default_order() -> String {
+    "RGB".into()
+}
+fn default_scale() -> f32 {
+    1.0 / 255.0
+}
+fn default_mean() -> Vec<f32> {
+    vec![0.0]
+}
+fn default_std() -> Vec<f32> {
+    vec![1.0]
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// "logits" or "probabilities".
+    #[serde(default = "default_kind")]
+    pub kind: String,
+}
+
+impl Default for OutputSection {
+    fn default() -> Self {
+        Self { name: None, kind: default_kind() }
+    }
+}
+
+fn default_kind() -> String {
+    "logits".into()
+}
+
+/// Image layout of the model input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Layout {
+    Nchw,
+    Nhwc,
+}
+
+/// A model folder whose manifest has been read and checked.
+#[derive(Debug, Clone)]
+pub struct ModelInfo {
+    pub name: String,
+    pub dir: PathBuf,
+    pub model_file: PathBuf,
+    pub manifest: Manifest,
+    pub input_type: TensorType,
+    pub layout: Layout,
+    pub bgr: bool,
+    pub probabilities: bool,
+    pub labels: Vec<String>,
+}
+
+/// The models folder.
+#[derive(Debug, Clone)]
+pub struct ModelsDir {
+    root: PathBuf,
+}
+
+impl ModelsDir {
+    /// The folder to use: the explicit one, else `$NNHOST_MODELS`, else `./models`.
+    pub fn resolve(explicit: Option<&Path>) -> PathBuf {
+        explicit
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os(MODELS_ENV).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("models"))
+    }
+
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, RegistryError> {
+        let root = root.into();
+        if !root.is_dir() {
+            return Err(RegistryError::NoModelsDir(root));
+        }
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Names of the sub-folders that hold a `model.toml`.
+    pub fn list(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().join("model.toml").is_file())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| validate_name(n).is_ok())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Read and check one model's manifest and labels.
+    pub fn model(&self, name: &str) -> Result<ModelInfo, RegistryError> {
+        validate_name(name)?;
+        let dir = self.root.join(name);
+        let manifest_path = dir.join("model.toml");
+        if !manifest_path.is_file() {
+            return Err(RegistryError::UnknownModel { name: name.into(), dir: self.root.clone(), available: self.list() });
+        }
+        let bad = |reason: String| RegistryError::BadManifest { name: name.into(), path: manifest_path.clone(), reason };
+        let text = std::fs::read_to_string(&manifest_path).map_err(|e| bad(e.to_string()))?;
+        let manifest: Manifest = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
+        for (what, file) in [("model file", &manifest.file), ("labels file", &manifest.labels)] {
+            let p = Path::new(file);
+            if p.components().count() != 1 || !matches!(p.components().next(), Some(std::path::Component::Normal(_))) {
+                return Err(bad(format!("{what} `{file}` must be a plain file name inside the model folder")));
+            }
+        }
+        let model_file = dir.join(&manifest.file);
+        if !model_file.is_file() {
+            return Err(RegistryError::MissingFile { name: name.into(), what: "model file", path: model_file });
+        }
+        let labels_path = dir.join(&manifest.labels);
+        let labels: Vec<String> = std::fs::read_to_string(&labels_path)
+            .map_err(|_| RegistryError::MissingFile { name: name.into(), what: "labels file", path: labels_path.clone() })?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        if labels.is_empty() {
+            return Err(bad(format!("labels file {} is empty", labels_path.display())));
+        }
+        let i = &manifest.input;
+        let input_type = parse_type(&i.ty).ok_or_else(|| bad(format!("unknown input type `{}`", i.ty)))?;
+        if !matches!(input_type, TensorType::Fp32 | TensorType::Fp16 | TensorType::Fp64 | TensorType::U8) {
+            return Err(bad(format!("input type {} cannot hold an image (use f32, f16, f64 or u8)", type_name(input_type))));
+        }
+        let layout = match i.layout.to_ascii_uppercase().as_str() {
+            "NCHW" => Layout::Nchw,
+            "NHWC" => Layout::Nhwc,
+            other => return Err(bad(format!("layout must be NCHW or NHWC, not `{other}`"))),
+        };
+        let bgr = match i.channel_order.to_ascii_uppercase().as_str() {
+            "RGB" => false,
+            "BGR" => true,
+            other => return Err(bad(format!("channel_order must be RGB or BGR, not `{other}`"))),
+        };
+        let probabilities = match manifest.output.kind.as_str() {
+            "logits" => false,
+            "probabilities" => true,
+            other => return Err(bad(format!("output kind must be `logits` or `probabilities`, not `{other}`"))),
+        };
+        let spec = preprocess::InputSpec {
+            elem: preprocess::ElemType::F32,
+            layout: preprocess::Layout::Nchw,
+            width: i.width,
+            height: i.height,
+            channels: i.channels,
+            order: preprocess::ChannelOrder::Rgb,
+            scale: i.scale,
+            mean: i.mean.clone(),
+            std: i.std.clone(),
+        };
+        spec.validate().map_err(|e| bad(e.to_string()))?;
+        Ok(ModelInfo {
+            name: name.into(),
+            dir,
+            model_file,
+            input_type,
+            layout,
+            bgr,
+            probabilities,
+            labels,
+            manifest,
+        })
+    }
+}
+
+impl fmt::Display for ModelInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.manifest.input;
+        write!(
+            f,
+            "{}: {}x{}x{} {} {:?}, {} labels",
+            self.name,
+            i.channels,
+            i.height,
+            i.width,
+            type_name(self.input_type),
+            self.layout,
+            self.labels.len()
+        )
+    }
+}
+
+/// Graphs loaded in this process, keyed by (model, backend); each is loaded once and shared.
+#[derive(Default, Clone)]
+pub struct GraphStore {
+    graphs: Arc<Mutex<HashMap<(String, BackendKind), Graph>>>,
+}
+
+impl GraphStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The graph for `model` on `backend`, loading it on first use.
+    pub fn get_or_load(&self, model: &ModelInfo, backend: BackendKind) -> Result<Graph, RegistryError> {
+        let key = (model.name.clone(), backend);
+        let mut graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(g) = graphs.get(&key) {
+            return Ok(g.clone());
+        }
+        let graph = load_graph(model, backend)?;
+        graphs.insert(key, graph.clone());
+        Ok(graph)
+    }
+}
+
+fn load_graph(model: &ModelInfo, backend: BackendKind) -> Result<Graph, RegistryError> {
+    let err = |reason: String| RegistryError::Load { name: model.name.clone(), backend, reason };
+    let bytes = std::fs::read(&model.model_file).map_err(|e| err(format!("{}: {e}", model.model_file.display())))?;
+    let mut b = backend.instantiate();
+    b.load(&[&bytes], ExecutionTarget::Cpu).map_err(|e| err(crate::error_chain(&e)))
+}
+
+/// The registry one plugin instance sees: exactly the graphs the host chose to expose.
+pub struct InstanceRegistry(HashMap<String, Graph>);
+
+impl InstanceRegistry {
+    pub fn new(graphs: impl IntoIterator<Item = (String, Graph)>) -> Self {
+        Self(graphs.into_iter().collect())
+    }
+}
+
+impl GraphRegistry for InstanceRegistry {
+    fn get(&self, name: &str) -> Option<&Graph> {
+        self.0.get(name)
+    }
+    fn get_mut(&mut self, name: &str) -> Option<&mut Graph> {
+        self.0.get_mut(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_escape() {
+        for bad in ["", "..", "../etc", "a/b", "a\\b", ".hidden", "/abs", "a b", "ä", &"x".repeat(65)] {
+            assert!(validate_name(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in ["shapes", "mobilenet-v2", "a.b_c-1"] {
+            validate_name(good).unwrap();
+        }
+    }
+}
