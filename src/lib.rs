@@ -8,6 +8,7 @@
 
 pub mod backends;
 pub mod cli;
+pub mod golden;
 pub mod plugins;
 pub mod registry;
 pub mod runtime;

@@ -255,13 +255,13 @@ impl ModelsDir {
             "probabilities" => true,
             other => return Err(bad(format!("output kind must be `logits` or `probabilities`, not `{other}`"))),
         };
-        let spec = preprocess::InputSpec {
-            elem: preprocess::ElemType::F32,
-            layout: preprocess::Layout::Nchw,
+        let spec = nnhost_preprocess::InputSpec {
+            elem: nnhost_preprocess::ElemType::F32,
+            layout: nnhost_preprocess::Layout::Nchw,
             width: i.width,
             height: i.height,
             channels: i.channels,
-            order: preprocess::ChannelOrder::Rgb,
+            order: nnhost_preprocess::ChannelOrder::Rgb,
             scale: i.scale,
             mean: i.mean.clone(),
             std: i.std.clone(),

@@ -1,1 +1,9 @@
+//! nnhost's integration tests: the real binary, the real plugins built from guests/, the real
+//! models in models/ and the fixtures in fixtures/. One test binary; one module per area.
 
+mod util;
+
+mod classify;
+mod preprocess;
+mod registry;
+mod wit_vendoring;

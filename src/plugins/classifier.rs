@@ -15,7 +15,7 @@ mod bindings {
 
 use bindings::nnhost::plugins::types as wit;
 pub use bindings::nnhost::plugins::types::{NamedOutput, PluginError, Prediction, TensorValue};
-use bindings::wasi::nn::tensor::TensorType as WitTensorType;
+pub use bindings::wasi::nn::tensor::TensorType as WitTensorType;
 
 /// Why one classification failed.
 #[derive(Debug, thiserror::Error)]

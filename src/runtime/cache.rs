@@ -51,12 +51,14 @@ impl ComponentCache {
     /// The compiled component and whether it came from the cache.
     pub fn get_or_compile(&self, wasm: &[u8]) -> anyhow::Result<(Component, bool)> {
         let path = self.entry(wasm);
-        if path.is_file() {
+        // Read the entry into memory rather than mapping it: a mapped file that another process
+        // truncates would crash this one (SIGBUS).
+        if let Ok(bytes) = std::fs::read(&path) {
             // SAFETY: the file is one this cache wrote itself with `Engine::precompile_component`
             // for an engine with the same compatibility hash (part of the file name), in the
             // user's own cache folder, named after the SHA-256 of the source component. wasmtime
             // also checks the header and engine settings when deserializing.
-            match unsafe { Component::deserialize_file(&self.engine, &path) } {
+            match unsafe { Component::deserialize(&self.engine, &bytes) } {
                 Ok(c) => return Ok((c, true)),
                 Err(_) => {
                     let _ = std::fs::remove_file(&path);

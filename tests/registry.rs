@@ -1,0 +1,94 @@
+//! The model registry: names cannot escape the models folder, and broken model folders give
+//! errors that name the model and the cause, never panics.
+
+use nnhost::backends::BackendKind;
+use nnhost::registry::{validate_name, GraphStore, InstanceRegistry, ModelsDir, RegistryError};
+use wasmtime_wasi_nn::GraphRegistry;
+
+use crate::util::{models, root, tempdir};
+
+fn model_dir(manifest: &str) -> (tempfile::TempDir, ModelsDir) {
+    let dir = tempdir();
+    let m = dir.path().join("m");
+    std::fs::create_dir_all(&m).unwrap();
+    let shapes = root().join("models/shapes");
+    std::fs::copy(shapes.join("model.onnx"), m.join("model.onnx")).unwrap();
+    std::fs::copy(shapes.join("labels.txt"), m.join("labels.txt")).unwrap();
+    std::fs::write(m.join("model.toml"), manifest).unwrap();
+    let md = ModelsDir::open(dir.path()).unwrap();
+    (dir, md)
+}
+
+const GOOD: &str = "[input]\nname = \"image\"\nlayout = \"NCHW\"\nwidth = 64\nheight = 64\n";
+
+#[test]
+fn the_shapes_model_is_listed_and_valid() {
+    let m = models();
+    assert!(m.list().contains(&"shapes".to_string()));
+    let info = m.model("shapes").unwrap();
+    assert_eq!(info.labels, ["circle", "square", "triangle", "star", "cross", "hexagon"]);
+}
+
+#[test]
+fn unknown_and_path_like_names_are_errors() {
+    let m = models();
+    assert!(matches!(m.model("nope"), Err(RegistryError::UnknownModel { .. })));
+    for name in ["../models/shapes", "/etc/passwd", "shapes/../shapes", "..", ".", "", "shapes\0", "a\\b"] {
+        assert!(matches!(m.model(name), Err(RegistryError::InvalidName { .. })), "{name:?}");
+        assert!(validate_name(name).is_err());
+    }
+    let msg = m.model("nope").unwrap_err().to_string();
+    assert!(msg.contains("unknown model `nope`") && msg.contains("shapes"), "{msg}");
+}
+
+#[test]
+fn a_plugin_sees_only_the_graphs_it_was_given() {
+    let graphs = GraphStore::new();
+    let g = graphs.get_or_load(&models().model("shapes").unwrap(), BackendKind::Tract).unwrap();
+    let reg = InstanceRegistry::new([("shapes".to_string(), g)]);
+    assert!(reg.get("shapes").is_some());
+    for name in ["../shapes", "models/shapes", "Shapes", "mobilenet"] {
+        assert!(reg.get(name).is_none(), "{name}");
+    }
+}
+
+#[test]
+fn missing_files_and_bad_manifests_are_errors() {
+    let (dir, md) = model_dir(GOOD);
+    md.model("m").unwrap();
+
+    std::fs::remove_file(dir.path().join("m/labels.txt")).unwrap();
+    assert!(matches!(md.model("m"), Err(RegistryError::MissingFile { what: "labels file", .. })));
+    std::fs::remove_file(dir.path().join("m/model.onnx")).unwrap();
+    let e = md.model("m").unwrap_err();
+    assert!(matches!(e, RegistryError::MissingFile { what: "model file", .. }));
+    assert!(e.to_string().contains("model `m`"), "{e}");
+
+    for (manifest, needle) in [
+        ("not toml [", "bad manifest"),
+        ("[input]\nname = \"x\"\n", "missing field"),
+        (&GOOD.replace("NCHW", "CHWN"), "layout"),
+        (&format!("{GOOD}std = [0.0]\n"), "std"),
+        (&format!("{GOOD}type = \"i64\"\n"), "cannot hold an image"),
+        (&format!("file = \"../shapes/model.onnx\"\n{GOOD}"), "plain file name"),
+        (&format!("labels = \"/etc/passwd\"\n{GOOD}"), "plain file name"),
+        (&format!("{GOOD}channels = 4\n"), "channels"),
+        (&GOOD.replace("width = 64", "width = 0"), "size"),
+    ] {
+        let (_d, md) = model_dir(manifest);
+        let e = md.model("m").unwrap_err().to_string();
+        assert!(e.contains(needle), "{manifest:?}: {e}");
+    }
+}
+
+#[test]
+fn a_garbage_model_file_is_a_load_error() {
+    let (dir, md) = model_dir(GOOD);
+    for garbage in [&b""[..], b"\x08\x07\x12\x04junk", &[0xFFu8; 4096][..]] {
+        std::fs::write(dir.path().join("m/model.onnx"), garbage).unwrap();
+        let info = md.model("m").unwrap();
+        let e = GraphStore::new().get_or_load(&info, BackendKind::Tract).err().expect("load must fail");
+        assert!(matches!(e, RegistryError::Load { .. }));
+        assert!(e.to_string().starts_with("failed to load model `m` on tract"), "{e}");
+    }
+}

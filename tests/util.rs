@@ -1,0 +1,61 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A compiled-component cache private to the test run (not the user's ~/.cache).
+pub fn cache_dir() -> PathBuf {
+    root().join("target").join("test-cache")
+}
+
+/// The `nnhost` binary, run from the repository root with the test cache.
+pub fn nnhost() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nnhost"));
+    c.current_dir(root()).env("NNHOST_CACHE_DIR", cache_dir()).env_remove("NNHOST_MODELS");
+    c
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(args: &[&str]) -> Run {
+    let out = nnhost().args(args).output().expect("run nnhost");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// (relative image path, true label) for every fixture image, from fixtures/labels.csv.
+pub fn fixture_labels() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(root().join("fixtures/labels.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.split(',');
+            (f.next().unwrap().to_string(), f.next().unwrap().to_string())
+        })
+        .collect()
+}
+
+/// A fresh temporary folder.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// The library runtime with the test cache.
+pub fn runtime() -> nnhost::runtime::Runtime {
+    nnhost::runtime::Runtime::new(nnhost::runtime::RuntimeOptions { cache_dir: Some(cache_dir()), ..Default::default() }).unwrap()
+}
+
+pub fn models() -> nnhost::registry::ModelsDir {
+    nnhost::registry::ModelsDir::open(root().join("models")).unwrap()
+}
