@@ -14,7 +14,7 @@ use serde::Deserialize;
 use wasmtime_wasi_nn::wit::{ExecutionTarget, TensorType};
 use wasmtime_wasi_nn::{Graph, GraphRegistry};
 
-use crate::backends::{parse_type, type_name, BackendKind};
+use crate::backends::{parse_type, type_name, BackendConfig, BackendKind};
 
 /// Environment variable naming the models folder (the `--models` flag wins over it).
 pub const MODELS_ENV: &str = "NNHOST_MODELS";
@@ -64,6 +64,10 @@ pub struct Manifest {
     /// Model file inside the folder (default `model.onnx`).
     #[serde(default = "default_file")]
     pub file: String,
+    /// OpenVINO IR of the same model (`model.xml`, with `model.bin` beside it): used instead of
+    /// the ONNX file when the backend is OpenVINO.
+    #[serde(default)]
+    pub openvino_ir: Option<String>,
     /// Labels file inside the folder, one label per line (default `labels.txt`).
     #[serde(default = "default_labels")]
     pub labels: String,
@@ -154,6 +158,8 @@ pub struct ModelInfo {
     pub name: String,
     pub dir: PathBuf,
     pub model_file: PathBuf,
+    /// (xml, bin) of the OpenVINO IR, when the manifest names one.
+    pub openvino_ir: Option<(PathBuf, PathBuf)>,
     pub manifest: Manifest,
     pub input_type: TensorType,
     pub layout: Layout,
@@ -214,7 +220,8 @@ impl ModelsDir {
         let bad = |reason: String| RegistryError::BadManifest { name: name.into(), path: manifest_path.clone(), reason };
         let text = std::fs::read_to_string(&manifest_path).map_err(|e| bad(e.to_string()))?;
         let manifest: Manifest = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
-        for (what, file) in [("model file", &manifest.file), ("labels file", &manifest.labels)] {
+        let ir = manifest.openvino_ir.clone().unwrap_or_else(|| "model.xml".into());
+        for (what, file) in [("model file", &manifest.file), ("labels file", &manifest.labels), ("OpenVINO IR", &ir)] {
             let p = Path::new(file);
             if p.components().count() != 1 || !matches!(p.components().next(), Some(std::path::Component::Normal(_))) {
                 return Err(bad(format!("{what} `{file}` must be a plain file name inside the model folder")));
@@ -224,6 +231,19 @@ impl ModelsDir {
         if !model_file.is_file() {
             return Err(RegistryError::MissingFile { name: name.into(), what: "model file", path: model_file });
         }
+        let openvino_ir = match &manifest.openvino_ir {
+            Some(xml) => {
+                let xml = dir.join(xml);
+                let bin = xml.with_extension("bin");
+                for (what, p) in [("OpenVINO IR file", &xml), ("OpenVINO weights file", &bin)] {
+                    if !p.is_file() {
+                        return Err(RegistryError::MissingFile { name: name.into(), what, path: p.clone() });
+                    }
+                }
+                Some((xml, bin))
+            }
+            None => None,
+        };
         let labels_path = dir.join(&manifest.labels);
         let labels: Vec<String> = std::fs::read_to_string(&labels_path)
             .map_err(|_| RegistryError::MissingFile { name: name.into(), what: "labels file", path: labels_path.clone() })?
@@ -271,6 +291,7 @@ impl ModelsDir {
             name: name.into(),
             dir,
             model_file,
+            openvino_ir,
             input_type,
             layout,
             bgr,
@@ -302,11 +323,20 @@ impl fmt::Display for ModelInfo {
 #[derive(Default, Clone)]
 pub struct GraphStore {
     graphs: Arc<Mutex<HashMap<(String, BackendKind), Graph>>>,
+    config: BackendConfig,
 }
 
 impl GraphStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub fn with_config(config: BackendConfig) -> Self {
+        Self { graphs: Default::default(), config }
+    }
+
+    pub fn config(&self) -> &BackendConfig {
+        &self.config
     }
 
     /// The graph for `model` on `backend`, loading it on first use.
@@ -316,17 +346,32 @@ impl GraphStore {
         if let Some(g) = graphs.get(&key) {
             return Ok(g.clone());
         }
-        let graph = load_graph(model, backend)?;
+        let graph = load_graph(model, backend, &self.config)?;
         graphs.insert(key, graph.clone());
         Ok(graph)
     }
 }
 
-fn load_graph(model: &ModelInfo, backend: BackendKind) -> Result<Graph, RegistryError> {
+fn load_graph(model: &ModelInfo, backend: BackendKind, cfg: &BackendConfig) -> Result<Graph, RegistryError> {
     let err = |reason: String| RegistryError::Load { name: model.name.clone(), backend, reason };
-    let bytes = std::fs::read(&model.model_file).map_err(|e| err(format!("{}: {e}", model.model_file.display())))?;
-    let mut b = backend.instantiate();
-    b.load(&[&bytes], ExecutionTarget::Cpu).map_err(|e| err(crate::error_chain(&e)))
+    backend.ensure_available(cfg).map_err(&err)?;
+    let read = |p: &Path| std::fs::read(p).map_err(|e| err(format!("{}: {e}", p.display())));
+    let mut backends = backend.instantiate(cfg);
+    let result = match (&model.openvino_ir, backend) {
+        (Some((xml, bin)), BackendKind::Openvino) => {
+            let (xml, bin) = (read(xml)?, read(bin)?);
+            let ir = backends
+                .iter_mut()
+                .find(|b| b.encoding() == wasmtime_wasi_nn::wit::GraphEncoding::Openvino)
+                .ok_or_else(|| err("no OpenVINO IR loader".into()))?;
+            ir.load(&[&xml, &bin], ExecutionTarget::Cpu)
+        }
+        _ => {
+            let bytes = read(&model.model_file)?;
+            backends[0].load(&[&bytes], ExecutionTarget::Cpu)
+        }
+    };
+    result.map_err(|e| err(crate::error_chain(&e)))
 }
 
 /// The registry one plugin instance sees: exactly the graphs the host chose to expose.

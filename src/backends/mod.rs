@@ -4,6 +4,9 @@
 //! `BackendExecutionContext`. This module holds what they share: which backends exist, and the
 //! checks every tensor crossing the guest/host boundary goes through before an engine sees it.
 
+pub mod native;
+pub mod onnxruntime;
+pub mod openvino;
 pub mod tract;
 
 use std::fmt;
@@ -19,24 +22,108 @@ use wasmtime_wasi_nn::Tensor;
 pub enum BackendKind {
     /// tract: pure Rust, embedded, always available (the default).
     Tract,
+    /// ONNX Runtime, loaded at run time from the `onnxruntime` wheel.
+    Onnxruntime,
+    /// OpenVINO, loaded at run time from the `openvino` wheel; reads ONNX and IR.
+    Openvino,
+}
+
+/// Engine settings shared by every backend object of a run.
+#[derive(Clone, Debug, Default)]
+pub struct BackendConfig {
+    /// Intra-op threads (ONNX Runtime); `None` = the engine's default.
+    pub threads: Option<usize>,
+    /// Explicit ONNX Runtime library file.
+    pub ort_lib: Option<std::path::PathBuf>,
+    /// Explicit OpenVINO C library file (`libopenvino_c.so...`).
+    pub openvino_lib: Option<std::path::PathBuf>,
+    /// Inference precision OpenVINO compiles with.
+    pub openvino_precision: openvino::Precision,
+}
+
+/// Whether a backend can run here, and with what.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Availability {
+    pub name: &'static str,
+    pub available: bool,
+    pub version: Option<String>,
+    pub library: Option<String>,
+    /// How the library was found (`venv`, `python`, `env`, ...).
+    pub source: Option<&'static str>,
+    /// Why it is not available, with how to fix it.
+    pub reason: Option<String>,
 }
 
 impl BackendKind {
-    pub const ALL: &'static [BackendKind] = &[BackendKind::Tract];
+    pub const ALL: &'static [BackendKind] = &[BackendKind::Tract, BackendKind::Onnxruntime, BackendKind::Openvino];
 
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Tract => "tract",
+            BackendKind::Onnxruntime => "onnxruntime",
+            BackendKind::Openvino => "openvino",
         }
     }
 
-    /// A fresh wasmtime-wasi-nn backend object for one store.
-    pub fn instantiate(self) -> wasmtime_wasi_nn::Backend {
+    /// Load the engine's native library if it has one; the error says how to install it.
+    pub fn availability(self, cfg: &BackendConfig) -> Availability {
+        let mut a = Availability { name: self.name(), available: false, version: None, library: None, source: None, reason: None };
         match self {
-            BackendKind::Tract => tract::TractBackend::default().into(),
+            BackendKind::Tract => {
+                a.available = true;
+                a.version = Some(TRACT_VERSION.to_string());
+                a.library = Some("embedded".into());
+                a.source = Some("built in");
+            }
+            BackendKind::Onnxruntime => match onnxruntime::init(cfg.ort_lib.as_deref()) {
+                Ok(info) => {
+                    a.available = true;
+                    a.version = Some(info.version.clone());
+                    a.library = Some(info.path.display().to_string());
+                    a.source = Some(info.source);
+                }
+                Err(e) => a.reason = Some(e),
+            },
+            BackendKind::Openvino => match openvino::init(cfg.openvino_lib.as_deref()) {
+                Ok(info) => {
+                    a.available = true;
+                    a.version = Some(info.version.clone());
+                    a.library = Some(info.path.display().to_string());
+                    a.source = Some(info.source);
+                }
+                Err(e) => a.reason = Some(e),
+            },
+        }
+        a
+    }
+
+    /// Fail with the reason (and how to install) when the backend cannot run here.
+    pub fn ensure_available(self, cfg: &BackendConfig) -> Result<(), String> {
+        let a = self.availability(cfg);
+        if a.available {
+            Ok(())
+        } else {
+            Err(format!("backend {} is not available: {}", self.name(), a.reason.unwrap_or_default()))
+        }
+    }
+
+    /// Fresh wasmtime-wasi-nn backend objects for one store, one per graph encoding this engine
+    /// serves (the first serves ONNX).
+    pub fn instantiate(self, cfg: &BackendConfig) -> Vec<wasmtime_wasi_nn::Backend> {
+        use wasmtime_wasi_nn::wit::GraphEncoding;
+        match self {
+            BackendKind::Tract => vec![tract::TractBackend::default().into()],
+            BackendKind::Onnxruntime => vec![onnxruntime::OrtBackend::new(cfg).into()],
+            BackendKind::Openvino => vec![
+                openvino::OvBackend::new(GraphEncoding::Onnx, cfg).into(),
+                openvino::OvBackend::new(GraphEncoding::Openvino, cfg).into(),
+            ],
         }
     }
 }
+
+/// The tract version nnhost is built with.
+pub const TRACT_VERSION: &str = "0.23.9";
 
 impl fmt::Display for BackendKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -151,6 +238,6 @@ mod tests {
         for b in BackendKind::ALL {
             assert_eq!(b.name().parse::<BackendKind>().unwrap(), *b);
         }
-        assert!("cuda".parse::<BackendKind>().unwrap_err().contains("known: tract"));
+        assert!("cuda".parse::<BackendKind>().unwrap_err().contains("known: tract, onnxruntime, openvino"));
     }
 }

@@ -98,7 +98,7 @@ fn classify_file(c: &Classifier<'_>, path: &Path, top: u32) -> Result<Vec<Predic
 }
 
 pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
-    let backend: BackendKind = args.backend.parse().map_err(Fatal)?;
+    let backend: BackendKind = cli.backend(&args.backend)?;
     let models = cli.models_dir()?;
     let model = models.model(&args.model)?;
     let wasm = match &args.guest {
@@ -110,7 +110,7 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
         let what = args.guest.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in image-classifier".into());
         Fatal(format!("guest plugin {what}: {e:#}"))
     })?;
-    let graphs = GraphStore::new();
+    let graphs = GraphStore::with_config(cli.backend_config());
     let classifier = Classifier::new(&runtime, &plugin, &graphs, model, backend)?;
 
     let items = collect_images(&args.paths);

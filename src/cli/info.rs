@@ -3,6 +3,7 @@
 use clap::Args;
 use serde_json::json;
 
+
 use super::{out, Cli, Fatal};
 use crate::backends::BackendKind;
 
@@ -47,15 +48,22 @@ pub fn models(cli: &Cli, args: &ModelsArgs) -> Result<u8, Fatal> {
     Ok(status)
 }
 
-pub fn backends(_cli: &Cli, args: &BackendsArgs) -> Result<u8, Fatal> {
+pub fn backends(cli: &Cli, args: &BackendsArgs) -> Result<u8, Fatal> {
+    let cfg = cli.backend_config();
     for b in BackendKind::ALL {
-        let (version, library) = match b {
-            BackendKind::Tract => ("0.23.9 (embedded)", "built in"),
-        };
+        let a = b.availability(&cfg);
         if args.json {
-            out(&json!({"name": b.name(), "available": true, "version": version, "library": library}).to_string());
+            out(&serde_json::to_string(&a).expect("serializable"));
+        } else if a.available {
+            out(&format!(
+                "{:<12} available      {:<10} {} ({})",
+                a.name,
+                a.version.as_deref().unwrap_or("?"),
+                a.library.as_deref().unwrap_or(""),
+                a.source.unwrap_or("")
+            ));
         } else {
-            out(&format!("{:<12} available  {version}  {library}", b.name()));
+            out(&format!("{:<12} not available  {}", a.name, a.reason.as_deref().unwrap_or("")));
         }
     }
     Ok(0)

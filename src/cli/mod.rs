@@ -37,6 +37,18 @@ pub struct Cli {
     /// Compile plugins every run instead of using the cache.
     #[arg(long, global = true)]
     pub no_cache: bool,
+    /// ONNX Runtime library file [default: found in .venv, the active Python, or system folders].
+    #[arg(long, global = true, value_name = "FILE", env = "NNHOST_ORT_LIB")]
+    pub ort_lib: Option<PathBuf>,
+    /// OpenVINO C library file [default: found in .venv, the active Python, or system folders].
+    #[arg(long, global = true, value_name = "FILE", env = "NNHOST_OPENVINO_LIB")]
+    pub openvino_lib: Option<PathBuf>,
+    /// Inference precision OpenVINO compiles models with.
+    #[arg(long, global = true, value_enum, default_value = "f32")]
+    pub openvino_precision: crate::backends::openvino::Precision,
+    /// Threads per inference for engines that take a setting (ONNX Runtime) [default: the engine's].
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -87,6 +99,22 @@ pub fn main() -> ExitCode {
 impl Cli {
     pub fn models_dir(&self) -> Result<ModelsDir, Fatal> {
         Ok(ModelsDir::open(ModelsDir::resolve(self.models.as_deref()))?)
+    }
+
+    pub fn backend_config(&self) -> crate::backends::BackendConfig {
+        crate::backends::BackendConfig {
+            threads: self.threads,
+            ort_lib: self.ort_lib.clone(),
+            openvino_lib: self.openvino_lib.clone(),
+            openvino_precision: self.openvino_precision,
+        }
+    }
+
+    /// Parse a backend name and check it can run here (exit 2 with how to install it if not).
+    pub fn backend(&self, name: &str) -> Result<crate::backends::BackendKind, Fatal> {
+        let b: crate::backends::BackendKind = name.parse().map_err(Fatal)?;
+        b.ensure_available(&self.backend_config()).map_err(Fatal)?;
+        Ok(b)
     }
 
     pub fn runtime(&self) -> Result<Runtime, Fatal> {

@@ -82,6 +82,7 @@ pub struct Classifier<'a> {
     spec: wit::ModelSpec,
     backend: BackendKind,
     graph: wasmtime_wasi_nn::Graph,
+    config: crate::backends::BackendConfig,
 }
 
 /// A live plugin instance (one store), reusable for many calls.
@@ -101,7 +102,7 @@ impl<'a> Classifier<'a> {
     ) -> anyhow::Result<Self> {
         let graph = graphs.get_or_load(&model, backend)?;
         let spec = model_spec(&model);
-        Ok(Self { runtime, plugin, model, spec, backend, graph })
+        Ok(Self { runtime, plugin, model, spec, backend, graph, config: graphs.config().clone() })
     }
 
     pub fn model(&self) -> &ModelInfo {
@@ -115,7 +116,7 @@ impl<'a> Classifier<'a> {
     /// A fresh, isolated plugin instance that sees only this model.
     pub fn instantiate(&self) -> Result<ClassifierInstance, ClassifyError> {
         let registry = InstanceRegistry::new([(self.model.name.clone(), self.graph.clone())]);
-        let mut store = self.runtime.new_store(vec![self.backend.instantiate()], registry);
+        let mut store = self.runtime.new_store(self.backend.instantiate(&self.config), registry);
         let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| ClassifyError::Trap(crate::wasm_error(&e)))?;
         let bindings = bindings::Classifier::new(&mut store, &instance).map_err(|e| {
             ClassifyError::Trap(format!("the component is not a classifier plugin: {}", crate::wasm_error(&e)))

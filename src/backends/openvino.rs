@@ -1,0 +1,343 @@
+//! OpenVINO backend, through the `openvino` crate with the library loaded at run time from the
+//! `openvino` PyPI wheel (see `native.rs`).
+//!
+//! Reads ONNX directly (OpenVINO's ONNX frontend) and OpenVINO IR (`model.xml` + `model.bin`).
+//! Unlike wasmtime-wasi-nn's built-in OpenVINO backend, models are compiled with an explicit
+//! inference precision (f32 by default: OpenVINO otherwise picks bf16 on CPUs that have it, which
+//! moves results by about 1e-3), and outputs keep the model's own names.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use openvino::{CompiledModel, Core, DeviceType, ElementType, InferRequest, RwPropertyKey, Shape, Tensor};
+use wasmtime_wasi_nn::backend::{
+    BackendError, BackendExecutionContext, BackendFromDir, BackendGraph, BackendInner, Id, NamedTensor,
+};
+use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
+use wasmtime_wasi_nn::{ExecutionContext, Graph};
+
+use super::native::{LibSpec, Located};
+use super::{check_tensor, invalid, type_name, BackendConfig};
+
+/// The OpenVINO C library, as shipped by the `openvino` wheel (plugins sit beside it).
+pub const LIB: LibSpec = LibSpec {
+    name: "OpenVINO",
+    env: &["NNHOST_OPENVINO_LIB"],
+    package: "openvino",
+    subdir: "libs",
+    file_prefix: "libopenvino_c.so",
+    pip: "openvino==2026.4.1",
+};
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct OvInfo {
+    pub path: PathBuf,
+    pub source: &'static str,
+    pub version: String,
+}
+
+static INIT: OnceLock<Result<OvInfo, String>> = OnceLock::new();
+
+/// Find and load OpenVINO once per process.
+pub fn init(explicit: Option<&Path>) -> Result<&'static OvInfo, String> {
+    INIT.get_or_init(|| {
+        let Located { path, source } = LIB.locate(explicit)?;
+        openvino_sys::library::load_from(&path)
+            .map_err(|e| format!("cannot load OpenVINO from {}: {e}", path.display()))?;
+        let v = openvino::version();
+        Ok(OvInfo { path, source, version: v.build_number.split('-').next().unwrap_or(&v.build_number).to_string() })
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+/// Inference precision OpenVINO compiles models with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum Precision {
+    /// f32 everywhere (matches tract and ONNX Runtime to ~1e-6).
+    #[default]
+    F32,
+    /// bf16 where the CPU has it (faster; about 1e-3 from f32).
+    Bf16,
+    /// f16.
+    F16,
+}
+
+impl Precision {
+    fn hint(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+            Precision::F16 => "f16",
+        }
+    }
+}
+
+/// Loads ONNX (encoding `onnx`) or IR (encoding `openvino`: `[xml, bin]`) models.
+pub struct OvBackend {
+    encoding: GraphEncoding,
+    precision: Precision,
+}
+
+impl OvBackend {
+    pub fn new(encoding: GraphEncoding, cfg: &BackendConfig) -> Self {
+        Self { encoding, precision: cfg.openvino_precision }
+    }
+}
+
+impl BackendInner for OvBackend {
+    fn encoding(&self) -> GraphEncoding {
+        self.encoding
+    }
+
+    fn load(&mut self, builders: &[&[u8]], _target: ExecutionTarget) -> Result<Graph, BackendError> {
+        init(None).map_err(invalid)?;
+        let graph = match self.encoding {
+            GraphEncoding::Openvino => {
+                if builders.len() != 2 {
+                    return Err(BackendError::InvalidNumberOfBuilders(2, builders.len()));
+                }
+                OvGraph::load(builders[0], Some(builders[1]), self.precision)?
+            }
+            _ => {
+                if builders.len() != 1 {
+                    return Err(BackendError::InvalidNumberOfBuilders(1, builders.len()));
+                }
+                OvGraph::load(builders[0], None, self.precision)?
+            }
+        };
+        Ok(Graph::from(Box::new(graph) as Box<dyn BackendGraph>))
+    }
+
+    fn as_dir_loadable(&mut self) -> Option<&mut dyn BackendFromDir> {
+        Some(self)
+    }
+}
+
+impl BackendFromDir for OvBackend {
+    fn load_from_dir(&mut self, dir: &Path, target: ExecutionTarget) -> Result<Graph, BackendError> {
+        let read = |name: &str| {
+            let p = dir.join(name);
+            std::fs::read(&p).map_err(|e| invalid(format!("cannot read {}: {e}", p.display())))
+        };
+        match self.encoding {
+            GraphEncoding::Openvino => {
+                let (xml, bin) = (read("model.xml")?, read("model.bin")?);
+                self.load(&[&xml, &bin], target)
+            }
+            _ => {
+                let onnx = read("model.onnx")?;
+                self.load(&[&onnx], target)
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct IoInfo {
+    name: String,
+    ty: ElementType,
+    /// Static shape, when the model has one.
+    dims: Option<Vec<i64>>,
+}
+
+struct Inner {
+    compiled: Mutex<CompiledModel>,
+    inputs: Vec<IoInfo>,
+    outputs: Vec<IoInfo>,
+}
+
+#[derive(Clone)]
+pub struct OvGraph(Arc<Inner>);
+
+fn ov_err(what: &str) -> impl Fn(openvino::InferenceError) -> BackendError + '_ {
+    move |e| invalid(format!("OpenVINO {what}: {e}"))
+}
+
+impl OvGraph {
+    /// `model` is ONNX bytes, or IR XML with `weights`.
+    pub fn load(model: &[u8], weights: Option<&[u8]>, precision: Precision) -> Result<Self, BackendError> {
+        let mut core = Core::new().map_err(|e| invalid(format!("OpenVINO cannot start: {e}")))?;
+        let weights_tensor = match weights {
+            Some(w) => {
+                let shape = Shape::new(&[w.len() as i64]).map_err(ov_err("cannot hold the weights"))?;
+                let mut t = Tensor::new(ElementType::U8, &shape).map_err(ov_err("cannot hold the weights"))?;
+                t.get_raw_data_mut().map_err(ov_err("cannot hold the weights"))?.copy_from_slice(w);
+                Some(t)
+            }
+            None => None,
+        };
+        let model = core.read_model_from_buffer(model, weights_tensor.as_ref()).map_err(ov_err("cannot read the model"))?;
+        core.set_property(&DeviceType::CPU, &RwPropertyKey::HintInferencePrecision, precision.hint())
+            .map_err(ov_err("rejected the precision hint"))?;
+        let io = |n: usize, get: &dyn Fn(usize) -> Result<openvino::Node, openvino::InferenceError>| -> Result<Vec<IoInfo>, BackendError> {
+            (0..n)
+                .map(|i| {
+                    let node = get(i).map_err(ov_err("cannot describe the model"))?;
+                    let name = node.get_name().map_err(ov_err("cannot name a model port"))?;
+                    let ty = node.get_element_type().map_err(ov_err("cannot type a model port"))?;
+                    let dims = node.get_shape().ok().map(|s| s.get_dimensions().to_vec());
+                    Ok(IoInfo { name, ty, dims })
+                })
+                .collect()
+        };
+        let inputs = io(model.get_inputs_len().map_err(ov_err("cannot describe the model"))?, &|i| model.get_input_by_index(i))?;
+        let outputs = io(model.get_outputs_len().map_err(ov_err("cannot describe the model"))?, &|i| model.get_output_by_index(i))?;
+        let compiled = core.compile_model(&model, DeviceType::CPU).map_err(ov_err("cannot compile the model"))?;
+        Ok(OvGraph(Arc::new(Inner { compiled: Mutex::new(compiled), inputs, outputs })))
+    }
+}
+
+impl BackendGraph for OvGraph {
+    fn init_execution_context(&self) -> Result<ExecutionContext, BackendError> {
+        let request = self
+            .0
+            .compiled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .create_infer_request()
+            .map_err(ov_err("cannot create an infer request"))?;
+        Ok(ExecutionContext::from(Box::new(OvContext {
+            graph: self.clone(),
+            request,
+            set: vec![false; self.0.inputs.len()],
+            outputs: Vec::new(),
+        }) as Box<dyn BackendExecutionContext>))
+    }
+}
+
+fn element_of(ty: TensorType) -> ElementType {
+    match ty {
+        TensorType::Fp16 => ElementType::F16,
+        TensorType::Fp32 => ElementType::F32,
+        TensorType::Fp64 => ElementType::F64,
+        TensorType::Bf16 => ElementType::Bf16,
+        TensorType::U8 => ElementType::U8,
+        TensorType::I32 => ElementType::I32,
+        TensorType::I64 => ElementType::I64,
+    }
+}
+
+fn wasi_type_of(ty: ElementType) -> Option<TensorType> {
+    Some(match ty {
+        ElementType::F16 => TensorType::Fp16,
+        ElementType::F32 => TensorType::Fp32,
+        ElementType::F64 => TensorType::Fp64,
+        ElementType::Bf16 => TensorType::Bf16,
+        ElementType::U8 => TensorType::U8,
+        ElementType::I32 => TensorType::I32,
+        ElementType::I64 => TensorType::I64,
+        _ => return None,
+    })
+}
+
+struct OvContext {
+    graph: OvGraph,
+    request: InferRequest,
+    set: Vec<bool>,
+    outputs: Vec<NamedTensor>,
+}
+
+impl OvContext {
+    fn input_index(&self, id: &Id) -> Result<usize, BackendError> {
+        let inputs = &self.graph.0.inputs;
+        match id {
+            Id::Index(i) if (*i as usize) < inputs.len() => Ok(*i as usize),
+            Id::Index(i) => Err(invalid(format!("input index {i} is out of range: the model has {} inputs", inputs.len()))),
+            Id::Name(n) => inputs.iter().position(|io| &io.name == n).ok_or_else(|| {
+                let names: Vec<_> = inputs.iter().map(|i| i.name.as_str()).collect();
+                invalid(format!("the model has no input named `{n}` (inputs: {names:?})"))
+            }),
+        }
+    }
+
+    fn set(&mut self, i: usize, t: &wasmtime_wasi_nn::Tensor) -> Result<(), BackendError> {
+        let info = &self.graph.0.inputs[i];
+        let name = info.name.as_str();
+        check_tensor(name, t)?;
+        if element_of(t.ty) != info.ty {
+            let want = wasi_type_of(info.ty).map(type_name).map(str::to_string).unwrap_or_else(|| format!("{:?}", info.ty));
+            return Err(invalid(format!("input `{name}` expects {want}, got {}", type_name(t.ty))));
+        }
+        let dims: Vec<i64> = t.dimensions.iter().map(|d| *d as i64).collect();
+        if let Some(want) = &info.dims {
+            if *want != dims {
+                return Err(invalid(format!("input `{name}` expects shape {want:?}, got {dims:?}")));
+            }
+        }
+        let shape = Shape::new(&dims).map_err(ov_err("rejected the input shape"))?;
+        let mut tensor = Tensor::new(element_of(t.ty), &shape).map_err(ov_err("cannot allocate the input"))?;
+        let buf = tensor.get_raw_data_mut().map_err(ov_err("cannot fill the input"))?;
+        if buf.len() != t.data.len() {
+            return Err(invalid(format!("input `{name}`: OpenVINO expects {} bytes, got {}", buf.len(), t.data.len())));
+        }
+        buf.copy_from_slice(&t.data);
+        self.request.set_tensor(name, &tensor).map_err(ov_err("rejected the input"))?;
+        self.set[i] = true;
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<(), BackendError> {
+        if let Some(i) = self.set.iter().position(|s| !s) {
+            return Err(invalid(format!("input `{}` was not set", self.graph.0.inputs[i].name)));
+        }
+        self.request.infer().map_err(ov_err("failed to run the model"))?;
+        let mut named = Vec::with_capacity(self.graph.0.outputs.len());
+        for (i, info) in self.graph.0.outputs.iter().enumerate() {
+            let t = self.request.get_output_tensor_by_index(i).map_err(ov_err("lost an output"))?;
+            let ety = t.get_element_type().map_err(ov_err("cannot type an output"))?;
+            let ty = wasi_type_of(ety).ok_or_else(|| {
+                BackendError::UnsupportedTensorType(format!("output `{}` is {ety:?}, which wasi-nn cannot represent", info.name))
+            })?;
+            let dims = t
+                .get_shape()
+                .map_err(ov_err("cannot shape an output"))?
+                .get_dimensions()
+                .iter()
+                .map(|d| *d as u32)
+                .collect();
+            let data = t.get_raw_data().map_err(ov_err("cannot read an output"))?.to_vec();
+            named.push(NamedTensor { name: info.name.clone(), tensor: wasmtime_wasi_nn::Tensor::new(dims, ty, data) });
+        }
+        for s in &mut self.set {
+            *s = false;
+        }
+        self.outputs = named;
+        Ok(())
+    }
+}
+
+impl BackendExecutionContext for OvContext {
+    fn set_input(&mut self, id: Id, tensor: &wasmtime_wasi_nn::Tensor) -> Result<(), BackendError> {
+        let i = self.input_index(&id)?;
+        self.set(i, tensor)
+    }
+
+    fn get_output(&mut self, id: Id) -> Result<wasmtime_wasi_nn::Tensor, BackendError> {
+        let found = match &id {
+            Id::Index(i) => self.outputs.get(*i as usize),
+            Id::Name(n) => self.outputs.iter().find(|o| &o.name == n),
+        };
+        found.map(|o| o.tensor.clone()).ok_or_else(|| invalid(format!("no output {id:?} (run compute first?)")))
+    }
+
+    fn compute(&mut self, inputs: Option<Vec<NamedTensor>>) -> Result<Option<Vec<NamedTensor>>, BackendError> {
+        match inputs {
+            None => self.run().map(|_| None),
+            Some(named) => {
+                for s in &mut self.set {
+                    *s = false;
+                }
+                for nt in named {
+                    let i = self.input_index(&Id::Name(nt.name.clone()))?;
+                    if self.set[i] {
+                        return Err(invalid(format!("input `{}` was given twice", nt.name)));
+                    }
+                    self.set(i, &nt.tensor)?;
+                }
+                self.run()?;
+                Ok(Some(std::mem::take(&mut self.outputs)))
+            }
+        }
+    }
+}
