@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plugins::classifier::{NamedOutput, Prediction};
+use crate::plugins::{NamedTensor, Prediction};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Golden {
@@ -81,8 +81,8 @@ impl From<&Prediction> for Label {
 
 impl Output {
     /// Decode a plugin's raw output tensor.
-    pub fn from_named(o: &NamedOutput) -> anyhow::Result<Self> {
-        use crate::plugins::classifier::WitTensorType as T;
+    pub fn from_named(o: &NamedTensor) -> anyhow::Result<Self> {
+        use crate::plugins::WitTensorType as T;
         let d = &o.tensor.data;
         let values: Vec<f64> = match o.tensor.ty {
             T::Fp32 => d.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap()) as f64).collect(),

@@ -9,6 +9,7 @@
 pub mod backends;
 pub mod cli;
 pub mod golden;
+pub mod npy;
 pub mod plugins;
 pub mod registry;
 pub mod runtime;

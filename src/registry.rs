@@ -341,24 +341,93 @@ impl GraphStore {
 
     /// The graph for `model` on `backend`, loading it on first use.
     pub fn get_or_load(&self, model: &ModelInfo, backend: BackendKind) -> Result<Graph, RegistryError> {
-        let key = (model.name.clone(), backend);
+        self.get_or_load_files(&model.files(), backend)
+    }
+
+    /// Like [`GraphStore::get_or_load`] for models named by files.
+    pub fn get_or_load_files(&self, files: &ModelFiles, backend: BackendKind) -> Result<Graph, RegistryError> {
+        let key = (files.name.clone(), backend);
         let mut graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(g) = graphs.get(&key) {
             return Ok(g.clone());
         }
-        let graph = load_graph(model, backend, &self.config)?;
+        let graph = load_files(files, backend, &self.config)?;
         graphs.insert(key, graph.clone());
         Ok(graph)
     }
 }
 
-fn load_graph(model: &ModelInfo, backend: BackendKind, cfg: &BackendConfig) -> Result<Graph, RegistryError> {
-    let err = |reason: String| RegistryError::Load { name: model.name.clone(), backend, reason };
+/// The files of a model, however it was named: a registry model, a model folder or an ONNX file.
+#[derive(Debug, Clone)]
+pub struct ModelFiles {
+    /// The name plugins load it by.
+    pub name: String,
+    pub onnx: Option<PathBuf>,
+    /// (xml, bin) OpenVINO IR.
+    pub openvino_ir: Option<(PathBuf, PathBuf)>,
+}
+
+impl ModelInfo {
+    pub fn files(&self) -> ModelFiles {
+        ModelFiles { name: self.name.clone(), onnx: Some(self.model_file.clone()), openvino_ir: self.openvino_ir.clone() }
+    }
+}
+
+impl ModelsDir {
+    /// Resolve `--model` for tools that need no manifest: an `.onnx` file, a folder holding
+    /// `model.onnx` and/or `model.xml` + `model.bin`, or the name of a folder in the models folder.
+    pub fn resolve_files(&self, arg: &str) -> Result<ModelFiles, RegistryError> {
+        let p = Path::new(arg);
+        let from_folder = |dir: &Path, name: String| {
+            let onnx = dir.join("model.onnx");
+            let (xml, bin) = (dir.join("model.xml"), dir.join("model.bin"));
+            let files = ModelFiles {
+                name: name.clone(),
+                onnx: onnx.is_file().then_some(onnx.clone()),
+                openvino_ir: (xml.is_file() && bin.is_file()).then_some((xml, bin)),
+            };
+            if files.onnx.is_none() && files.openvino_ir.is_none() {
+                return Err(RegistryError::MissingFile { name, what: "model file (model.onnx or model.xml + model.bin)", path: onnx });
+            }
+            Ok(files)
+        };
+        if p.is_file() {
+            let stem = p.file_stem().and_then(|s| s.to_str()).map(sanitize_name).unwrap_or_else(|| "model".into());
+            return Ok(ModelFiles { name: stem, onnx: Some(p.to_path_buf()), openvino_ir: None });
+        }
+        if p.is_dir() && (arg.contains('/') || arg.starts_with('.')) {
+            let name = p.file_name().and_then(|s| s.to_str()).map(sanitize_name).unwrap_or_else(|| "model".into());
+            return from_folder(p, name);
+        }
+        validate_name(arg)?;
+        let dir = self.root.join(arg);
+        if !dir.is_dir() {
+            return Err(RegistryError::UnknownModel { name: arg.into(), dir: self.root.clone(), available: self.list() });
+        }
+        if dir.join("model.toml").is_file() {
+            return Ok(self.model(arg)?.files());
+        }
+        from_folder(&dir, arg.to_string())
+    }
+}
+
+/// A valid registry name made from any string.
+fn sanitize_name(s: &str) -> String {
+    let mut n: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-') { c } else { '_' }).take(64).collect();
+    if n.is_empty() {
+        n.push_str("model");
+    }
+    n
+}
+
+/// Load a model's graph on `backend` (OpenVINO prefers the IR when there is one).
+pub fn load_files(files: &ModelFiles, backend: BackendKind, cfg: &BackendConfig) -> Result<Graph, RegistryError> {
+    let err = |reason: String| RegistryError::Load { name: files.name.clone(), backend, reason };
     backend.ensure_available(cfg).map_err(&err)?;
     let read = |p: &Path| std::fs::read(p).map_err(|e| err(format!("{}: {e}", p.display())));
     let mut backends = backend.instantiate(cfg);
-    let result = match (&model.openvino_ir, backend) {
-        (Some((xml, bin)), BackendKind::Openvino) => {
+    let result = match (&files.openvino_ir, &files.onnx, backend) {
+        (Some((xml, bin)), _, BackendKind::Openvino) => {
             let (xml, bin) = (read(xml)?, read(bin)?);
             let ir = backends
                 .iter_mut()
@@ -366,10 +435,11 @@ fn load_graph(model: &ModelInfo, backend: BackendKind, cfg: &BackendConfig) -> R
                 .ok_or_else(|| err("no OpenVINO IR loader".into()))?;
             ir.load(&[&xml, &bin], ExecutionTarget::Cpu)
         }
-        _ => {
-            let bytes = read(&model.model_file)?;
+        (_, Some(onnx), _) => {
+            let bytes = read(onnx)?;
             backends[0].load(&[&bytes], ExecutionTarget::Cpu)
         }
+        _ => return Err(err("only OpenVINO IR is available for this model, which this backend cannot read".into())),
     };
     result.map_err(|e| err(crate::error_chain(&e)))
 }

@@ -3,6 +3,7 @@
 
 mod classify;
 mod info;
+mod run;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -57,6 +58,8 @@ pub struct Cli {
 pub enum Command {
     /// Classify images through an image-classifier plugin.
     Classify(classify::ClassifyArgs),
+    /// Run any model on .npy tensors through the tensor-runner plugin; outputs are written as .npy.
+    Run(run::RunArgs),
     /// List the models in the models folder.
     Models(info::ModelsArgs),
     /// List the inference backends and whether each is available.
@@ -84,6 +87,7 @@ pub fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Classify(a) => classify::run(&cli, a),
+        Command::Run(a) => run::run(&cli, a),
         Command::Models(a) => info::models(&cli, a),
         Command::Backends(a) => info::backends(&cli, a),
     };

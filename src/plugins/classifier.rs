@@ -6,38 +6,14 @@ use crate::backends::BackendKind;
 use crate::registry::{GraphStore, InstanceRegistry, Layout, ModelInfo};
 use crate::runtime::{HostState, Plugin, Runtime};
 
-mod bindings {
-    wasmtime::component::bindgen!({
-        world: "nnhost:plugins/classifier",
-        path: "wit",
-    });
-}
+use super::bindings::classifier as bindings;
+use super::ClassifyError;
 
 use bindings::nnhost::plugins::types as wit;
-pub use bindings::nnhost::plugins::types::{NamedOutput, PluginError, Prediction, TensorValue};
+pub use bindings::nnhost::plugins::types::{NamedTensor, PluginError, Prediction, TensorValue};
 pub use bindings::wasi::nn::tensor::TensorType as WitTensorType;
 
-/// Why one classification failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ClassifyError {
-    /// The plugin returned an error value (bad image, bad spec, inference error...).
-    #[error("{}", plugin_error_message(.0))]
-    Plugin(PluginError),
-    /// The plugin trapped or the host refused it (a limit, a bug in the plugin).
-    #[error("plugin trapped: {0}")]
-    Trap(String),
-}
-
-fn plugin_error_message(e: &PluginError) -> String {
-    match e {
-        PluginError::BadImage(m) => format!("bad image: {m}"),
-        PluginError::BadSpec(m) => format!("bad model spec: {m}"),
-        PluginError::Inference(m) => format!("inference failed: {m}"),
-        PluginError::BadOutput(m) => format!("unexpected model output: {m}"),
-    }
-}
-
-fn wit_type(ty: wasmtime_wasi_nn::wit::TensorType) -> WitTensorType {
+pub(crate) fn wit_type(ty: wasmtime_wasi_nn::wit::TensorType) -> WitTensorType {
     use wasmtime_wasi_nn::wit::TensorType as T;
     match ty {
         T::Fp16 => WitTensorType::Fp16,
@@ -135,7 +111,7 @@ impl<'a> Classifier<'a> {
     }
 
     /// The model's raw outputs for this image, as the plugin computes them.
-    pub fn infer(&self, image: &[u8]) -> Result<Vec<NamedOutput>, ClassifyError> {
+    pub fn infer(&self, image: &[u8]) -> Result<Vec<NamedTensor>, ClassifyError> {
         self.instantiate()?.infer(self, image)
     }
 }
@@ -148,7 +124,7 @@ impl ClassifierInstance {
             .map_err(ClassifyError::Plugin)
     }
 
-    pub fn infer(&mut self, c: &Classifier<'_>, image: &[u8]) -> Result<Vec<NamedOutput>, ClassifyError> {
+    pub fn infer(&mut self, c: &Classifier<'_>, image: &[u8]) -> Result<Vec<NamedTensor>, ClassifyError> {
         self.bindings
             .call_infer(&mut self.store, &c.spec, image)
             .map_err(|e| ClassifyError::Trap(crate::wasm_error(&e)))?

@@ -1,6 +1,60 @@
 //! Typed host-side bindings for the plugin worlds in `wit/plugins.wit`, and the built-in plugins.
+//!
+//! One module per world. The worlds share `nnhost:plugins/types` and `wasi:nn`; the bindings of
+//! later worlds reuse the Rust types generated for the classifier world so values move between them.
 
 pub mod classifier;
+pub mod tensor_runner;
 
 /// The image-classifier plugin built from `guests/image-classifier` (embedded by build.rs).
 pub const IMAGE_CLASSIFIER: &[u8] = include_bytes!(env!("NNHOST_GUEST_IMAGE_CLASSIFIER"));
+/// The tensor-runner plugin built from `guests/tensor-runner` (embedded by build.rs).
+pub const TENSOR_RUNNER: &[u8] = include_bytes!(env!("NNHOST_GUEST_TENSOR_RUNNER"));
+
+pub(crate) mod bindings {
+    pub mod classifier {
+        wasmtime::component::bindgen!({
+            world: "nnhost:plugins/classifier",
+            path: "wit",
+        });
+    }
+    pub mod tensor_runner {
+        wasmtime::component::bindgen!({
+            world: "nnhost:plugins/tensor-runner",
+            path: "wit",
+            with: {
+                "nnhost:plugins/types": super::classifier::nnhost::plugins::types,
+                "wasi:nn/tensor": super::classifier::wasi::nn::tensor,
+                "wasi:nn/errors": super::classifier::wasi::nn::errors,
+                "wasi:nn/inference": super::classifier::wasi::nn::inference,
+                "wasi:nn/graph": super::classifier::wasi::nn::graph,
+            },
+        });
+    }
+}
+
+pub use bindings::classifier::nnhost::plugins::types::{NamedTensor, PluginError, Prediction, TensorValue};
+pub use bindings::classifier::wasi::nn::tensor::TensorType as WitTensorType;
+
+/// Why one plugin call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The plugin returned an error value (bad image, bad spec, inference error...).
+    #[error("{}", plugin_error_message(.0))]
+    Plugin(PluginError),
+    /// The plugin trapped or the host refused it (a limit, a bug in the plugin).
+    #[error("plugin trapped: {0}")]
+    Trap(String),
+}
+
+/// The classifier's name for [`CallError`].
+pub type ClassifyError = CallError;
+
+fn plugin_error_message(e: &PluginError) -> String {
+    match e {
+        PluginError::BadImage(m) => format!("bad image: {m}"),
+        PluginError::BadSpec(m) => format!("bad model spec: {m}"),
+        PluginError::Inference(m) => format!("inference failed: {m}"),
+        PluginError::BadOutput(m) => format!("unexpected model output: {m}"),
+    }
+}

@@ -148,12 +148,12 @@ impl Guest for Plugin {
         Ok(TensorValue { dimensions: t.dims, ty: tensor_type(t.elem), data: t.data })
     }
 
-    fn infer(spec: ModelSpec, image: Vec<u8>) -> Result<Vec<NamedOutput>, PluginError> {
+    fn infer(spec: ModelSpec, image: Vec<u8>) -> Result<Vec<NamedTensor>, PluginError> {
         let input = preprocess(&spec, &image)?;
         drop(image);
         Ok(compute(&spec, input)?
             .into_iter()
-            .map(|(name, t)| NamedOutput { name, tensor: TensorValue { dimensions: t.dimensions(), ty: t.ty(), data: t.data() } })
+            .map(|(name, t)| NamedTensor { name, tensor: TensorValue { dimensions: t.dimensions(), ty: t.ty(), data: t.data() } })
             .collect())
     }
 }
