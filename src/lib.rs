@@ -16,7 +16,9 @@ pub mod runtime;
 
 /// Render an error and its causes on one line: `outer: cause: root cause`.
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
+    let top = e.to_string();
+    // wasmtime-wasi-nn's `BackendError` says only this at the top; the cause follows.
+    let mut parts = if top == "Failed while accessing backend" && e.source().is_some() { vec![] } else { vec![top] };
     let mut cur = e.source();
     while let Some(c) = cur {
         let s = c.to_string();

@@ -176,9 +176,9 @@ mod tests {
     #[test]
     fn safe_stems() {
         assert_eq!(safe_stem("logits"), "logits");
-        assert_eq!(safe_stem("../etc/passwd"), "__etc_passwd");
+        assert_eq!(safe_stem("../etc/passwd"), "_._etc_passwd");
         assert_eq!(safe_stem("a/b:c"), "a_b_c");
         assert_eq!(safe_stem(""), "output");
-        assert_eq!(safe_stem(".."), "__");
+        assert_eq!(safe_stem(".."), "_.");
     }
 }

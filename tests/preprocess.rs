@@ -2,7 +2,8 @@
 //! every layout, channel order, element type and normalisation a manifest can ask for.
 
 use nnhost::backends::BackendKind;
-use nnhost::plugins::classifier::{Classifier, WitTensorType};
+use nnhost::plugins::classifier::Classifier;
+use nnhost::plugins::WitTensorType;
 use nnhost::plugins::IMAGE_CLASSIFIER;
 use nnhost::registry::{GraphStore, ModelsDir};
 use nnhost_preprocess as pre;

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod backends;
 mod classify;
 mod preprocess;
 mod registry;

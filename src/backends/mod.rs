@@ -210,9 +210,30 @@ pub fn check_tensor(name: &str, t: &Tensor) -> Result<usize, BackendError> {
     Ok(count)
 }
 
+thread_local! {
+    /// The message of the last backend error raised on this thread. wasmtime-wasi-nn hands the
+    /// guest only the top-level text of a `BackendError` ("Failed while accessing backend"), so
+    /// the host keeps the real cause here and puts it back into the error it reports.
+    static LAST_ERROR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
 /// A backend error carrying a message (wasmtime-wasi-nn reports it to the guest as runtime-error).
 pub fn invalid(msg: impl fmt::Display) -> BackendError {
+    let msg = msg.to_string();
+    LAST_ERROR.with(|l| *l.borrow_mut() = Some(msg.clone()));
     BackendError::BackendAccess(wasmtime::format_err!("{msg}"))
+}
+
+/// An unsupported-tensor-type error, remembered like [`invalid`].
+pub fn unsupported(msg: impl fmt::Display) -> BackendError {
+    let msg = msg.to_string();
+    LAST_ERROR.with(|l| *l.borrow_mut() = Some(msg.clone()));
+    BackendError::UnsupportedTensorType(msg)
+}
+
+/// Take the last backend error message raised on this thread (see [`invalid`]).
+pub fn take_last_error() -> Option<String> {
+    LAST_ERROR.with(|l| l.borrow_mut().take())
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
 use super::native::{version_from_file_name, LibSpec, Located};
-use super::{check_tensor, invalid, type_name, BackendConfig};
+use super::{check_tensor, invalid, type_name, unsupported, BackendConfig};
 
 /// The ONNX Runtime shared library, as shipped by the `onnxruntime` wheel.
 pub const LIB: LibSpec = LibSpec {
@@ -222,7 +222,7 @@ fn to_ort(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo) -> Result<Dyn
     check_tensor(name, t)?;
     let ty = element_of(t.ty);
     if want.dims.is_none() {
-        return Err(BackendError::UnsupportedTensorType(format!("input `{name}` is not a tensor of a type wasi-nn has")));
+        return Err(unsupported(format!("input `{name}` is not a tensor of a type wasi-nn has")));
     }
     if ty != want.ty {
         let want_name = wasi_type_of(want.ty).map(type_name).map(str::to_string).unwrap_or_else(|| format!("{:?}", want.ty));
@@ -262,9 +262,10 @@ fn bytes_of<T: PrimitiveTensorElementType + Copy, const N: usize>(
 }
 
 fn from_ort(name: &str, v: &DynValue) -> Result<wasmtime_wasi_nn::Tensor, BackendError> {
-    let unsupported = || BackendError::UnsupportedTensorType(format!("output `{name}` is {:?}, which wasi-nn cannot represent", v.dtype()));
-    let ValueType::Tensor { ty, .. } = v.dtype() else { return Err(unsupported()) };
-    let wty = wasi_type_of(*ty).ok_or_else(unsupported)?;
+    let ValueType::Tensor { ty, .. } = v.dtype() else {
+        return Err(unsupported(format!("output `{name}` is not a tensor, which wasi-nn cannot represent")));
+    };
+    let wty = wasi_type_of(*ty).ok_or_else(|| unsupported(format!("output `{name}` is {ty:?}, which wasi-nn cannot represent")))?;
     let r = match wty {
         TensorType::Fp32 => bytes_of(v, f32::to_le_bytes),
         TensorType::Fp64 => bytes_of(v, f64::to_le_bytes),

@@ -17,7 +17,7 @@ use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
 use super::native::{LibSpec, Located};
-use super::{check_tensor, invalid, type_name, BackendConfig};
+use super::{check_tensor, invalid, type_name, unsupported, BackendConfig};
 
 /// The OpenVINO C library, as shipped by the `openvino` wheel (plugins sit beside it).
 pub const LIB: LibSpec = LibSpec {
@@ -287,7 +287,7 @@ impl OvContext {
             let t = self.request.get_output_tensor_by_index(i).map_err(ov_err("lost an output"))?;
             let ety = t.get_element_type().map_err(ov_err("cannot type an output"))?;
             let ty = wasi_type_of(ety).ok_or_else(|| {
-                BackendError::UnsupportedTensorType(format!("output `{}` is {ety:?}, which wasi-nn cannot represent", info.name))
+                unsupported(format!("output `{}` is {ety:?}, which wasi-nn cannot represent", info.name))
             })?;
             let dims = t
                 .get_shape()

@@ -17,7 +17,7 @@ use wasmtime_wasi_nn::backend::{
 use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
-use super::{check_tensor, invalid, type_name};
+use super::{check_tensor, invalid, type_name, unsupported};
 
 /// Loads ONNX models into tract. Stateless: one per store is free.
 #[derive(Default)]
@@ -73,7 +73,14 @@ impl TractGraph {
     pub fn from_onnx_bytes(bytes: &[u8]) -> Result<Self, BackendError> {
         let result = catch_unwind(AssertUnwindSafe(|| Self::build(bytes)));
         match result {
-            Ok(r) => r.map_err(|e| invalid(format!("tract cannot load the model: {e:#}"))),
+            Ok(r) => r.map_err(|e| {
+                let msg = format!("{e:#}");
+                if msg.contains("Bfloat16") {
+                    invalid("tract cannot load the model: tract has no bf16 tensors")
+                } else {
+                    invalid(format!("tract cannot load the model: {}", truncate(&msg, 400)))
+                }
+            }),
             Err(_) => Err(invalid("tract cannot load the model: the model bytes made tract panic")),
         }
     }
@@ -169,10 +176,11 @@ fn from_le<T: Datum + Copy, const N: usize>(shape: &[usize], data: &[u8], f: fn(
 fn to_tract(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo) -> Result<TValue, BackendError> {
     check_tensor(name, t)?;
     let dt = datum_of(t.ty).ok_or_else(|| {
-        BackendError::UnsupportedTensorType(format!("tract has no {} tensors (input `{name}`)", type_name(t.ty)))
+        unsupported(format!("tract has no {} tensors (input `{name}`)", type_name(t.ty)))
     })?;
     if dt != want.datum {
-        return Err(invalid(format!("input `{name}` expects {:?}, got {}", want.datum, type_name(t.ty))));
+        let want_name = wasi_type_of(want.datum).map(type_name).map(str::to_string).unwrap_or_else(|| format!("{:?}", want.datum));
+        return Err(invalid(format!("input `{name}` expects {want_name}, got {}", type_name(t.ty))));
     }
     let shape: Vec<usize> = t.dimensions.iter().map(|d| *d as usize).collect();
     if let Some(s) = &want.shape {
@@ -196,7 +204,7 @@ fn to_tract(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo) -> Result<T
 
 fn from_tract(name: &str, v: &TValue) -> Result<wasmtime_wasi_nn::Tensor, BackendError> {
     let ty = wasi_type_of(v.datum_type()).ok_or_else(|| {
-        BackendError::UnsupportedTensorType(format!("output `{name}` is {:?}, which wasi-nn cannot represent", v.datum_type()))
+        unsupported(format!("output `{name}` is {:?}, which wasi-nn cannot represent", v.datum_type()))
     })?;
     let dims = v
         .shape()
@@ -312,4 +320,15 @@ pub fn onnx_input_names(mut bytes: &[u8]) -> Result<Vec<String>, String> {
     let graph = proto.graph.ok_or("the ONNX model has no graph")?;
     let inits: std::collections::HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
     Ok(graph.input.iter().map(|i| i.name.clone()).filter(|n| !inits.contains(n.as_str())).collect())
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.len() <= n {
+        return s.to_string();
+    }
+    let mut end = n;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
 }

@@ -47,6 +47,31 @@ pub enum CallError {
     Trap(String),
 }
 
+impl CallError {
+    /// A plugin's error value, with the backend's real message put back where wasmtime-wasi-nn
+    /// reduced it to "Failed while accessing backend" (see `backends::invalid`).
+    pub(crate) fn from_plugin(e: PluginError) -> Self {
+        let detail = crate::backends::take_last_error();
+        let fix = |m: String| match &detail {
+            Some(d) if m.contains(GENERIC) => m.replace(GENERIC, d),
+            Some(d) if m.contains("Unsupported tensor type: ") && m.contains(d.as_str()) => m.replace("Unsupported tensor type: ", ""),
+            _ => m,
+        };
+        CallError::Plugin(match e {
+            PluginError::Inference(m) => PluginError::Inference(fix(m)),
+            PluginError::BadOutput(m) => PluginError::BadOutput(fix(m)),
+            other => other,
+        })
+    }
+
+    pub(crate) fn trap(e: &wasmtime::Error) -> Self {
+        let _ = crate::backends::take_last_error();
+        CallError::Trap(crate::wasm_error(e))
+    }
+}
+
+const GENERIC: &str = "Failed while accessing backend";
+
 /// The classifier's name for [`CallError`].
 pub type ClassifyError = CallError;
 

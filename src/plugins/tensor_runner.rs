@@ -40,7 +40,7 @@ impl<'a> TensorRunner<'a> {
     pub fn instantiate(&self) -> Result<TensorRunnerInstance, CallError> {
         let registry = InstanceRegistry::new([(self.name.clone(), self.graph.clone())]);
         let mut store = self.runtime.new_store(self.backend.instantiate(&self.config), registry);
-        let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| CallError::Trap(crate::wasm_error(&e)))?;
+        let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| CallError::trap(&e))?;
         let bindings = bindings::TensorRunner::new(&mut store, &instance).map_err(|e| {
             CallError::Trap(format!("the component is not a tensor-runner plugin: {}", crate::wasm_error(&e)))
         })?;
@@ -57,7 +57,7 @@ impl TensorRunnerInstance {
     pub fn run(&mut self, inputs: &[NamedTensor]) -> Result<Vec<NamedTensor>, CallError> {
         self.bindings
             .call_run(&mut self.store, &self.name, inputs)
-            .map_err(|e| CallError::Trap(crate::wasm_error(&e)))?
-            .map_err(CallError::Plugin)
+            .map_err(|e| CallError::trap(&e))?
+            .map_err(CallError::from_plugin)
     }
 }
