@@ -12,6 +12,7 @@ pub mod golden;
 pub mod npy;
 pub mod plugins;
 pub mod registry;
+pub mod regress;
 pub mod runtime;
 
 /// Render an error and its causes on one line: `outer: cause: root cause`.

@@ -7,4 +7,5 @@ mod backends;
 mod classify;
 mod preprocess;
 mod registry;
+mod regress;
 mod wit_vendoring;

@@ -3,6 +3,7 @@
 
 mod classify;
 mod info;
+mod regress;
 mod run;
 
 use std::io::Write;
@@ -60,6 +61,8 @@ pub enum Command {
     Classify(classify::ClassifyArgs),
     /// Run any model on .npy tensors through the tensor-runner plugin; outputs are written as .npy.
     Run(run::RunArgs),
+    /// Check fixtures against their golden results on every backend (exit 1 on any regression).
+    Regress(regress::RegressArgs),
     /// List the models in the models folder.
     Models(info::ModelsArgs),
     /// List the inference backends and whether each is available.
@@ -88,6 +91,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Classify(a) => classify::run(&cli, a),
         Command::Run(a) => run::run(&cli, a),
+        Command::Regress(a) => regress::run(&cli, a),
         Command::Models(a) => info::models(&cli, a),
         Command::Backends(a) => info::backends(&cli, a),
     };
