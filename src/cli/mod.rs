@@ -1,6 +1,7 @@
 //! The `nnhost` command line: argument parsing, exit codes and output helpers shared by the
 //! sub-commands (one file each).
 
+mod bench;
 mod classify;
 mod info;
 mod regress;
@@ -61,6 +62,8 @@ pub enum Command {
     Classify(classify::ClassifyArgs),
     /// Run any model on .npy tensors through the tensor-runner plugin; outputs are written as .npy.
     Run(run::RunArgs),
+    /// Measure every backend on the same plugin, model and input: native vs sandboxed, cold and warm.
+    Bench(bench::BenchArgs),
     /// Check fixtures against their golden results on every backend (exit 1 on any regression).
     Regress(regress::RegressArgs),
     /// List the models in the models folder.
@@ -92,6 +95,7 @@ pub fn main() -> ExitCode {
         Command::Classify(a) => classify::run(&cli, a),
         Command::Run(a) => run::run(&cli, a),
         Command::Regress(a) => regress::run(&cli, a),
+        Command::Bench(a) => bench::run(&cli, a),
         Command::Models(a) => info::models(&cli, a),
         Command::Backends(a) => info::backends(&cli, a),
     };
