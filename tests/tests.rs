@@ -4,6 +4,7 @@
 mod util;
 
 mod backends;
+mod bench;
 mod classify;
 mod preprocess;
 mod registry;
