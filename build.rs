@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
-const GUESTS: &[&str] = &["image-classifier", "tensor-runner"];
+/// Every plugin in guests/; build.rs exports `NNHOST_GUEST_<NAME>` (the component's path) for each.
+/// `hostile` is only used by the sandbox tests, never embedded in the binary.
+const GUESTS: &[&str] = &["image-classifier", "tensor-runner", "hostile"];
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());

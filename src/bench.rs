@@ -191,7 +191,7 @@ pub fn bench_model(
         backend: BackendKind,
         cold: ColdStart,
         native_ctx: wasmtime_wasi_nn::ExecutionContext,
-        runner: crate::plugins::tensor_runner::TensorRunnerInstance,
+        runner: crate::plugins::tensor_runner::TensorRunnerInstance<'a>,
         classifier: Classifier<'a>,
         classifier_inst: crate::plugins::classifier::ClassifierInstance,
         samples: [Vec<f64>; 3],

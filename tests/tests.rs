@@ -6,6 +6,7 @@ mod util;
 mod backends;
 mod bench;
 mod classify;
+mod hostile;
 mod preprocess;
 mod registry;
 mod regress;

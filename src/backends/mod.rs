@@ -39,6 +39,39 @@ pub struct BackendConfig {
     pub openvino_lib: Option<std::path::PathBuf>,
     /// Inference precision OpenVINO compiles with.
     pub openvino_precision: openvino::Precision,
+    /// Largest tensors accepted from plugins.
+    pub tensor_limits: TensorLimits,
+}
+
+/// Bounds on one tensor crossing wasi-nn (see `runtime::Limits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TensorLimits {
+    pub bytes: usize,
+    pub rank: usize,
+    pub elements: usize,
+}
+
+impl Default for TensorLimits {
+    fn default() -> Self {
+        let l = crate::runtime::Limits::default();
+        Self { bytes: l.tensor_bytes, rank: l.tensor_rank, elements: l.tensor_elements }
+    }
+}
+
+impl From<&crate::runtime::Limits> for TensorLimits {
+    fn from(l: &crate::runtime::Limits) -> Self {
+        Self { bytes: l.tensor_bytes, rank: l.tensor_rank, elements: l.tensor_elements }
+    }
+}
+
+/// Fail when the deadline of the current plugin call has passed (checked before inference starts).
+pub fn check_deadline(what: &str) -> Result<(), BackendError> {
+    if let Some((at, ms)) = crate::runtime::limits::call_deadline() {
+        if std::time::Instant::now() >= at {
+            return Err(invalid(format!("deadline of {ms} ms exceeded before {what} (limit deadline_ms)")));
+        }
+    }
+    Ok(())
 }
 
 /// Whether a backend can run here, and with what.
@@ -112,7 +145,7 @@ impl BackendKind {
     pub fn instantiate(self, cfg: &BackendConfig) -> Vec<wasmtime_wasi_nn::Backend> {
         use wasmtime_wasi_nn::wit::GraphEncoding;
         match self {
-            BackendKind::Tract => vec![tract::TractBackend::default().into()],
+            BackendKind::Tract => vec![tract::TractBackend::new(cfg).into()],
             BackendKind::Onnxruntime => vec![onnxruntime::OrtBackend::new(cfg).into()],
             BackendKind::Openvino => vec![
                 openvino::OvBackend::new(GraphEncoding::Onnx, cfg).into(),
@@ -182,14 +215,11 @@ pub fn type_size(ty: TensorType) -> usize {
     }
 }
 
-/// Largest rank nnhost accepts for a tensor.
-pub const MAX_RANK: usize = 16;
-
 /// Check a guest-supplied tensor before any engine sees it: rank, an overflow-checked element
-/// count, and a data length that matches dimensions and type. Returns the element count.
-pub fn check_tensor(name: &str, t: &Tensor) -> Result<usize, BackendError> {
-    if t.dimensions.len() > MAX_RANK {
-        return Err(invalid(format!("tensor `{name}` has rank {}, more than {MAX_RANK}", t.dimensions.len())));
+/// count, size limits, and a data length that matches dimensions and type. Returns the element count.
+pub fn check_tensor(name: &str, t: &Tensor, limits: &TensorLimits) -> Result<usize, BackendError> {
+    if t.dimensions.len() > limits.rank {
+        return Err(invalid(format!("tensor `{name}` has rank {}, more than the limit of {} (limit tensor_rank)", t.dimensions.len(), limits.rank)));
     }
     let count = t
         .dimensions
@@ -199,6 +229,15 @@ pub fn check_tensor(name: &str, t: &Tensor) -> Result<usize, BackendError> {
     let bytes = count
         .checked_mul(type_size(t.ty))
         .ok_or_else(|| invalid(format!("tensor `{name}`: dimensions {:?} overflow", t.dimensions)))?;
+    if count > limits.elements {
+        return Err(invalid(format!(
+            "tensor `{name}` has {count} elements, more than the limit of {} (limit tensor_elements)",
+            limits.elements
+        )));
+    }
+    if bytes > limits.bytes {
+        return Err(invalid(format!("tensor `{name}` is {bytes} bytes, more than the limit of {} (limit tensor_bytes)", limits.bytes)));
+    }
     if bytes != t.data.len() {
         return Err(invalid(format!(
             "tensor `{name}`: dimensions {:?} of {} need {bytes} bytes, got {}",
@@ -246,12 +285,16 @@ mod tests {
 
     #[test]
     fn tensor_checks() {
-        assert_eq!(check_tensor("x", &t(vec![2, 3], TensorType::Fp32, 24)).unwrap(), 6);
-        assert!(check_tensor("x", &t(vec![2, 3], TensorType::Fp32, 23)).is_err());
-        let e = check_tensor("x", &t(vec![u32::MAX, u32::MAX, u32::MAX], TensorType::I64, 0)).unwrap_err();
+        let l = TensorLimits::default();
+        assert_eq!(check_tensor("x", &t(vec![2, 3], TensorType::Fp32, 24), &l).unwrap(), 6);
+        assert!(check_tensor("x", &t(vec![2, 3], TensorType::Fp32, 23), &l).is_err());
+        let e = check_tensor("x", &t(vec![u32::MAX, u32::MAX, u32::MAX], TensorType::I64, 0), &l).unwrap_err();
         assert!(format!("{:?}", e).contains("overflow"), "{e:?}");
-        assert!(check_tensor("x", &t(vec![1; 17], TensorType::U8, 1)).is_err());
-        assert_eq!(check_tensor("x", &t(vec![], TensorType::U8, 1)).unwrap(), 1);
+        assert!(check_tensor("x", &t(vec![1; 9], TensorType::U8, 1), &l).is_err());
+        assert_eq!(check_tensor("x", &t(vec![], TensorType::U8, 1), &l).unwrap(), 1);
+        let small = TensorLimits { bytes: 16, rank: 2, elements: 100 };
+        let e = format!("{:?}", check_tensor("x", &t(vec![2, 3], TensorType::Fp32, 24), &small).unwrap_err());
+        assert!(e.contains("limit tensor_bytes"), "{e}");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use ort::session::{Session, SessionInputValue};
+use ort::session::{RunOptions, Session, SessionInputValue};
 use ort::tensor::{PrimitiveTensorElementType, TensorElementType};
 use ort::value::{DynValue, Tensor, ValueType};
 use wasmtime_wasi_nn::backend::{
@@ -20,7 +20,7 @@ use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
 use super::native::{version_from_file_name, LibSpec, Located};
-use super::{check_tensor, invalid, type_name, unsupported, BackendConfig};
+use super::{check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
 
 /// The ONNX Runtime shared library, as shipped by the `onnxruntime` wheel.
 pub const LIB: LibSpec = LibSpec {
@@ -100,11 +100,12 @@ fn probe(path: &Path) -> Result<String, String> {
 /// Loads ONNX models into ONNX Runtime sessions.
 pub struct OrtBackend {
     threads: Option<usize>,
+    limits: TensorLimits,
 }
 
 impl OrtBackend {
     pub fn new(cfg: &BackendConfig) -> Self {
-        Self { threads: cfg.threads }
+        Self { threads: cfg.threads, limits: cfg.tensor_limits }
     }
 }
 
@@ -118,7 +119,7 @@ impl BackendInner for OrtBackend {
             return Err(BackendError::InvalidNumberOfBuilders(1, builders.len()));
         }
         init(None).map_err(invalid)?;
-        let graph = OrtGraph::load(builders[0], self.threads)?;
+        let graph = OrtGraph::load(builders[0], self.threads, self.limits)?;
         Ok(Graph::from(Box::new(graph) as Box<dyn BackendGraph>))
     }
 
@@ -149,6 +150,7 @@ struct Inner {
     session: Mutex<Session>,
     inputs: Vec<IoInfo>,
     outputs: Vec<IoInfo>,
+    limits: TensorLimits,
 }
 
 #[derive(Clone)]
@@ -162,7 +164,7 @@ fn io_info(name: &str, t: &ValueType) -> IoInfo {
 }
 
 impl OrtGraph {
-    pub fn load(bytes: &[u8], threads: Option<usize>) -> Result<Self, BackendError> {
+    pub fn load(bytes: &[u8], threads: Option<usize>, limits: TensorLimits) -> Result<Self, BackendError> {
         let err = |e: ort::Error| invalid(format!("ONNX Runtime cannot load the model: {e}"));
         let mut b = Session::builder().map_err(err)?;
         if let Some(n) = threads {
@@ -171,7 +173,7 @@ impl OrtGraph {
         let session = b.commit_from_memory(bytes).map_err(err)?;
         let inputs = session.inputs.iter().map(|i| io_info(&i.name, &i.input_type)).collect();
         let outputs = session.outputs.iter().map(|o| io_info(&o.name, &o.output_type)).collect();
-        Ok(OrtGraph(Arc::new(Inner { session: Mutex::new(session), inputs, outputs })))
+        Ok(OrtGraph(Arc::new(Inner { session: Mutex::new(session), inputs, outputs, limits })))
     }
 }
 
@@ -218,8 +220,8 @@ where
     Ok(Tensor::from_array((shape, values))?.into_dyn())
 }
 
-fn to_ort(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo) -> Result<DynValue, BackendError> {
-    check_tensor(name, t)?;
+fn to_ort(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo, limits: &TensorLimits) -> Result<DynValue, BackendError> {
+    check_tensor(name, t, limits)?;
     let ty = element_of(t.ty);
     if want.dims.is_none() {
         return Err(unsupported(format!("input `{name}` is not a tensor of a type wasi-nn has")));
@@ -301,7 +303,7 @@ impl OrtContext {
     fn set(&mut self, id: Id, t: &wasmtime_wasi_nn::Tensor) -> Result<(), BackendError> {
         let i = self.input_index(&id)?;
         let info = &self.graph.0.inputs[i];
-        self.pending[i] = Some(to_ort(&info.name, t, info)?);
+        self.pending[i] = Some(to_ort(&info.name, t, info, &self.graph.0.limits)?);
         Ok(())
     }
 
@@ -313,7 +315,19 @@ impl OrtContext {
             values.push((info.name.clone(), v.into()));
         }
         let mut session = g.session.lock().unwrap_or_else(|p| p.into_inner());
-        let outputs = session.run(values).map_err(|e| invalid(format!("ONNX Runtime failed to run the model: {e}")))?;
+        check_deadline("inference")?;
+        // The deadline covers the run: a watchdog sets ONNX Runtime's terminate flag when it passes.
+        let options = Arc::new(RunOptions::new().map_err(|e| invalid(format!("ONNX Runtime: {e}")))?);
+        let _watch = crate::runtime::limits::call_deadline()
+            .map(|(at, _)| crate::runtime::limits::cancel_at(at, Arc::new(Terminate(options.clone()))));
+        let outputs = session.run_with_options(values, &*options).map_err(|e| {
+            match crate::runtime::limits::call_deadline() {
+                Some((at, ms)) if std::time::Instant::now() >= at => {
+                    invalid(format!("deadline of {ms} ms exceeded: ONNX Runtime run terminated (limit deadline_ms)"))
+                }
+                _ => invalid(format!("ONNX Runtime failed to run the model: {e}")),
+            }
+        })?;
         let mut named = Vec::with_capacity(g.outputs.len());
         for info in &g.outputs {
             let v = outputs.get(info.name.as_str()).ok_or_else(|| invalid(format!("no output `{}`", info.name)))?;
@@ -355,5 +369,14 @@ impl BackendExecutionContext for OrtContext {
                 Ok(Some(std::mem::take(&mut self.outputs)))
             }
         }
+    }
+}
+
+/// Terminates an ONNX Runtime run from the watchdog thread.
+struct Terminate(Arc<RunOptions>);
+
+impl crate::runtime::limits::Cancel for Terminate {
+    fn cancel(&self) {
+        let _ = self.0.terminate();
     }
 }

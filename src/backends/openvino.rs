@@ -17,7 +17,7 @@ use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
 use super::native::{LibSpec, Located};
-use super::{check_tensor, invalid, type_name, unsupported, BackendConfig};
+use super::{check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
 
 /// The OpenVINO C library, as shipped by the `openvino` wheel (plugins sit beside it).
 pub const LIB: LibSpec = LibSpec {
@@ -77,11 +77,12 @@ impl Precision {
 pub struct OvBackend {
     encoding: GraphEncoding,
     precision: Precision,
+    limits: TensorLimits,
 }
 
 impl OvBackend {
     pub fn new(encoding: GraphEncoding, cfg: &BackendConfig) -> Self {
-        Self { encoding, precision: cfg.openvino_precision }
+        Self { encoding, precision: cfg.openvino_precision, limits: cfg.tensor_limits }
     }
 }
 
@@ -97,13 +98,13 @@ impl BackendInner for OvBackend {
                 if builders.len() != 2 {
                     return Err(BackendError::InvalidNumberOfBuilders(2, builders.len()));
                 }
-                OvGraph::load(builders[0], Some(builders[1]), self.precision)?
+                OvGraph::load(builders[0], Some(builders[1]), self.precision, self.limits)?
             }
             _ => {
                 if builders.len() != 1 {
                     return Err(BackendError::InvalidNumberOfBuilders(1, builders.len()));
                 }
-                OvGraph::load(builders[0], None, self.precision)?
+                OvGraph::load(builders[0], None, self.precision, self.limits)?
             }
         };
         Ok(Graph::from(Box::new(graph) as Box<dyn BackendGraph>))
@@ -145,6 +146,7 @@ struct Inner {
     compiled: Mutex<CompiledModel>,
     inputs: Vec<IoInfo>,
     outputs: Vec<IoInfo>,
+    limits: TensorLimits,
 }
 
 #[derive(Clone)]
@@ -156,7 +158,7 @@ fn ov_err(what: &str) -> impl Fn(openvino::InferenceError) -> BackendError + '_ 
 
 impl OvGraph {
     /// `model` is ONNX bytes, or IR XML with `weights`.
-    pub fn load(model: &[u8], weights: Option<&[u8]>, precision: Precision) -> Result<Self, BackendError> {
+    pub fn load(model: &[u8], weights: Option<&[u8]>, precision: Precision, limits: TensorLimits) -> Result<Self, BackendError> {
         let mut core = Core::new().map_err(|e| invalid(format!("OpenVINO cannot start: {e}")))?;
         let weights_tensor = match weights {
             Some(w) => {
@@ -184,7 +186,7 @@ impl OvGraph {
         let inputs = io(model.get_inputs_len().map_err(ov_err("cannot describe the model"))?, &|i| model.get_input_by_index(i))?;
         let outputs = io(model.get_outputs_len().map_err(ov_err("cannot describe the model"))?, &|i| model.get_output_by_index(i))?;
         let compiled = core.compile_model(&model, DeviceType::CPU).map_err(ov_err("cannot compile the model"))?;
-        Ok(OvGraph(Arc::new(Inner { compiled: Mutex::new(compiled), inputs, outputs })))
+        Ok(OvGraph(Arc::new(Inner { compiled: Mutex::new(compiled), inputs, outputs, limits })))
     }
 }
 
@@ -254,7 +256,7 @@ impl OvContext {
     fn set(&mut self, i: usize, t: &wasmtime_wasi_nn::Tensor) -> Result<(), BackendError> {
         let info = &self.graph.0.inputs[i];
         let name = info.name.as_str();
-        check_tensor(name, t)?;
+        check_tensor(name, t, &self.graph.0.limits)?;
         if element_of(t.ty) != info.ty {
             let want = wasi_type_of(info.ty).map(type_name).map(str::to_string).unwrap_or_else(|| format!("{:?}", info.ty));
             return Err(invalid(format!("input `{name}` expects {want}, got {}", type_name(t.ty))));
@@ -281,7 +283,7 @@ impl OvContext {
         if let Some(i) = self.set.iter().position(|s| !s) {
             return Err(invalid(format!("input `{}` was not set", self.graph.0.inputs[i].name)));
         }
-        self.request.infer().map_err(ov_err("failed to run the model"))?;
+        self.infer_with_deadline()?;
         let mut named = Vec::with_capacity(self.graph.0.outputs.len());
         for (i, info) in self.graph.0.outputs.iter().enumerate() {
             let t = self.request.get_output_tensor_by_index(i).map_err(ov_err("lost an output"))?;
@@ -304,6 +306,32 @@ impl OvContext {
         }
         self.outputs = named;
         Ok(())
+    }
+}
+
+impl OvContext {
+    /// Run the request; past the call's deadline, cancel it. OpenVINO's synchronous `infer`
+    /// cannot be interrupted, so this starts the request asynchronously and waits in slices.
+    fn infer_with_deadline(&mut self) -> Result<(), BackendError> {
+        check_deadline("inference")?;
+        let Some((at, ms)) = crate::runtime::limits::call_deadline() else {
+            return self.request.infer().map_err(ov_err("failed to run the model"));
+        };
+        self.request.infer_async().map_err(ov_err("failed to start the model"))?;
+        loop {
+            let left = at.saturating_duration_since(std::time::Instant::now()).as_millis() as i64;
+            if left <= 0 {
+                let _ = self.request.cancel();
+                // Wait for the cancelled request to settle before the context can be reused.
+                let _ = self.request.wait(1_000);
+                return Err(invalid(format!("deadline of {ms} ms exceeded: OpenVINO request cancelled (limit deadline_ms)")));
+            }
+            match self.request.wait(left.min(50)) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind == openvino::InferenceErrorKind::ResultNotReady => continue,
+                Err(e) => return Err(invalid(format!("OpenVINO failed to run the model: {e}"))),
+            }
+        }
     }
 }
 

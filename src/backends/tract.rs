@@ -17,11 +17,19 @@ use wasmtime_wasi_nn::backend::{
 use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
-use super::{check_tensor, invalid, type_name, unsupported};
+use super::{check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
 
-/// Loads ONNX models into tract. Stateless: one per store is free.
+/// Loads ONNX models into tract. Holds only settings: one per store is free.
 #[derive(Default)]
-pub struct TractBackend;
+pub struct TractBackend {
+    limits: TensorLimits,
+}
+
+impl TractBackend {
+    pub fn new(cfg: &BackendConfig) -> Self {
+        Self { limits: cfg.tensor_limits }
+    }
+}
 
 impl BackendInner for TractBackend {
     fn encoding(&self) -> GraphEncoding {
@@ -32,7 +40,10 @@ impl BackendInner for TractBackend {
         if builders.len() != 1 {
             return Err(BackendError::InvalidNumberOfBuilders(1, builders.len()));
         }
-        let graph = TractGraph::from_onnx_bytes(builders[0])?;
+        let mut graph = TractGraph::from_onnx_bytes(builders[0])?;
+        if let Some(inner) = Arc::get_mut(&mut graph.0) {
+            inner.limits = self.limits;
+        }
         Ok(Graph::from(Box::new(graph) as Box<dyn BackendGraph>))
     }
 
@@ -61,6 +72,7 @@ struct Inner {
     plan: Arc<TypedRunnableModel>,
     inputs: Vec<IoInfo>,
     outputs: Vec<IoInfo>,
+    limits: TensorLimits,
 }
 
 /// A loaded model: an optimized tract plan and its input/output signature.
@@ -107,7 +119,7 @@ impl TractGraph {
         let inputs = io(in_facts, input_names);
         let outputs = io(out_facts, output_names);
         let plan = typed.into_runnable()?;
-        Ok(TractGraph(Arc::new(Inner { plan, inputs, outputs })))
+        Ok(TractGraph(Arc::new(Inner { plan, inputs, outputs, limits: TensorLimits::default() })))
     }
 
     pub fn inputs(&self) -> &[IoInfo] {
@@ -173,8 +185,8 @@ fn from_le<T: Datum + Copy, const N: usize>(shape: &[usize], data: &[u8], f: fn(
     Tensor::from_shape(shape, &values)
 }
 
-fn to_tract(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo) -> Result<TValue, BackendError> {
-    check_tensor(name, t)?;
+fn to_tract(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo, limits: &TensorLimits) -> Result<TValue, BackendError> {
+    check_tensor(name, t, limits)?;
     let dt = datum_of(t.ty).ok_or_else(|| {
         unsupported(format!("tract has no {} tensors (input `{name}`)", type_name(t.ty)))
     })?;
@@ -254,6 +266,8 @@ impl TractContext {
         for (slot, info) in self.pending.iter_mut().zip(self.graph.inputs()) {
             values.push(slot.take().ok_or_else(|| invalid(format!("input `{}` was not set", info.name)))?);
         }
+        // tract cannot be interrupted once it runs: the deadline is checked before it starts.
+        check_deadline("inference")?;
         let results = self.graph.run(values)?;
         self.outputs = results
             .iter()
@@ -268,7 +282,7 @@ impl BackendExecutionContext for TractContext {
     fn set_input(&mut self, id: Id, tensor: &wasmtime_wasi_nn::Tensor) -> Result<(), BackendError> {
         let i = self.input_index(&id)?;
         let info = &self.graph.inputs()[i];
-        self.pending[i] = Some(to_tract(&info.name, tensor, info)?);
+        self.pending[i] = Some(to_tract(&info.name, tensor, info, &self.graph.0.limits)?);
         Ok(())
     }
 
@@ -294,7 +308,7 @@ impl BackendExecutionContext for TractContext {
                         return Err(invalid(format!("input `{}` was given twice", nt.name)));
                     }
                     let info = &self.graph.inputs()[i];
-                    self.pending[i] = Some(to_tract(&info.name, &nt.tensor, info)?);
+                    self.pending[i] = Some(to_tract(&info.name, &nt.tensor, info, &self.graph.0.limits)?);
                 }
                 drop(named);
                 self.run_pending()?;

@@ -49,6 +49,30 @@ pub struct Cli {
     /// Inference precision OpenVINO compiles models with.
     #[arg(long, global = true, value_enum, default_value = "f32")]
     pub openvino_precision: crate::backends::openvino::Precision,
+    /// Config file with a [limits] table (see SECURITY.md) [default: ./nnhost.toml if present].
+    #[arg(long, global = true, value_name = "FILE", env = "NNHOST_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Plugin memory limit, in MiB [default: 256].
+    #[arg(long, global = true, value_name = "MIB")]
+    pub max_memory: Option<usize>,
+    /// Wall-clock deadline of one plugin call, inference included where the engine can be cancelled, in ms [default: 10000].
+    #[arg(long, global = true, value_name = "MS")]
+    pub deadline_ms: Option<u64>,
+    /// Fuel per plugin call (wasm instructions, roughly) [default: unmetered].
+    #[arg(long, global = true, value_name = "N")]
+    pub fuel: Option<u64>,
+    /// Most live wasi-nn resources (graphs, contexts, tensors) per plugin instance [default: 1000].
+    #[arg(long, global = true, value_name = "N")]
+    pub max_resources: Option<usize>,
+    /// Largest tensor crossing wasi-nn, in bytes [default: 268435456].
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub max_tensor_bytes: Option<usize>,
+    /// Let plugins load models from bytes they supply (wasi:nn graph.load); off for untrusted plugins.
+    #[arg(long, global = true)]
+    pub allow_guest_models: bool,
+    /// Give plugins the real wall and monotonic clocks (default: frozen at zero).
+    #[arg(long, global = true)]
+    pub allow_clocks: bool,
     /// Threads per inference for engines that take a setting (ONNX Runtime) [default: the engine's].
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
@@ -114,12 +138,44 @@ impl Cli {
     }
 
     pub fn backend_config(&self) -> crate::backends::BackendConfig {
+        let limits = self.limits().unwrap_or_default();
         crate::backends::BackendConfig {
             threads: self.threads,
             ort_lib: self.ort_lib.clone(),
             openvino_lib: self.openvino_lib.clone(),
             openvino_precision: self.openvino_precision,
+            tensor_limits: (&limits).into(),
         }
+    }
+
+    /// The limits: defaults, then the config file, then flags.
+    pub fn limits(&self) -> Result<crate::runtime::Limits, Fatal> {
+        let file = match &self.config {
+            Some(p) => Some(p.clone()),
+            None => Some(PathBuf::from("nnhost.toml")).filter(|p| p.is_file()),
+        };
+        let mut l = match file {
+            Some(p) => crate::runtime::limits::ConfigFile::load(&p).map_err(|e| Fatal(format!("config {e:#}")))?.limits,
+            None => crate::runtime::Limits::default(),
+        };
+        if let Some(m) = self.max_memory {
+            l.memory_bytes = m << 20;
+        }
+        if let Some(d) = self.deadline_ms {
+            l.deadline_ms = d;
+        }
+        if self.fuel.is_some() {
+            l.fuel = self.fuel;
+        }
+        if let Some(n) = self.max_resources {
+            l.max_resources = n;
+        }
+        if let Some(b) = self.max_tensor_bytes {
+            l.tensor_bytes = b;
+        }
+        l.allow_guest_models |= self.allow_guest_models;
+        l.allow_clocks |= self.allow_clocks;
+        Ok(l)
     }
 
     /// Parse a backend name and check it can run here (exit 2 with how to install it if not).
@@ -131,7 +187,7 @@ impl Cli {
 
     pub fn runtime(&self) -> Result<Runtime, Fatal> {
         let cache_dir = if self.no_cache { None } else { self.cache_dir.clone().or_else(ComponentCache::default_dir) };
-        Runtime::new(RuntimeOptions { cache_dir, ..Default::default() }).map_err(|e| Fatal(format!("cannot start the runtime: {e:#}")))
+        Runtime::new(RuntimeOptions { cache_dir, limits: self.limits()? }).map_err(|e| Fatal(format!("cannot start the runtime: {e:#}")))
     }
 }
 

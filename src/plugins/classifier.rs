@@ -93,7 +93,9 @@ impl<'a> Classifier<'a> {
     pub fn instantiate(&self) -> Result<ClassifierInstance, ClassifyError> {
         let registry = InstanceRegistry::new([(self.model.name.clone(), self.graph.clone())]);
         let mut store = self.runtime.new_store(self.backend.instantiate(&self.config), registry);
-        let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| ClassifyError::trap(&e))?;
+        self.runtime.arm(&mut store);
+        let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| ClassifyError::trap(self.runtime, &e))?;
+        self.runtime.disarm();
         let bindings = bindings::Classifier::new(&mut store, &instance).map_err(|e| {
             ClassifyError::Trap(format!("the component is not a classifier plugin: {}", crate::wasm_error(&e)))
         })?;
@@ -118,23 +120,23 @@ impl<'a> Classifier<'a> {
 
 impl ClassifierInstance {
     pub fn classify(&mut self, c: &Classifier<'_>, image: &[u8], top_k: u32) -> Result<Vec<Prediction>, ClassifyError> {
-        self.bindings
-            .call_classify(&mut self.store, &c.spec, image, top_k)
-            .map_err(|e| ClassifyError::trap(&e))?
-            .map_err(ClassifyError::from_plugin)
+        c.runtime.arm(&mut self.store);
+        let r = self.bindings.call_classify(&mut self.store, &c.spec, image, top_k).map_err(|e| ClassifyError::trap(c.runtime, &e));
+        c.runtime.disarm();
+        r?.map_err(ClassifyError::from_plugin)
     }
 
     pub fn infer(&mut self, c: &Classifier<'_>, image: &[u8]) -> Result<Vec<NamedTensor>, ClassifyError> {
-        self.bindings
-            .call_infer(&mut self.store, &c.spec, image)
-            .map_err(|e| ClassifyError::trap(&e))?
-            .map_err(ClassifyError::from_plugin)
+        c.runtime.arm(&mut self.store);
+        let r = self.bindings.call_infer(&mut self.store, &c.spec, image).map_err(|e| ClassifyError::trap(c.runtime, &e));
+        c.runtime.disarm();
+        r?.map_err(ClassifyError::from_plugin)
     }
 
     pub fn preprocess(&mut self, c: &Classifier<'_>, image: &[u8]) -> Result<TensorValue, ClassifyError> {
-        self.bindings
-            .call_preprocess(&mut self.store, &c.spec, image)
-            .map_err(|e| ClassifyError::trap(&e))?
-            .map_err(ClassifyError::from_plugin)
+        c.runtime.arm(&mut self.store);
+        let r = self.bindings.call_preprocess(&mut self.store, &c.spec, image).map_err(|e| ClassifyError::trap(c.runtime, &e));
+        c.runtime.disarm();
+        r?.map_err(ClassifyError::from_plugin)
     }
 }

@@ -64,9 +64,10 @@ impl CallError {
         })
     }
 
-    pub(crate) fn trap(e: &wasmtime::Error) -> Self {
+    /// A trap or host error, naming the limit hit when one was.
+    pub(crate) fn trap(runtime: &crate::runtime::Runtime, e: &wasmtime::Error) -> Self {
         let _ = crate::backends::take_last_error();
-        CallError::Trap(crate::wasm_error(e))
+        CallError::Trap(runtime.describe_error(e))
     }
 }
 
@@ -77,9 +78,30 @@ pub type ClassifyError = CallError;
 
 fn plugin_error_message(e: &PluginError) -> String {
     match e {
-        PluginError::BadImage(m) => format!("bad image: {m}"),
-        PluginError::BadSpec(m) => format!("bad model spec: {m}"),
-        PluginError::Inference(m) => format!("inference failed: {m}"),
-        PluginError::BadOutput(m) => format!("unexpected model output: {m}"),
+        PluginError::BadImage(m) => format!("bad image: {}", sanitize(m)),
+        PluginError::BadSpec(m) => format!("bad model spec: {}", sanitize(m)),
+        PluginError::Inference(m) => format!("inference failed: {}", sanitize(m)),
+        PluginError::BadOutput(m) => format!("unexpected model output: {}", sanitize(m)),
     }
+}
+
+/// Most characters of a plugin-supplied message that nnhost prints.
+pub const MAX_MESSAGE: usize = 500;
+
+/// A plugin's message made safe to print on one line: control characters (newlines, terminal
+/// escapes) become spaces or `?`, and it is cut at [`MAX_MESSAGE`] characters.
+pub fn sanitize(m: &str) -> String {
+    let mut out = String::with_capacity(m.len().min(MAX_MESSAGE + 3));
+    for (i, c) in m.chars().enumerate() {
+        if i == MAX_MESSAGE {
+            out.push_str("...");
+            break;
+        }
+        out.push(match c {
+            '\n' | '\r' | '\t' => ' ',
+            c if c.is_control() || c == '\u{fffd}' => '?',
+            c => c,
+        });
+    }
+    out
 }

@@ -19,7 +19,8 @@ pub struct TensorRunner<'a> {
 }
 
 /// A live instance, reusable for many runs (the plugin keeps its execution context).
-pub struct TensorRunnerInstance {
+pub struct TensorRunnerInstance<'a> {
+    runtime: &'a Runtime,
     store: Store<HostState>,
     bindings: bindings::TensorRunner,
     name: String,
@@ -37,14 +38,16 @@ impl<'a> TensorRunner<'a> {
         Self { runtime, plugin, name, graph, backend, config }
     }
 
-    pub fn instantiate(&self) -> Result<TensorRunnerInstance, CallError> {
+    pub fn instantiate(&self) -> Result<TensorRunnerInstance<'a>, CallError> {
         let registry = InstanceRegistry::new([(self.name.clone(), self.graph.clone())]);
         let mut store = self.runtime.new_store(self.backend.instantiate(&self.config), registry);
-        let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| CallError::trap(&e))?;
+        self.runtime.arm(&mut store);
+        let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| CallError::trap(self.runtime, &e))?;
+        self.runtime.disarm();
         let bindings = bindings::TensorRunner::new(&mut store, &instance).map_err(|e| {
             CallError::Trap(format!("the component is not a tensor-runner plugin: {}", crate::wasm_error(&e)))
         })?;
-        Ok(TensorRunnerInstance { store, bindings, name: self.name.clone() })
+        Ok(TensorRunnerInstance { store, bindings, name: self.name.clone(), runtime: self.runtime })
     }
 
     /// Run once in a fresh instance.
@@ -53,11 +56,11 @@ impl<'a> TensorRunner<'a> {
     }
 }
 
-impl TensorRunnerInstance {
+impl TensorRunnerInstance<'_> {
     pub fn run(&mut self, inputs: &[NamedTensor]) -> Result<Vec<NamedTensor>, CallError> {
-        self.bindings
-            .call_run(&mut self.store, &self.name, inputs)
-            .map_err(|e| CallError::trap(&e))?
-            .map_err(CallError::from_plugin)
+        self.runtime.arm(&mut self.store);
+        let r = self.bindings.call_run(&mut self.store, &self.name, inputs).map_err(|e| CallError::trap(self.runtime, &e));
+        self.runtime.disarm();
+        r?.map_err(CallError::from_plugin)
     }
 }

@@ -1,37 +1,24 @@
 //! The sandbox: one wasmtime engine, a linker that grants plugins `wasi:nn` and an empty WASI
-//! (no files, environment, arguments or sockets), compiled-component caching, and a fresh store
-//! per plugin instance with its own limits and its own view of the model registry.
+//! (no files, environment, arguments, sockets or real clocks), compiled-component caching, and a
+//! fresh store per plugin instance with its own limits and its own view of the model registry.
 
 pub mod cache;
+pub mod limits;
+mod policy;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_nn::wit::WasiNnView;
 use wasmtime_wasi_nn::{Backend, Registry};
 use wasmtime_wasi_nn::wit::WasiNnCtx;
 
 pub use cache::ComponentCache;
 
-/// Per-instance resource limits.
-#[derive(Clone, Debug)]
-pub struct Limits {
-    /// Largest linear memory a plugin may grow to, in bytes.
-    pub memory_bytes: usize,
-    /// Most table elements.
-    pub table_elements: usize,
-    /// Most instances, tables and memories per store.
-    pub instances: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self { memory_bytes: 512 << 20, table_elements: 100_000, instances: 32 }
-    }
-}
+pub use limits::Limits;
 
 /// Everything a plugin instance can reach from its store.
 pub struct HostState {
@@ -84,7 +71,10 @@ impl Runtime {
     pub fn new(options: RuntimeOptions) -> anyhow::Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config.consume_fuel(options.limits.fuel.is_some());
         let engine = Engine::new(&config).map_err(crate::wt)?;
+        limits::start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(crate::wt)?;
         wasmtime_wasi_nn::wit::add_to_linker(&mut linker, |s: &mut HostState| WasiNnView::new(&mut s.table, &mut s.nn))
@@ -118,9 +108,20 @@ impl Runtime {
         Ok(Plugin { pre, timing })
     }
 
+    pub fn limits(&self) -> &Limits {
+        &self.options.limits
+    }
+
     /// A fresh store for one plugin instance: empty WASI, the given backends and registry.
     pub fn new_store(&self, backends: Vec<Backend>, registry: impl Into<Registry>) -> Store<HostState> {
         let l = &self.options.limits;
+        let backends = backends.into_iter().map(|b| policy::GuestModelPolicy::wrap(b, l)).collect::<Vec<_>>();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(l.max_resources);
+        let mut wasi = WasiCtx::builder();
+        if !l.allow_clocks {
+            wasi.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
+        }
         let limits = StoreLimitsBuilder::new()
             .memory_size(l.memory_bytes)
             .table_elements(l.table_elements)
@@ -130,15 +131,76 @@ impl Runtime {
             .trap_on_grow_failure(true)
             .build();
         let state = HostState {
-            table: ResourceTable::new(),
+            table,
             // No preopens, environment, arguments, stdio or network.
-            wasi: WasiCtx::builder().build(),
+            wasi: wasi.build(),
             nn: WasiNnCtx::new(backends, registry.into()),
             limits,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         store
+    }
+
+    /// Arm the limits of one call into a plugin: the wasm deadline (epochs), fuel, and the
+    /// deadline the backends see for inference. Call right before each export call.
+    pub fn arm(&self, store: &mut Store<HostState>) {
+        let l = &self.options.limits;
+        let ticks = l.deadline_ms.div_ceil(limits::TICK.as_millis() as u64).max(1) + 1;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        if let Some(fuel) = l.fuel {
+            let _ = store.set_fuel(fuel);
+        }
+        limits::set_call_deadline(Some((Instant::now() + Duration::from_millis(l.deadline_ms), l.deadline_ms)));
+    }
+
+    /// End of a plugin call: the backends no longer see its deadline.
+    pub fn disarm(&self) {
+        limits::set_call_deadline(None);
+    }
+
+    /// A one-line description of why a call failed, naming the limit hit when one was.
+    pub fn describe_error(&self, e: &wasmtime::Error) -> String {
+        limits::set_call_deadline(None);
+        let l = &self.options.limits;
+        match e.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => return format!("deadline of {} ms exceeded (limit deadline_ms)", l.deadline_ms),
+            Some(wasmtime::Trap::OutOfFuel) => return format!("fuel limit of {} exhausted (limit fuel)", l.fuel.unwrap_or(0)),
+            Some(wasmtime::Trap::StackOverflow) => return "wasm stack overflow (the plugin recursed too deeply)".into(),
+            _ => {}
+        }
+        let msg = crate::wasm_error(e);
+        if msg.contains("forcing trap when growing memory") {
+            format!("memory limit of {} MiB hit (limit memory_bytes): {msg}", l.memory_bytes >> 20)
+        } else if msg.contains("resource table has no free keys") {
+            format!("resource limit of {} live handles hit (limit max_resources)", l.max_resources)
+        } else if msg.contains("forcing trap when growing table") {
+            format!("table limit of {} elements hit (limit table_elements)", l.table_elements)
+        } else {
+            msg
+        }
+    }
+}
+
+/// The clock plugins see unless clocks are granted: always the Unix epoch / zero.
+struct FrozenClock;
+
+impl HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
     }
 }
 

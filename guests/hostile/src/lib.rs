@@ -1,0 +1,160 @@
+//! A hostile plugin for the sandbox tests. It implements the classifier world, but the "image" it
+//! is given is a command naming the attack to make: loop forever, grow memory without end, recurse
+//! deeply, ask for huge tensors, leak graphs and contexts, load by path-like names, feed garbage
+//! model bytes, use a dropped resource, trap. The host must turn each into an error and keep going.
+
+wit_bindgen::generate!({
+    world: "nnhost:plugins/classifier",
+    path: "../../wit",
+    generate_all,
+});
+
+use wasi::nn::graph::{load, load_by_name, ExecutionTarget, GraphEncoding};
+use wasi::nn::tensor::{Tensor, TensorType};
+
+struct Plugin;
+
+fn err(e: wasi::nn::errors::Error) -> String {
+    format!("{:?}: {}", e.code(), e.data())
+}
+
+#[inline(never)]
+fn recurse(n: u64, buf: &mut [u8; 256]) -> u64 {
+    buf[(n % 256) as usize] = n as u8;
+    let mut local = [0u8; 256];
+    local[0] = buf[0];
+    recurse(n + 1, &mut local) + local[(n % 7) as usize] as u64
+}
+
+fn attack(spec: &ModelSpec, cmd: &str) -> Result<Vec<Prediction>, PluginError> {
+    let report = |s: String| Err(PluginError::Inference(s));
+    match cmd {
+        "loop" => {
+            let mut x: u64 = 0;
+            loop {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        }
+        "grow" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 16 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        "recurse" => {
+            let mut buf = [0u8; 256];
+            report(format!("{}", recurse(0, &mut buf)))
+        }
+        "huge-dims" => {
+            // Dimensions whose product overflows, with almost no data.
+            let graph = load_by_name(&spec.name).map_err(|e| PluginError::Inference(err(e)))?;
+            let ctx = graph.init_execution_context().map_err(|e| PluginError::Inference(err(e)))?;
+            let t = Tensor::new(&[u32::MAX, u32::MAX, u32::MAX, 8], TensorType::Fp32, &[0u8; 16]);
+            match ctx.compute(vec![(spec.input_name.clone(), t)]) {
+                Ok(_) => report("compute accepted overflowing dimensions".into()),
+                Err(e) => report(err(e)),
+            }
+        }
+        "big-tensor" => {
+            // A valid but large tensor: 1 x 3 x 1024 x 1024 f32 = 12 MiB.
+            let graph = load_by_name(&spec.name).map_err(|e| PluginError::Inference(err(e)))?;
+            let ctx = graph.init_execution_context().map_err(|e| PluginError::Inference(err(e)))?;
+            let data = vec![0u8; 3 * 1024 * 1024 * 4];
+            let t = Tensor::new(&[1, 3, 1024, 1024], TensorType::Fp32, &data);
+            match ctx.compute(vec![(spec.input_name.clone(), t)]) {
+                Ok(_) => report("compute accepted the big tensor".into()),
+                Err(e) => report(err(e)),
+            }
+        }
+        "bad-length" => {
+            let graph = load_by_name(&spec.name).map_err(|e| PluginError::Inference(err(e)))?;
+            let ctx = graph.init_execution_context().map_err(|e| PluginError::Inference(err(e)))?;
+            let t = Tensor::new(&[1, 3, 64, 64], TensorType::Fp32, &[0u8; 100]);
+            match ctx.compute(vec![(spec.input_name.clone(), t)]) {
+                Ok(_) => report("compute accepted a short tensor".into()),
+                Err(e) => report(err(e)),
+            }
+        }
+        "leak" => {
+            // Create graphs and contexts and never drop them.
+            let mut n = 0u64;
+            loop {
+                let g = load_by_name(&spec.name).map_err(|e| PluginError::Inference(err(e)))?;
+                let c = g.init_execution_context().map_err(|e| PluginError::Inference(err(e)))?;
+                std::mem::forget(c);
+                std::mem::forget(g);
+                n += 1;
+                if n > 10_000_000 {
+                    return report("leaked ten million handles".into());
+                }
+            }
+        }
+        "path-names" => {
+            let names = ["../shapes", "/etc/passwd", "shapes/../shapes", "..", "models/shapes", "", "shapes\0"];
+            let mut out = Vec::new();
+            for n in names {
+                match load_by_name(n) {
+                    Ok(_) => out.push(format!("{n:?}: LOADED")),
+                    Err(e) => out.push(format!("{n:?}: {:?}", e.code())),
+                }
+            }
+            report(out.join("; "))
+        }
+        "garbage-model" => {
+            let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+            match load(&[garbage], GraphEncoding::Onnx, ExecutionTarget::Cpu) {
+                Ok(_) => report("garbage model loaded".into()),
+                Err(e) => report(err(e)),
+            }
+        }
+        "huge-model" => {
+            let big = vec![0u8; 80 << 20];
+            match load(&[big], GraphEncoding::Onnx, ExecutionTarget::Cpu) {
+                Ok(_) => report("huge model loaded".into()),
+                Err(e) => report(err(e)),
+            }
+        }
+        "use-after-drop" => {
+            let t = Tensor::new(&[1], TensorType::U8, &[1]);
+            let handle = t.take_handle();
+            // Build a second owner of the same handle, drop the first, then use the second.
+            let t2 = unsafe { Tensor::from_handle(handle) };
+            let t3 = unsafe { Tensor::from_handle(handle) };
+            drop(t2);
+            report(format!("{:?}", t3.dimensions()))
+        }
+        "clock" => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let t0 = std::time::Instant::now();
+            let spin = std::hint::black_box((0..1_000_000u64).sum::<u64>());
+            report(format!("wall {now} monotonic {} {spin}", t0.elapsed().as_nanos()))
+        }
+        "env" => {
+            let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+            let args: Vec<String> = std::env::args().collect();
+            let files = std::fs::read_dir("/").map(|d| d.count()).unwrap_or(0);
+            let read = std::fs::read("/etc/passwd").is_ok();
+            report(format!("vars {} args {} root-entries {files} read-passwd {read}", vars.len(), args.len()))
+        }
+        "trap" => unreachable!("a plugin bug"),
+        other => Err(PluginError::BadImage(format!("unknown attack `{other}`"))),
+    }
+}
+
+impl Guest for Plugin {
+    fn classify(spec: ModelSpec, image: Vec<u8>, _top_k: u32) -> Result<Vec<Prediction>, PluginError> {
+        let cmd = String::from_utf8_lossy(&image).trim().to_string();
+        attack(&spec, &cmd)
+    }
+
+    fn preprocess(_spec: ModelSpec, _image: Vec<u8>) -> Result<TensorValue, PluginError> {
+        Err(PluginError::BadSpec("not implemented".into()))
+    }
+
+    fn infer(_spec: ModelSpec, _image: Vec<u8>) -> Result<Vec<NamedTensor>, PluginError> {
+        Err(PluginError::BadSpec("not implemented".into()))
+    }
+}
+
+export!(Plugin);

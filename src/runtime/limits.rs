@@ -1,0 +1,180 @@
+//! Per-instance limits: what one plugin instance may use, with safe defaults, set by flags or a
+//! config file (`[limits]` in `nnhost.toml`, see SECURITY.md), and the deadline machinery.
+//!
+//! Wasm execution is bounded by wasmtime (store limits, epoch interruption, optional fuel). A call
+//! into an engine (`compute`) runs on the host where epochs cannot reach, so the deadline of the
+//! current call is also published on the calling thread for the backends, which cancel inference
+//! where the engine allows it (ONNX Runtime: terminate the run; OpenVINO: cancel the request) and
+//! otherwise refuse to start once it has passed (tract).
+
+use std::cell::Cell;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+/// Limits for each plugin instance. Every limit hit is an error naming the limit and its value.
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest linear memory a plugin may grow to, in bytes.
+    pub memory_bytes: usize,
+    /// Most table elements per table.
+    pub table_elements: usize,
+    /// Most component/core instances, tables and memories per store.
+    pub instances: usize,
+    /// Wall-clock deadline of one call into a plugin, inference included where the engine can be
+    /// cancelled, in milliseconds.
+    pub deadline_ms: u64,
+    /// Wasm fuel per call (instructions, roughly); `None` = unmetered.
+    pub fuel: Option<u64>,
+    /// Most live wasi-nn resources (graphs, execution contexts, tensors, errors) plus WASI handles
+    /// in one instance.
+    pub max_resources: usize,
+    /// Largest tensor crossing wasi-nn, in bytes.
+    pub tensor_bytes: usize,
+    /// Largest tensor rank.
+    pub tensor_rank: usize,
+    /// Most elements in one tensor.
+    pub tensor_elements: usize,
+    /// Whether plugins may load models from bytes they supply (`wasi:nn/graph.load`). Off by
+    /// default: untrusted plugins get registry models only.
+    pub allow_guest_models: bool,
+    /// Largest model a plugin may supply through `graph.load`, in bytes (all builders together).
+    pub guest_model_bytes: usize,
+    /// Whether plugins see the real wall and monotonic clocks (default: frozen clocks).
+    pub allow_clocks: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 256 << 20,
+            table_elements: 100_000,
+            instances: 16,
+            deadline_ms: 10_000,
+            fuel: None,
+            max_resources: 1_000,
+            tensor_bytes: 256 << 20,
+            tensor_rank: 8,
+            tensor_elements: 64 << 20,
+            allow_guest_models: false,
+            guest_model_bytes: 64 << 20,
+            allow_clocks: false,
+        }
+    }
+}
+
+/// The `nnhost.toml` config file: `[limits]` overrides the defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+impl ConfigFile {
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))
+    }
+}
+
+/// Epoch tick length: deadlines are accurate to about this.
+pub const TICK: Duration = Duration::from_millis(5);
+
+/// Start the thread that advances the engine's epoch every [`TICK`]; it stops when the engine is
+/// dropped.
+pub fn start_epoch_ticker(engine: &wasmtime::Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("nnhost-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(TICK);
+            match weak.upgrade() {
+                Some(e) => e.increment_epoch(),
+                None => return,
+            }
+        })
+        .expect("spawn the epoch thread");
+}
+
+thread_local! {
+    static DEADLINE: Cell<Option<(Instant, u64)>> = const { Cell::new(None) };
+}
+
+/// Publish the deadline of the plugin call about to run on this thread.
+pub fn set_call_deadline(deadline: Option<(Instant, u64)>) {
+    DEADLINE.with(|d| d.set(deadline));
+}
+
+/// The deadline of the current plugin call and its configured length in ms, if any.
+pub fn call_deadline() -> Option<(Instant, u64)> {
+    DEADLINE.with(|d| d.get())
+}
+
+/// Something a watchdog can cancel from another thread.
+pub trait Cancel: Send + Sync {
+    fn cancel(&self);
+}
+
+struct Watch {
+    id: u64,
+    at: Instant,
+    target: Arc<dyn Cancel>,
+}
+
+#[derive(Default)]
+struct Watchdog {
+    watches: Mutex<(u64, Vec<Watch>)>,
+    wake: Condvar,
+}
+
+fn watchdog() -> &'static Watchdog {
+    static W: OnceLock<&'static Watchdog> = OnceLock::new();
+    W.get_or_init(|| {
+        let w: &'static Watchdog = Box::leak(Box::default());
+        std::thread::Builder::new()
+            .name("nnhost-watchdog".into())
+            .spawn(move || {
+                let mut guard = w.watches.lock().unwrap_or_else(|p| p.into_inner());
+                loop {
+                    let now = Instant::now();
+                    let (due, rest): (Vec<Watch>, Vec<Watch>) = std::mem::take(&mut guard.1).into_iter().partition(|x| x.at <= now);
+                    guard.1 = rest;
+                    for d in due {
+                        d.target.cancel();
+                    }
+                    let next = guard.1.iter().map(|x| x.at).min();
+                    guard = match next {
+                        Some(at) => w.wake.wait_timeout(guard, at.saturating_duration_since(Instant::now())).unwrap_or_else(|p| p.into_inner()).0,
+                        None => w.wake.wait(guard).unwrap_or_else(|p| p.into_inner()),
+                    };
+                }
+            })
+            .expect("spawn the watchdog thread");
+        w
+    })
+}
+
+/// Cancels `target` at `at` unless dropped first.
+pub struct WatchGuard(u64);
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        let w = watchdog();
+        let mut g = w.watches.lock().unwrap_or_else(|p| p.into_inner());
+        g.1.retain(|x| x.id != self.0);
+    }
+}
+
+/// Arrange for `target.cancel()` at `at`.
+pub fn cancel_at(at: Instant, target: Arc<dyn Cancel>) -> WatchGuard {
+    let w = watchdog();
+    let mut g = w.watches.lock().unwrap_or_else(|p| p.into_inner());
+    g.0 += 1;
+    let id = g.0;
+    g.1.push(Watch { id, at, target });
+    w.wake.notify_all();
+    WatchGuard(id)
+}

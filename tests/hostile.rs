@@ -1,0 +1,165 @@
+//! Hostile plugins: each attack from guests/hostile must end as an error value naming the cause
+//! (never a host panic, abort or hang), and the same process must still classify a fixture right
+//! afterwards.
+
+use std::time::{Duration, Instant};
+
+use nnhost::backends::{BackendConfig, BackendKind};
+use nnhost::plugins::classifier::Classifier;
+use nnhost::plugins::{CallError, IMAGE_CLASSIFIER};
+use nnhost::registry::GraphStore;
+use nnhost::runtime::{Limits, Runtime, RuntimeOptions};
+
+use crate::util::{models, root, run, tempdir};
+
+const HOSTILE: &str = env!("NNHOST_GUEST_HOSTILE");
+
+fn runtime(limits: Limits) -> Runtime {
+    Runtime::new(RuntimeOptions { cache_dir: Some(crate::util::cache_dir()), limits }).unwrap()
+}
+
+fn test_limits() -> Limits {
+    Limits {
+        memory_bytes: 64 << 20,
+        deadline_ms: 500,
+        max_resources: 200,
+        tensor_bytes: 4 << 20,
+        ..Limits::default()
+    }
+}
+
+/// Run `attack` in the hostile plugin; then classify a real fixture in the same process.
+fn attack(rt: &Runtime, cmd: &str) -> (CallError, Duration) {
+    let cfg = BackendConfig { tensor_limits: rt.limits().into(), ..Default::default() };
+    let graphs = GraphStore::with_config(cfg);
+    let shapes = models().model("shapes").unwrap();
+    let hostile = rt.load_plugin(&std::fs::read(HOSTILE).unwrap()).unwrap();
+    let c = Classifier::new(rt, &hostile, &graphs, shapes.clone(), BackendKind::Tract).unwrap();
+    let t = Instant::now();
+    let e = c.classify(cmd.as_bytes(), 3).expect_err(cmd);
+    let took = t.elapsed();
+
+    let good = rt.load_plugin(IMAGE_CLASSIFIER).unwrap();
+    let ok = Classifier::new(rt, &good, &graphs, shapes, BackendKind::Tract).unwrap();
+    let bytes = std::fs::read(root().join("fixtures/images/004-cross.png")).unwrap();
+    let top = ok.classify(&bytes, 1).unwrap_or_else(|e| panic!("after `{cmd}` the host no longer classifies: {e}"));
+    assert_eq!(top[0].label, "cross", "after `{cmd}`");
+    (e, took)
+}
+
+fn msg(e: &CallError) -> String {
+    e.to_string()
+}
+
+#[test]
+fn an_endless_loop_hits_the_deadline() {
+    let rt = runtime(test_limits());
+    let (e, took) = attack(&rt, "loop");
+    assert!(matches!(e, CallError::Trap(_)), "{e}");
+    assert!(msg(&e).contains("deadline of 500 ms exceeded"), "{e}");
+    assert!(took < Duration::from_secs(3), "the deadline took {took:?}");
+}
+
+#[test]
+fn an_endless_loop_runs_out_of_fuel_when_metered() {
+    let rt = runtime(Limits { fuel: Some(50_000_000), deadline_ms: 60_000, ..test_limits() });
+    let (e, _) = attack(&rt, "loop");
+    assert!(msg(&e).contains("fuel limit of 50000000 exhausted"), "{e}");
+}
+
+#[test]
+fn endless_memory_growth_hits_the_memory_limit() {
+    let rt = runtime(test_limits());
+    let (e, _) = attack(&rt, "grow");
+    assert!(msg(&e).contains("memory limit of 64 MiB hit"), "{e}");
+}
+
+#[test]
+fn deep_recursion_is_a_trap() {
+    // Rust's shadow stack lives in linear memory: it runs off the bottom (an out-of-bounds
+    // access) before wasm's own call stack overflows; either way it must be a trap.
+    let (e, _) = attack(&runtime(test_limits()), "recurse");
+    assert!(matches!(e, CallError::Trap(_)), "{e}");
+    assert!(msg(&e).contains("stack overflow") || msg(&e).contains("out of bounds memory access"), "{e}");
+}
+
+#[test]
+fn overflowing_dimensions_and_bad_lengths_are_refused() {
+    let rt = runtime(test_limits());
+    let (e, _) = attack(&rt, "huge-dims");
+    assert!(matches!(e, CallError::Plugin(_)) && msg(&e).contains("overflow"), "{e}");
+    let (e, _) = attack(&rt, "bad-length");
+    assert!(msg(&e).contains("need 49152 bytes, got 100"), "{e}");
+}
+
+#[test]
+fn a_tensor_over_the_size_limit_is_refused() {
+    let (e, _) = attack(&runtime(test_limits()), "big-tensor");
+    assert!(msg(&e).contains("12582912 bytes, more than the limit of 4194304 (limit tensor_bytes)"), "{e}");
+}
+
+#[test]
+fn leaking_graphs_and_contexts_hits_the_resource_limit() {
+    let (e, _) = attack(&runtime(test_limits()), "leak");
+    assert!(msg(&e).contains("resource limit of 200 live handles hit"), "{e}");
+}
+
+#[test]
+fn path_like_model_names_find_nothing() {
+    let (e, _) = attack(&runtime(test_limits()), "path-names");
+    let m = msg(&e);
+    assert!(!m.contains("LOADED"), "{m}");
+    assert_eq!(m.matches("NotFound").count(), 7, "{m}");
+}
+
+#[test]
+fn guest_supplied_models_are_off_by_default_and_capped_when_on() {
+    let (e, _) = attack(&runtime(test_limits()), "garbage-model");
+    assert!(msg(&e).contains("disabled (limit allow_guest_models = false)"), "{e}");
+    let open = runtime(Limits { allow_guest_models: true, ..test_limits() });
+    let (e, _) = attack(&open, "garbage-model");
+    assert!(msg(&e).contains("tract cannot load the model"), "{e}");
+    let big = runtime(Limits { allow_guest_models: true, memory_bytes: 256 << 20, ..test_limits() });
+    let (e, _) = attack(&big, "huge-model");
+    assert!(msg(&e).contains("more than the limit of 67108864 (limit guest_model_bytes)"), "{e}");
+}
+
+#[test]
+fn using_a_dropped_resource_is_an_error() {
+    let (e, _) = attack(&runtime(test_limits()), "use-after-drop");
+    assert!(matches!(e, CallError::Trap(_)), "{e}");
+}
+
+#[test]
+fn a_plugin_trap_is_an_error() {
+    let (e, _) = attack(&runtime(test_limits()), "trap");
+    assert!(matches!(e, CallError::Trap(_)) && msg(&e).contains("unreachable"), "{e}");
+}
+
+#[test]
+fn no_ambient_authority() {
+    let (e, _) = attack(&runtime(test_limits()), "env");
+    assert!(msg(&e).contains("vars 0 args 0 root-entries 0 read-passwd false"), "{e}");
+    let (e, _) = attack(&runtime(test_limits()), "clock");
+    assert!(msg(&e).contains("wall 0 monotonic 0 "), "frozen clocks: {e}");
+    let (e, _) = attack(&runtime(Limits { allow_clocks: true, ..test_limits() }), "clock");
+    assert!(!msg(&e).contains("wall 0 "), "granted clocks: {e}");
+}
+
+/// Through the CLI: a runaway plugin gets a one-line error within the deadline, and the other
+/// images of the same run are still classified by the same plugin's host.
+#[test]
+fn the_cli_reports_a_runaway_plugin_in_one_line_and_goes_on() {
+    let dir = tempdir();
+    let cmd = dir.path().join("attack.png");
+    std::fs::write(&cmd, "loop").unwrap();
+    let t = Instant::now();
+    let r = run(&["--deadline-ms", "300", "classify", "--guest", HOSTILE, cmd.to_str().unwrap(), "fixtures/images/004-cross.png"]);
+    assert!(t.elapsed() < Duration::from_secs(10));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", r.stderr);
+    assert!(lines[0].contains("attack.png") && lines[0].contains("deadline of 300 ms exceeded"), "{}", r.stderr);
+    // The hostile plugin answers "unknown attack" for a real image: still one line, still going.
+    assert!(lines[1].contains("004-cross.png"), "{}", r.stderr);
+}
