@@ -163,3 +163,47 @@ fn the_cli_reports_a_runaway_plugin_in_one_line_and_goes_on() {
     // The hostile plugin answers "unknown attack" for a real image: still one line, still going.
     assert!(lines[1].contains("004-cross.png"), "{}", r.stderr);
 }
+
+/// The deadline reaches into inference: ONNX Runtime runs are terminated and OpenVINO requests
+/// cancelled mid-way; tract cannot be interrupted, but its overrun result is discarded.
+#[test]
+fn the_deadline_cancels_inference_in_the_engines() {
+    let dir = tempdir();
+    let x = dir.path().join("x.npy");
+    let data: Vec<u8> = (0..256 * 256).flat_map(|i| ((i % 97) as f32 / 97.0).to_le_bytes()).collect();
+    std::fs::write(&x, nnhost::npy::encode(&nnhost::plugins::TensorValue { dimensions: vec![256, 256], ty: nnhost::plugins::WitTensorType::Fp32, data })).unwrap();
+    for b in crate::backends::backends() {
+        let t = Instant::now();
+        let r = run(&["--deadline-ms", "40", "run", "-m", "tests/models/slow-matmul.onnx", "-b", b.name(), "-o", dir.path().join("o").to_str().unwrap(), x.to_str().unwrap()]);
+        let took = t.elapsed();
+        assert_eq!(r.code, 1, "{b}: {}", r.stderr);
+        assert!(r.stderr.contains("deadline of 40 ms exceeded"), "{b}: {}", r.stderr);
+        let expected = match b {
+            BackendKind::Onnxruntime => "ONNX Runtime run terminated",
+            BackendKind::Openvino => "OpenVINO request cancelled",
+            BackendKind::Tract => "",
+        };
+        assert!(r.stderr.contains(expected), "{b}: {}", r.stderr);
+        assert!(took < Duration::from_secs(20), "{b}: {took:?}");
+    }
+}
+
+#[test]
+fn limits_come_from_a_config_file_and_flags_override_it() {
+    let dir = tempdir();
+    let cfg = dir.path().join("nnhost.toml");
+    std::fs::write(&cfg, "[limits]\ndeadline_ms = 250\nmemory_bytes = 33554432\n").unwrap();
+    let cmd = dir.path().join("loop.png");
+    std::fs::write(&cmd, "loop").unwrap();
+    let r = run(&["--config", cfg.to_str().unwrap(), "classify", "--guest", HOSTILE, cmd.to_str().unwrap()]);
+    assert!(r.stderr.contains("deadline of 250 ms exceeded"), "{}", r.stderr);
+    let r = run(&["--config", cfg.to_str().unwrap(), "--deadline-ms", "120", "classify", "--guest", HOSTILE, cmd.to_str().unwrap()]);
+    assert!(r.stderr.contains("deadline of 120 ms exceeded"), "{}", r.stderr);
+    std::fs::write(&cmd, "grow").unwrap();
+    let r = run(&["--config", cfg.to_str().unwrap(), "classify", "--guest", HOSTILE, cmd.to_str().unwrap()]);
+    assert!(r.stderr.contains("memory limit of 32 MiB hit"), "{}", r.stderr);
+    std::fs::write(&cfg, "[limits]\ndeadline = 5\n").unwrap();
+    let r = run(&["--config", cfg.to_str().unwrap(), "classify", "fixtures/images/004-cross.png"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.starts_with("nnhost: config") && r.stderr.contains("deadline"), "{}", r.stderr);
+}

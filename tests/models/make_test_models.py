@@ -9,6 +9,8 @@
   `b_twice` = b + b (i64), and `scores/final:0` = -a (a name that is not a safe file name).
 - bool-out.onnx: output `mask` = a > 0 (bool: wasi-nn has no bool tensor type).
 - int8-in.onnx: input `q` int8 (no wasi-nn type either).
+- slow-matmul.onnx: input `x` f32 [256, 256], 1200 chained MatMuls with itself (about 20 G
+  multiply-adds, seconds of work, no weights): for the inference deadline tests.
 """
 
 from pathlib import Path
@@ -62,6 +64,16 @@ def main() -> None:
         helper.make_graph([helper.make_node("Cast", ["q"], ["f"], to=TP.FLOAT)], "int8_in", [q], [helper.make_tensor_value_info("f", TP.FLOAT, [4])]),
         "int8-in.onnx",
     )
+    x = helper.make_tensor_value_info("x", TP.FLOAT, [256, 256])
+    nodes, prev = [], "x"
+    for i in range(1200):
+        # Scale down each step so values stay finite.
+        nodes.append(helper.make_node("MatMul", [prev, "x"], [f"m{i}"]))
+        nodes.append(helper.make_node("Mul", [f"m{i}", "tiny"], [f"s{i}"]))
+        prev = f"s{i}"
+    nodes.append(helper.make_node("Identity", [prev], ["y"]))
+    tiny = helper.make_tensor("tiny", TP.FLOAT, [], [1.0 / 256])
+    save(helper.make_graph(nodes, "slow_matmul", [x], [helper.make_tensor_value_info("y", TP.FLOAT, [256, 256])], [tiny]), "slow-matmul.onnx")
     print(f"wrote test models to {OUT}")
 
 
