@@ -20,15 +20,10 @@ fn main() {
 
     ensure_target();
 
-    let target_dir = std::env::var_os("NNHOST_GUEST_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| guests.join("target"));
+    let target_dir = std::env::var_os("NNHOST_GUEST_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| guests.join("target"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&guests)
-        .args(["build", "--release", "--locked", "--target", TARGET])
-        .arg("--target-dir")
-        .arg(&target_dir);
+    cmd.current_dir(&guests).args(["build", "--release", "--locked", "--target", TARGET]).arg("--target-dir").arg(&target_dir);
     // The outer build's flags and jobserver belong to the host target, not to the guests.
     for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
         cmd.env_remove(var);
@@ -50,9 +45,8 @@ fn main() {
 fn ensure_target() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().ok();
-    let has_target = sysroot
-        .map(|o| Path::new(String::from_utf8_lossy(&o.stdout).trim()).join("lib/rustlib").join(TARGET).is_dir())
-        .unwrap_or(false);
+    let has_target =
+        sysroot.map(|o| Path::new(String::from_utf8_lossy(&o.stdout).trim()).join("lib/rustlib").join(TARGET).is_dir()).unwrap_or(false);
     if has_target {
         return;
     }

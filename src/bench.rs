@@ -311,7 +311,14 @@ fn input_spec(m: &ModelInfo) -> nnhost_preprocess::InputSpec {
 }
 
 /// Median wall time of warm `nnhost classify` processes (the cache is filled by a first run).
-pub fn process_timing(exe: &Path, models_dir: &Path, model: &str, backend: BackendKind, image: &Path, runs: usize) -> anyhow::Result<ProcessTiming> {
+pub fn process_timing(
+    exe: &Path,
+    models_dir: &Path,
+    model: &str,
+    backend: BackendKind,
+    image: &Path,
+    runs: usize,
+) -> anyhow::Result<ProcessTiming> {
     let cache = tempfile::tempdir()?;
     let go = || -> anyhow::Result<f64> {
         let t = Instant::now();
@@ -380,7 +387,12 @@ pub fn svg(report: &Report) -> String {
             (x(st.p75_ms) - x(st.p25_ms)).max(1.0),
             14.0
         );
-        s += &format!("<line x1=\"{0:.1}\" y1=\"{1:.1}\" x2=\"{0:.1}\" y2=\"{2:.1}\" stroke=\"black\" stroke-width=\"2\"/>\n", x(st.median_ms), y - 8.0, y + 8.0);
+        s += &format!(
+            "<line x1=\"{0:.1}\" y1=\"{1:.1}\" x2=\"{0:.1}\" y2=\"{2:.1}\" stroke=\"black\" stroke-width=\"2\"/>\n",
+            x(st.median_ms),
+            y - 8.0,
+            y + 8.0
+        );
     }
     s += &format!("<text x=\"{left}\" y=\"{:.1}\">box: p25-p75, line: min-p99, black tick: median</text>\n", height - 6.0);
     s + "</svg>\n"

@@ -148,7 +148,13 @@ pub fn compare(golden: &Case, actual: &Case, tol: Tolerance) -> (Vec<Deviation>,
         let mut worst: Option<(usize, f64)> = None;
         for (i, (x, e)) in a.values.iter().zip(&g.values).enumerate() {
             let d = (x - e).abs();
-            let d = if d.is_nan() && !(x.is_nan() && e.is_nan()) { f64::INFINITY } else if d.is_nan() { 0.0 } else { d };
+            let d = if d.is_nan() && !(x.is_nan() && e.is_nan()) {
+                f64::INFINITY
+            } else if d.is_nan() {
+                0.0
+            } else {
+                d
+            };
             max_delta = max_delta.max(d);
             if d > tol.atol + tol.rtol * e.abs() && worst.is_none_or(|(_, w)| d > w) {
                 worst = Some((i, d));

@@ -88,10 +88,8 @@ pub fn parse(file: &Path, bytes: &[u8], as_bf16: bool) -> Result<TensorValue, Np
         .map(|s| s.parse::<u32>().map_err(|_| err(file, format!("bad dimension `{s}` in shape {shape_text}"))))
         .collect::<Result<Vec<u32>, _>>()?;
     let ty = type_of(d).map_err(|r| err(file, r))?;
-    let count = dims
-        .iter()
-        .try_fold(1usize, |a, &x| a.checked_mul(x as usize))
-        .ok_or_else(|| err(file, format!("shape {dims:?} overflows")))?;
+    let count =
+        dims.iter().try_fold(1usize, |a, &x| a.checked_mul(x as usize)).ok_or_else(|| err(file, format!("shape {dims:?} overflows")))?;
     let size = descr(ty).1;
     let data = &bytes[end..];
     let need = count.checked_mul(size).ok_or_else(|| err(file, format!("shape {dims:?} overflows")))?;
@@ -102,10 +100,8 @@ pub fn parse(file: &Path, bytes: &[u8], as_bf16: bool) -> Result<TensorValue, Np
         if ty != T::Fp32 {
             return Err(err(file, format!("`:bf16` converts float32 arrays, this one is {d}")));
         }
-        let out = data
-            .chunks_exact(4)
-            .flat_map(|c| half::bf16::from_f32(f32::from_le_bytes(c.try_into().unwrap())).to_le_bytes())
-            .collect();
+        let out =
+            data.chunks_exact(4).flat_map(|c| half::bf16::from_f32(f32::from_le_bytes(c.try_into().unwrap())).to_le_bytes()).collect();
         return Ok(TensorValue { dimensions: dims, ty: T::Bf16, data: out });
     }
     Ok(TensorValue { dimensions: dims, ty, data: data.to_vec() })

@@ -287,18 +287,7 @@ impl ModelsDir {
             std: i.std.clone(),
         };
         spec.validate().map_err(|e| bad(e.to_string()))?;
-        Ok(ModelInfo {
-            name: name.into(),
-            dir,
-            model_file,
-            openvino_ir,
-            input_type,
-            layout,
-            bgr,
-            probabilities,
-            labels,
-            manifest,
-        })
+        Ok(ModelInfo { name: name.into(), dir, model_file, openvino_ir, input_type, layout, bgr, probabilities, labels, manifest })
     }
 }
 

@@ -33,8 +33,15 @@ pub fn backends() -> Vec<BackendKind> {
     BackendKind::ALL.iter().copied().filter(|b| available(*b)).collect()
 }
 
-const TYPES: &[(&str, T, usize)] =
-    &[("f16", T::Fp16, 2), ("f32", T::Fp32, 4), ("f64", T::Fp64, 8), ("bf16", T::Bf16, 2), ("u8", T::U8, 1), ("i32", T::I32, 4), ("i64", T::I64, 8)];
+const TYPES: &[(&str, T, usize)] = &[
+    ("f16", T::Fp16, 2),
+    ("f32", T::Fp32, 4),
+    ("f64", T::Fp64, 8),
+    ("bf16", T::Bf16, 2),
+    ("u8", T::U8, 1),
+    ("i32", T::I32, 4),
+    ("i64", T::I64, 8),
+];
 
 /// Which (backend, type, op) the engines implement; everything else must fail cleanly.
 fn supports(b: BackendKind, ty: &str, op: &str) -> bool {
@@ -109,7 +116,11 @@ fn every_tensor_type_round_trips_through_run() {
 #[test]
 fn a_model_with_several_inputs_and_outputs() {
     let dir = tempdir();
-    let a = TensorValue { dimensions: vec![2, 3], ty: T::Fp32, data: [1f32, -2., 3., -4., 5., -6.].iter().flat_map(|x| x.to_le_bytes()).collect() };
+    let a = TensorValue {
+        dimensions: vec![2, 3],
+        ty: T::Fp32,
+        data: [1f32, -2., 3., -4., 5., -6.].iter().flat_map(|x| x.to_le_bytes()).collect(),
+    };
     let bvals = [10i64, 20, 30];
     let bt = TensorValue { dimensions: vec![3], ty: T::I64, data: bvals.iter().flat_map(|x| x.to_le_bytes()).collect() };
     let (pa, pb) = (write_npy(dir.path(), "a.npy", &a), write_npy(dir.path(), "b.npy", &bt));
@@ -248,7 +259,8 @@ fn every_fixture_gets_its_true_label_on_every_backend() {
     for b in backends() {
         let r = run(&["classify", "--json", "-b", b.name(), "fixtures/images"]);
         assert_eq!(r.code, 0, "{b}: {}", r.stderr);
-        let truth: std::collections::HashMap<String, String> = fixture_labels().into_iter().map(|(i, l)| (format!("fixtures/{i}"), l)).collect();
+        let truth: std::collections::HashMap<String, String> =
+            fixture_labels().into_iter().map(|(i, l)| (format!("fixtures/{i}"), l)).collect();
         let lines: Vec<serde_json::Value> = r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), truth.len());
         for v in lines {
@@ -270,7 +282,8 @@ fn openvino_reads_onnx_and_ir_alike() {
         std::fs::copy(root().join("models/shapes").join(f), m.join(f)).unwrap();
     }
     let manifest = std::fs::read_to_string(root().join("models/shapes/model.toml")).unwrap();
-    std::fs::write(m.join("model.toml"), manifest.lines().filter(|l| !l.starts_with("openvino_ir")).collect::<Vec<_>>().join("\n")).unwrap();
+    std::fs::write(m.join("model.toml"), manifest.lines().filter(|l| !l.starts_with("openvino_ir")).collect::<Vec<_>>().join("\n"))
+        .unwrap();
     let onnx_models = nnhost::registry::ModelsDir::open(dir.path()).unwrap();
     let rt = runtime();
     let plugin = rt.load_plugin(IMAGE_CLASSIFIER).unwrap();

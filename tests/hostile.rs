@@ -19,13 +19,7 @@ fn runtime(limits: Limits) -> Runtime {
 }
 
 fn test_limits() -> Limits {
-    Limits {
-        memory_bytes: 64 << 20,
-        deadline_ms: 500,
-        max_resources: 200,
-        tensor_bytes: 4 << 20,
-        ..Limits::default()
-    }
+    Limits { memory_bytes: 64 << 20, deadline_ms: 500, max_resources: 200, tensor_bytes: 4 << 20, ..Limits::default() }
 }
 
 /// Run `attack` in the hostile plugin; then classify a real fixture in the same process.
@@ -171,10 +165,25 @@ fn the_deadline_cancels_inference_in_the_engines() {
     let dir = tempdir();
     let x = dir.path().join("x.npy");
     let data: Vec<u8> = (0..256 * 256).flat_map(|i| ((i % 97) as f32 / 97.0).to_le_bytes()).collect();
-    std::fs::write(&x, nnhost::npy::encode(&nnhost::plugins::TensorValue { dimensions: vec![256, 256], ty: nnhost::plugins::WitTensorType::Fp32, data })).unwrap();
+    std::fs::write(
+        &x,
+        nnhost::npy::encode(&nnhost::plugins::TensorValue { dimensions: vec![256, 256], ty: nnhost::plugins::WitTensorType::Fp32, data }),
+    )
+    .unwrap();
     for b in crate::backends::backends() {
         let t = Instant::now();
-        let r = run(&["--deadline-ms", "40", "run", "-m", "tests/models/slow-matmul.onnx", "-b", b.name(), "-o", dir.path().join("o").to_str().unwrap(), x.to_str().unwrap()]);
+        let r = run(&[
+            "--deadline-ms",
+            "40",
+            "run",
+            "-m",
+            "tests/models/slow-matmul.onnx",
+            "-b",
+            b.name(),
+            "-o",
+            dir.path().join("o").to_str().unwrap(),
+            x.to_str().unwrap(),
+        ]);
         let took = t.elapsed();
         assert_eq!(r.code, 1, "{b}: {}", r.stderr);
         assert!(r.stderr.contains("deadline of 40 ms exceeded"), "{b}: {}", r.stderr);

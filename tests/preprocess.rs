@@ -41,7 +41,11 @@ fn plugin_tensor_equals_native_tensor() {
     for layout in ["NCHW", "NHWC"] {
         for order in ["RGB", "BGR"] {
             for ty in ["f32", "f16", "f64", "u8"] {
-                for (channels, norm) in [(3, "scale = 0.00392156862745098\nmean = [0.485, 0.456, 0.406]\nstd = [0.229, 0.224, 0.225]"), (1, "scale = 1.0\nmean = [127.5]\nstd = [127.5]"), (3, "")] {
+                for (channels, norm) in [
+                    (3, "scale = 0.00392156862745098\nmean = [0.485, 0.456, 0.406]\nstd = [0.229, 0.224, 0.225]"),
+                    (1, "scale = 1.0\nmean = [127.5]\nstd = [127.5]"),
+                    (3, ""),
+                ] {
                     n += 1;
                     let name = format!("v{n}");
                     let m = dir.path().join(&name);
@@ -128,21 +132,11 @@ fn native_layouts_differ_as_expected() {
 
 /// Unit checks of the native crate on hand-made inputs.
 mod native {
-    use nnhost_preprocess::*;
     use image::DynamicImage;
+    use nnhost_preprocess::*;
 
     fn spec(layout: Layout, order: ChannelOrder) -> InputSpec {
-        InputSpec {
-            elem: ElemType::F32,
-            layout,
-            width: 2,
-            height: 1,
-            channels: 3,
-            order,
-            scale: 1.0,
-            mean: vec![0.0],
-            std: vec![1.0],
-        }
+        InputSpec { elem: ElemType::F32, layout, width: 2, height: 1, channels: 3, order, scale: 1.0, mean: vec![0.0], std: vec![1.0] }
     }
 
     #[test]

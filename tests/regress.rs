@@ -51,7 +51,14 @@ fn a_perturbed_golden_is_a_regression() {
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let fail: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
     assert_eq!(fail.len(), 1, "{}", r.stdout);
-    assert!(fail[0].contains(&image) && fail[0].contains("on tract") && fail[0].contains("output logits[2]") && fail[0].contains("|d| = 1.0e-2"), "{}", fail[0]);
+    assert!(
+        fail[0].contains(&image)
+            && fail[0].contains("on tract")
+            && fail[0].contains("output logits[2]")
+            && fail[0].contains("|d| = 1.0e-2"),
+        "{}",
+        fail[0]
+    );
     assert!(std::fs::read_to_string(&junit).unwrap().contains("failures=\"1\""));
 
     // --bless puts it back and says what changed.
@@ -71,7 +78,8 @@ fn a_perturbed_model_is_a_regression() {
         std::fs::copy(root().join("models/shapes").join(f), m.join(f)).unwrap();
     }
     let manifest = std::fs::read_to_string(root().join("models/shapes/model.toml")).unwrap();
-    std::fs::write(m.join("model.toml"), manifest.lines().filter(|l| !l.starts_with("openvino_ir")).collect::<Vec<_>>().join("\n")).unwrap();
+    std::fs::write(m.join("model.toml"), manifest.lines().filter(|l| !l.starts_with("openvino_ir")).collect::<Vec<_>>().join("\n"))
+        .unwrap();
     // Scale one weight of the first convolution: the initializer data is stored raw and
     // little-endian; find the first f32 of `conv0.weight` after its name.
     let mut bytes = std::fs::read(m.join("model.onnx")).unwrap();
@@ -97,7 +105,8 @@ fn a_missing_backend_is_a_setup_error_not_a_regression() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("not available") && !String::from_utf8_lossy(&out.stdout).contains("FAIL"), "{stderr}");
     // With others available, the missing one is reported and the rest still run.
-    let out = nnhost().env("NNHOST_ORT_LIB", "/nonexistent/libonnxruntime.so").args(["regress", "-b", "tract,onnxruntime"]).output().unwrap();
+    let out =
+        nnhost().env("NNHOST_ORT_LIB", "/nonexistent/libonnxruntime.so").args(["regress", "-b", "tract,onnxruntime"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stdout).contains("on tract"), "tract still ran");
 }

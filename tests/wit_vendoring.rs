@@ -13,15 +13,12 @@ fn vendored_wasi_nn_matches_the_locked_crate() {
         .expect("cargo metadata");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let manifest = meta["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "wasmtime-wasi-nn")
-        .expect("wasmtime-wasi-nn in the lock file")["manifest_path"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let manifest =
+        meta["packages"].as_array().unwrap().iter().find(|p| p["name"] == "wasmtime-wasi-nn").expect("wasmtime-wasi-nn in the lock file")
+            ["manifest_path"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let upstream = std::path::Path::new(&manifest).parent().unwrap().join("wit/wasi-nn.wit");
     let ours = root().join("wit/deps/wasi-nn/wasi-nn.wit");
     assert_eq!(

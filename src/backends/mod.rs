@@ -167,14 +167,10 @@ impl fmt::Display for BackendKind {
 impl FromStr for BackendKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        BackendKind::ALL
-            .iter()
-            .copied()
-            .find(|b| b.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                let names: Vec<_> = BackendKind::ALL.iter().map(|b| b.name()).collect();
-                format!("unknown backend `{s}` (known: {})", names.join(", "))
-            })
+        BackendKind::ALL.iter().copied().find(|b| b.name().eq_ignore_ascii_case(s)).ok_or_else(|| {
+            let names: Vec<_> = BackendKind::ALL.iter().map(|b| b.name()).collect();
+            format!("unknown backend `{s}` (known: {})", names.join(", "))
+        })
     }
 }
 
@@ -219,16 +215,19 @@ pub fn type_size(ty: TensorType) -> usize {
 /// count, size limits, and a data length that matches dimensions and type. Returns the element count.
 pub fn check_tensor(name: &str, t: &Tensor, limits: &TensorLimits) -> Result<usize, BackendError> {
     if t.dimensions.len() > limits.rank {
-        return Err(invalid(format!("tensor `{name}` has rank {}, more than the limit of {} (limit tensor_rank)", t.dimensions.len(), limits.rank)));
+        return Err(invalid(format!(
+            "tensor `{name}` has rank {}, more than the limit of {} (limit tensor_rank)",
+            t.dimensions.len(),
+            limits.rank
+        )));
     }
     let count = t
         .dimensions
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d as usize))
         .ok_or_else(|| invalid(format!("tensor `{name}`: dimensions {:?} overflow", t.dimensions)))?;
-    let bytes = count
-        .checked_mul(type_size(t.ty))
-        .ok_or_else(|| invalid(format!("tensor `{name}`: dimensions {:?} overflow", t.dimensions)))?;
+    let bytes =
+        count.checked_mul(type_size(t.ty)).ok_or_else(|| invalid(format!("tensor `{name}`: dimensions {:?} overflow", t.dimensions)))?;
     if count > limits.elements {
         return Err(invalid(format!(
             "tensor `{name}` has {count} elements, more than the limit of {} (limit tensor_elements)",

@@ -104,7 +104,8 @@ fn find_lib(dir: &Path, prefix: &str) -> Option<PathBuf> {
         .map(|e| e.path())
         .filter(|p| {
             p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                n.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.') && rest[1..].chars().all(|c| c.is_ascii_digit() || c == '.'))
+                n.strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('.') && rest[1..].chars().all(|c| c.is_ascii_digit() || c == '.'))
             })
         })
         .filter(|p| p.is_file())

@@ -13,9 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use ort::session::{RunOptions, Session, SessionInputValue};
 use ort::tensor::{PrimitiveTensorElementType, TensorElementType};
 use ort::value::{DynValue, Tensor, ValueType};
-use wasmtime_wasi_nn::backend::{
-    BackendError, BackendExecutionContext, BackendFromDir, BackendGraph, BackendInner, Id, NamedTensor,
-};
+use wasmtime_wasi_nn::backend::{BackendError, BackendExecutionContext, BackendFromDir, BackendGraph, BackendInner, Id, NamedTensor};
 use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
@@ -67,13 +65,11 @@ pub fn init(explicit: Option<&Path>) -> Result<&'static OrtInfo, String> {
 fn probe(path: &Path) -> Result<String, String> {
     // SAFETY: loading a shared library runs its initialisers; this is the ONNX Runtime library
     // the user or the project's setup installed. The library stays loaded for the process.
-    let lib = unsafe { libloading::Library::new(path) }
-        .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", path.display()))?;
+    let lib = unsafe { libloading::Library::new(path) }.map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", path.display()))?;
     // SAFETY: `OrtGetApiBase` has this signature in every ONNX Runtime release (C API, stable).
     let version = unsafe {
-        let get: libloading::Symbol<unsafe extern "C" fn() -> *const ort::sys::OrtApiBase> = lib
-            .get(b"OrtGetApiBase")
-            .map_err(|_| format!("{} is not ONNX Runtime (no OrtGetApiBase)", path.display()))?;
+        let get: libloading::Symbol<unsafe extern "C" fn() -> *const ort::sys::OrtApiBase> =
+            lib.get(b"OrtGetApiBase").map_err(|_| format!("{} is not ONNX Runtime (no OrtGetApiBase)", path.display()))?;
         let base = get();
         if base.is_null() {
             return Err(format!("{}: OrtGetApiBase returned null", path.display()));
@@ -87,11 +83,7 @@ fn probe(path: &Path) -> Result<String, String> {
     std::mem::forget(lib);
     let minor = version.split('.').nth(1).and_then(|m| m.parse::<u32>().ok()).unwrap_or(0);
     if !version.starts_with("1.") || minor < MIN_MINOR {
-        return Err(format!(
-            "ONNX Runtime {version} at {} is too old: nnhost needs 1.{MIN_MINOR} or newer ({})",
-            path.display(),
-            LIB.pip
-        ));
+        return Err(format!("ONNX Runtime {version} at {} is too old: nnhost needs 1.{MIN_MINOR} or newer ({})", path.display(), LIB.pip));
     }
     let _ = version_from_file_name(path, LIB.file_prefix);
     Ok(version)
@@ -250,10 +242,7 @@ fn to_ort(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo, limits: &Tens
     .map_err(|e| invalid(format!("input `{name}`: {e}")))
 }
 
-fn bytes_of<T: PrimitiveTensorElementType + Copy, const N: usize>(
-    v: &DynValue,
-    f: fn(T) -> [u8; N],
-) -> ort::Result<(Vec<u32>, Vec<u8>)> {
+fn bytes_of<T: PrimitiveTensorElementType + Copy, const N: usize>(v: &DynValue, f: fn(T) -> [u8; N]) -> ort::Result<(Vec<u32>, Vec<u8>)> {
     let (shape, data) = v.try_extract_tensor::<T>()?;
     let dims = shape.iter().map(|d| *d as u32).collect();
     let mut out = Vec::with_capacity(data.len() * N);
@@ -320,13 +309,11 @@ impl OrtContext {
         let options = Arc::new(RunOptions::new().map_err(|e| invalid(format!("ONNX Runtime: {e}")))?);
         let _watch = crate::runtime::limits::call_deadline()
             .map(|(at, _)| crate::runtime::limits::cancel_at(at, Arc::new(Terminate(options.clone()))));
-        let outputs = session.run_with_options(values, &*options).map_err(|e| {
-            match crate::runtime::limits::call_deadline() {
-                Some((at, ms)) if std::time::Instant::now() >= at => {
-                    invalid(format!("deadline of {ms} ms exceeded: ONNX Runtime run terminated (limit deadline_ms)"))
-                }
-                _ => invalid(format!("ONNX Runtime failed to run the model: {e}")),
+        let outputs = session.run_with_options(values, &*options).map_err(|e| match crate::runtime::limits::call_deadline() {
+            Some((at, ms)) if std::time::Instant::now() >= at => {
+                invalid(format!("deadline of {ms} ms exceeded: ONNX Runtime run terminated (limit deadline_ms)"))
             }
+            _ => invalid(format!("ONNX Runtime failed to run the model: {e}")),
         })?;
         let mut named = Vec::with_capacity(g.outputs.len());
         for info in &g.outputs {

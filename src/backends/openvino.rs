@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use openvino::{CompiledModel, Core, DeviceType, ElementType, InferRequest, RwPropertyKey, Shape, Tensor};
-use wasmtime_wasi_nn::backend::{
-    BackendError, BackendExecutionContext, BackendFromDir, BackendGraph, BackendInner, Id, NamedTensor,
-};
+use wasmtime_wasi_nn::backend::{BackendError, BackendExecutionContext, BackendFromDir, BackendGraph, BackendInner, Id, NamedTensor};
 use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
@@ -42,8 +40,7 @@ static INIT: OnceLock<Result<OvInfo, String>> = OnceLock::new();
 pub fn init(explicit: Option<&Path>) -> Result<&'static OvInfo, String> {
     INIT.get_or_init(|| {
         let Located { path, source } = LIB.locate(explicit)?;
-        openvino_sys::library::load_from(&path)
-            .map_err(|e| format!("cannot load OpenVINO from {}: {e}", path.display()))?;
+        openvino_sys::library::load_from(&path).map_err(|e| format!("cannot load OpenVINO from {}: {e}", path.display()))?;
         let v = openvino::version();
         Ok(OvInfo { path, source, version: v.build_number.split('-').next().unwrap_or(&v.build_number).to_string() })
     })
@@ -288,16 +285,9 @@ impl OvContext {
         for (i, info) in self.graph.0.outputs.iter().enumerate() {
             let t = self.request.get_output_tensor_by_index(i).map_err(ov_err("lost an output"))?;
             let ety = t.get_element_type().map_err(ov_err("cannot type an output"))?;
-            let ty = wasi_type_of(ety).ok_or_else(|| {
-                unsupported(format!("output `{}` is {ety:?}, which wasi-nn cannot represent", info.name))
-            })?;
-            let dims = t
-                .get_shape()
-                .map_err(ov_err("cannot shape an output"))?
-                .get_dimensions()
-                .iter()
-                .map(|d| *d as u32)
-                .collect();
+            let ty = wasi_type_of(ety)
+                .ok_or_else(|| unsupported(format!("output `{}` is {ety:?}, which wasi-nn cannot represent", info.name)))?;
+            let dims = t.get_shape().map_err(ov_err("cannot shape an output"))?.get_dimensions().iter().map(|d| *d as u32).collect();
             let data = t.get_raw_data().map_err(ov_err("cannot read an output"))?.to_vec();
             named.push(NamedTensor { name: info.name.clone(), tensor: wasmtime_wasi_nn::Tensor::new(dims, ty, data) });
         }

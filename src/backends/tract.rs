@@ -11,9 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tract_onnx::prelude::*;
-use wasmtime_wasi_nn::backend::{
-    BackendError, BackendExecutionContext, BackendFromDir, BackendGraph, BackendInner, Id, NamedTensor,
-};
+use wasmtime_wasi_nn::backend::{BackendError, BackendExecutionContext, BackendFromDir, BackendGraph, BackendInner, Id, NamedTensor};
 use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
@@ -99,8 +97,7 @@ impl TractGraph {
 
     fn build(mut bytes: &[u8]) -> TractResult<Self> {
         let model = tract_onnx::onnx().model_for_read(&mut bytes)?;
-        let input_names: Vec<String> =
-            model.input_outlets()?.iter().map(|o| model.node(o.node).name.clone()).collect();
+        let input_names: Vec<String> = model.input_outlets()?.iter().map(|o| model.node(o.node).name.clone()).collect();
         let output_names: Vec<String> = model
             .output_outlets()?
             .iter()
@@ -141,11 +138,8 @@ impl TractGraph {
 impl BackendGraph for TractGraph {
     fn init_execution_context(&self) -> Result<ExecutionContext, BackendError> {
         let n_in = self.0.inputs.len();
-        Ok(ExecutionContext::from(Box::new(TractContext {
-            graph: self.clone(),
-            pending: vec![None; n_in],
-            outputs: Vec::new(),
-        }) as Box<dyn BackendExecutionContext>))
+        Ok(ExecutionContext::from(Box::new(TractContext { graph: self.clone(), pending: vec![None; n_in], outputs: Vec::new() })
+            as Box<dyn BackendExecutionContext>))
     }
 }
 
@@ -187,9 +181,7 @@ fn from_le<T: Datum + Copy, const N: usize>(shape: &[usize], data: &[u8], f: fn(
 
 fn to_tract(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo, limits: &TensorLimits) -> Result<TValue, BackendError> {
     check_tensor(name, t, limits)?;
-    let dt = datum_of(t.ty).ok_or_else(|| {
-        unsupported(format!("tract has no {} tensors (input `{name}`)", type_name(t.ty)))
-    })?;
+    let dt = datum_of(t.ty).ok_or_else(|| unsupported(format!("tract has no {} tensors (input `{name}`)", type_name(t.ty))))?;
     if dt != want.datum {
         let want_name = wasi_type_of(want.datum).map(type_name).map(str::to_string).unwrap_or_else(|| format!("{:?}", want.datum));
         return Err(invalid(format!("input `{name}` expects {want_name}, got {}", type_name(t.ty))));
@@ -215,9 +207,8 @@ fn to_tract(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo, limits: &Te
 }
 
 fn from_tract(name: &str, v: &TValue) -> Result<wasmtime_wasi_nn::Tensor, BackendError> {
-    let ty = wasi_type_of(v.datum_type()).ok_or_else(|| {
-        unsupported(format!("output `{name}` is {:?}, which wasi-nn cannot represent", v.datum_type()))
-    })?;
+    let ty = wasi_type_of(v.datum_type())
+        .ok_or_else(|| unsupported(format!("output `{name}` is {:?}, which wasi-nn cannot represent", v.datum_type())))?;
     let dims = v
         .shape()
         .iter()
@@ -236,10 +227,7 @@ fn from_tract(name: &str, v: &TValue) -> Result<wasmtime_wasi_nn::Tensor, Backen
     Ok(wasmtime_wasi_nn::Tensor::new(dims, ty, data))
 }
 
-fn le_bytes<T: Copy, const N: usize>(
-    s: TractResult<tract_ndarray::ArrayViewD<'_, T>>,
-    f: fn(T) -> [u8; N],
-) -> TractResult<Vec<u8>> {
+fn le_bytes<T: Copy, const N: usize>(s: TractResult<tract_ndarray::ArrayViewD<'_, T>>, f: fn(T) -> [u8; N]) -> TractResult<Vec<u8>> {
     let s = s?;
     let mut out = Vec::with_capacity(s.len() * N);
     for x in s {
@@ -269,11 +257,7 @@ impl TractContext {
         // tract cannot be interrupted once it runs: the deadline is checked before it starts.
         check_deadline("inference")?;
         let results = self.graph.run(values)?;
-        self.outputs = results
-            .iter()
-            .zip(self.graph.outputs())
-            .map(|(v, info)| from_tract(&info.name, v))
-            .collect::<Result<_, _>>()?;
+        self.outputs = results.iter().zip(self.graph.outputs()).map(|(v, info)| from_tract(&info.name, v)).collect::<Result<_, _>>()?;
         Ok(())
     }
 }

@@ -42,13 +42,17 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> Result<u8, Fatal> {
     }
     let cfg = cli.backend_config();
     let backends: Vec<BackendKind> = if args.backends == "all" {
-        BackendKind::ALL.iter().copied().filter(|b| {
-            let a = b.availability(&cfg);
-            if !a.available {
-                eprintln!("nnhost: bench: skipping {b}: {}", a.reason.unwrap_or_default());
-            }
-            a.available
-        }).collect()
+        BackendKind::ALL
+            .iter()
+            .copied()
+            .filter(|b| {
+                let a = b.availability(&cfg);
+                if !a.available {
+                    eprintln!("nnhost: bench: skipping {b}: {}", a.reason.unwrap_or_default());
+                }
+                a.available
+            })
+            .collect()
     } else {
         args.backends.split(',').map(|s| cli.backend(s.trim())).collect::<Result<_, _>>()?
     };
@@ -60,7 +64,8 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> Result<u8, Fatal> {
     let bar = indicatif::ProgressBar::new((per_model * models.len()) as u64);
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{msg:>14} {bar:40} {pos}/{len} eta {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template("{msg:>14} {bar:40} {pos}/{len} eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
     } else {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -115,7 +120,11 @@ pub fn table(r: &Report) -> Vec<String> {
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |".into(),
     ];
     for b in &r.results {
-        for (path, s, ratio) in [("native", &b.native, 1.0), ("guest compute", &b.guest_compute, b.compute_ratio), ("guest classify", &b.guest_classify, b.classify_ratio)] {
+        for (path, s, ratio) in [
+            ("native", &b.native, 1.0),
+            ("guest compute", &b.guest_compute, b.compute_ratio),
+            ("guest classify", &b.guest_classify, b.classify_ratio),
+        ] {
             l.push(format!(
                 "| {} | {} | {path} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {ratio:.3} |",
                 b.model, b.backend, s.min_ms, s.median_ms, s.p90_ms, s.p99_ms, s.per_second
@@ -129,7 +138,15 @@ pub fn table(r: &Report) -> Vec<String> {
         let c = &b.cold;
         l.push(format!(
             "| {} | {} | {:.1} | {:.3} | {:.1} | {:.3} | {:.2} | {:.1} | {:.1} |",
-            b.model, b.backend, c.compile_ms, c.cached_ready_ms, c.model_load_ms, c.instantiate_ms, c.first_result_ms, b.overhead_us, b.rss_added_mib
+            b.model,
+            b.backend,
+            c.compile_ms,
+            c.cached_ready_ms,
+            c.model_load_ms,
+            c.instantiate_ms,
+            c.first_result_ms,
+            b.overhead_us,
+            b.rss_added_mib
         ));
     }
     if !r.processes.is_empty() {
@@ -152,16 +169,35 @@ pub fn targets(r: &Report) -> Vec<String> {
     let mut l = vec!["| target | measured | met |".into(), "| --- | --- | --- |".into()];
     let yes = |ok: bool| if ok { "yes" } else { "NO" };
     for b in r.results.iter().filter(|b| b.model.starts_with("mobilenet") && b.backend == "onnxruntime") {
-        l.push(format!("| guest compute <= 1.03 x native ({}, onnxruntime) | {:.3} x | {} |", b.model, b.compute_ratio, yes(b.compute_ratio <= 1.03)));
+        l.push(format!(
+            "| guest compute <= 1.03 x native ({}, onnxruntime) | {:.3} x | {} |",
+            b.model,
+            b.compute_ratio,
+            yes(b.compute_ratio <= 1.03)
+        ));
     }
     for b in r.results.iter().filter(|b| b.model == "shapes") {
-        l.push(format!("| wasm overhead per call <= 50 us (shapes, {}) | {:.1} us | {} |", b.backend, b.overhead_us, yes(b.overhead_us <= 50.0)));
+        l.push(format!(
+            "| wasm overhead per call <= 50 us (shapes, {}) | {:.1} us | {} |",
+            b.backend,
+            b.overhead_us,
+            yes(b.overhead_us <= 50.0)
+        ));
     }
     if let Some(b) = r.results.first() {
-        l.push(format!("| cached component ready to instantiate <= 1 ms | {:.3} ms | {} |", b.cold.cached_ready_ms, yes(b.cold.cached_ready_ms <= 1.0)));
+        l.push(format!(
+            "| cached component ready to instantiate <= 1 ms | {:.3} ms | {} |",
+            b.cold.cached_ready_ms,
+            yes(b.cold.cached_ready_ms <= 1.0)
+        ));
     }
     for p in r.processes.iter().filter(|p| p.model == "shapes") {
-        l.push(format!("| warm `nnhost classify` of one image on shapes < 100 ms ({}) | {:.1} ms | {} |", p.backend, p.median_ms, yes(p.median_ms < 100.0)));
+        l.push(format!(
+            "| warm `nnhost classify` of one image on shapes < 100 ms ({}) | {:.1} ms | {} |",
+            p.backend,
+            p.median_ms,
+            yes(p.median_ms < 100.0)
+        ));
     }
     l
 }

@@ -73,9 +73,7 @@ pub fn collect_images(paths: &[PathBuf]) -> Vec<Result<PathBuf, (PathBuf, String
                 .filter(|e| e.file_type().is_file())
                 .map(|e| e.into_path())
                 .filter(|f| {
-                    f.extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+                    f.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
                 })
                 .collect();
             found.sort();

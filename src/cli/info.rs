@@ -3,7 +3,6 @@
 use clap::Args;
 use serde_json::json;
 
-
 use super::{out, Cli, Fatal};
 use crate::backends::BackendKind;
 

@@ -7,8 +7,8 @@ use clap::Args;
 use super::{out, Cli, Fatal, EXIT_FAILURES, EXIT_USAGE};
 use crate::backends::BackendKind;
 use crate::golden::Golden;
-use crate::regress::{bless_summary, describe, junit, run_suite, Manifest, SuiteRun};
 use crate::registry::GraphStore;
+use crate::regress::{bless_summary, describe, junit, run_suite, Manifest, SuiteRun};
 
 #[derive(Args, Debug)]
 pub struct RegressArgs {
@@ -69,7 +69,9 @@ pub fn run(cli: &Cli, args: &RegressArgs) -> Result<u8, Fatal> {
             let path = suite.golden_path(&args.dir, b);
             let golden = if path.is_file() { Some(Golden::load(&path)?) } else { None };
             if golden.is_none() && !args.bless {
-                bar.suspend(|| eprintln!("nnhost: regress: suite `{}` on {b}: no golden {} (run with --bless to make it)", suite.name, path.display()));
+                bar.suspend(|| {
+                    eprintln!("nnhost: regress: suite `{}` on {b}: no golden {} (run with --bless to make it)", suite.name, path.display())
+                });
                 setup_errors += 1;
                 continue;
             }

@@ -84,10 +84,9 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<u8, Fatal> {
         inputs.push(NamedTensor { name: name.to_string(), tensor: read_npy(file)? });
     }
     if !args.positional.is_empty() {
-        let onnx = files
-            .onnx
-            .as_ref()
-            .ok_or_else(|| Fatal(format!("model `{}`: positional inputs need an ONNX file to learn the input order; use --input NAME=FILE", files.name)))?;
+        let onnx = files.onnx.as_ref().ok_or_else(|| {
+            Fatal(format!("model `{}`: positional inputs need an ONNX file to learn the input order; use --input NAME=FILE", files.name))
+        })?;
         let bytes = std::fs::read(onnx).map_err(|e| Fatal(format!("{}: {e}", onnx.display())))?;
         let names = crate::backends::tract::onnx_input_names(&bytes).map_err(|e| Fatal(format!("{}: {e}", onnx.display())))?;
         let free: Vec<&String> = names.iter().filter(|n| !inputs.iter().any(|i| &&i.name == n)).collect();

@@ -96,9 +96,8 @@ impl<'a> Classifier<'a> {
         self.runtime.arm(&mut store);
         let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| ClassifyError::trap(self.runtime, &e))?;
         self.runtime.disarm();
-        let bindings = bindings::Classifier::new(&mut store, &instance).map_err(|e| {
-            ClassifyError::Trap(format!("the component is not a classifier plugin: {}", crate::wasm_error(&e)))
-        })?;
+        let bindings = bindings::Classifier::new(&mut store, &instance)
+            .map_err(|e| ClassifyError::Trap(format!("the component is not a classifier plugin: {}", crate::wasm_error(&e))))?;
         Ok(ClassifierInstance { store, bindings })
     }
 

@@ -44,9 +44,8 @@ impl<'a> TensorRunner<'a> {
         self.runtime.arm(&mut store);
         let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| CallError::trap(self.runtime, &e))?;
         self.runtime.disarm();
-        let bindings = bindings::TensorRunner::new(&mut store, &instance).map_err(|e| {
-            CallError::Trap(format!("the component is not a tensor-runner plugin: {}", crate::wasm_error(&e)))
-        })?;
+        let bindings = bindings::TensorRunner::new(&mut store, &instance)
+            .map_err(|e| CallError::Trap(format!("the component is not a tensor-runner plugin: {}", crate::wasm_error(&e))))?;
         Ok(TensorRunnerInstance { store, bindings, name: self.name.clone(), runtime: self.runtime })
     }
 

@@ -147,7 +147,9 @@ fn watchdog() -> &'static Watchdog {
                     }
                     let next = guard.1.iter().map(|x| x.at).min();
                     guard = match next {
-                        Some(at) => w.wake.wait_timeout(guard, at.saturating_duration_since(Instant::now())).unwrap_or_else(|p| p.into_inner()).0,
+                        Some(at) => {
+                            w.wake.wait_timeout(guard, at.saturating_duration_since(Instant::now())).unwrap_or_else(|p| p.into_inner()).0
+                        }
                         None => w.wake.wait(guard).unwrap_or_else(|p| p.into_inner()),
                     };
                 }

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_nn::wit::WasiNnCtx;
 use wasmtime_wasi_nn::wit::WasiNnView;
 use wasmtime_wasi_nn::{Backend, Registry};
-use wasmtime_wasi_nn::wit::WasiNnCtx;
 
 pub use cache::ComponentCache;
 
@@ -96,9 +96,10 @@ impl Runtime {
         };
         let load_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
-            anyhow::anyhow!("the plugin needs imports nnhost does not grant: {}", crate::wasm_error(&e))
-        })?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| anyhow::anyhow!("the plugin needs imports nnhost does not grant: {}", crate::wasm_error(&e)))?;
         let timing = PluginTiming {
             compile_s: if from_cache { 0.0 } else { load_s },
             cache_load_s: if from_cache { load_s } else { 0.0 },

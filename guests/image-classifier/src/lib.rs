@@ -14,9 +14,7 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use nnhost::plugins::types::{
-    ChannelOrder, Layout, OutputKind,
-};
+use nnhost::plugins::types::{ChannelOrder, Layout, OutputKind};
 use wasi::nn::graph::{load_by_name, Graph};
 use wasi::nn::inference::GraphExecutionContext;
 use wasi::nn::tensor::{Tensor, TensorType};

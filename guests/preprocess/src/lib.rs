@@ -130,9 +130,7 @@ impl InputSpec {
 
 /// Decode PNG or JPEG bytes (8- or 16-bit, gray, gray+alpha, RGB, RGBA), with size limits.
 pub fn decode(bytes: &[u8]) -> Result<DynamicImage, Error> {
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| Error::Decode(e.to_string()))?;
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| Error::Decode(e.to_string()))?;
     match reader.format() {
         None => return Err(Error::Decode("not a PNG or JPEG file".into())),
         Some(image::ImageFormat::Jpeg) if !jpeg_is_complete(bytes) => {
