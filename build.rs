@@ -17,12 +17,25 @@ fn main() {
         rerun_if_changed(&root.join(dir));
     }
     println!("cargo:rerun-if-env-changed=NNHOST_GUEST_TARGET_DIR");
+    println!("cargo:rerun-if-env-changed=NNHOST_GUEST_TOOLCHAIN");
 
-    ensure_target();
+    let toolchain = guest_toolchain();
+    ensure_target(toolchain.as_deref());
 
     let target_dir = std::env::var_os("NNHOST_GUEST_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| guests.join("target"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = match &toolchain {
+        // Another toolchain than the one building the host: through rustup, with the outer
+        // build's toolchain settings removed.
+        Some(tc) => {
+            let mut c = Command::new("rustup");
+            c.args(["run", tc, "cargo"]);
+            for var in ["RUSTUP_TOOLCHAIN", "RUSTC", "RUSTDOC", "CARGO"] {
+                c.env_remove(var);
+            }
+            c
+        }
+        None => Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())),
+    };
     cmd.current_dir(&guests).args(["build", "--release", "--locked", "--target", TARGET]).arg("--target-dir").arg(&target_dir);
     // The outer build's flags and jobserver belong to the host target, not to the guests.
     for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
@@ -40,18 +53,40 @@ fn main() {
     }
 }
 
+/// The toolchain that builds the plugins: `NNHOST_GUEST_TOOLCHAIN`, else `stable` when the host
+/// is built by a nightly (fuzzing: nightly's wasm32-wasip2 library may not be downloadable), else
+/// the toolchain building the host (`None`).
+fn guest_toolchain() -> Option<String> {
+    if let Ok(tc) = std::env::var("NNHOST_GUEST_TOOLCHAIN") {
+        return Some(tc).filter(|t| !t.is_empty());
+    }
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let version = Command::new(rustc).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    version.contains("nightly").then(|| "stable".to_string())
+}
+
 /// Install the wasm32-wasip2 standard library with rustup if the toolchain lacks it, so a fresh
 /// machine with only rustup needs no manual step.
-fn ensure_target() {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().ok();
+fn ensure_target(toolchain: Option<&str>) {
+    let sysroot = match toolchain {
+        Some(tc) => Command::new("rustup").args(["run", tc, "rustc", "--print", "sysroot"]).env_remove("RUSTUP_TOOLCHAIN").output().ok(),
+        None => {
+            let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+            Command::new(&rustc).args(["--print", "sysroot"]).output().ok()
+        }
+    };
     let has_target =
         sysroot.map(|o| Path::new(String::from_utf8_lossy(&o.stdout).trim()).join("lib/rustlib").join(TARGET).is_dir()).unwrap_or(false);
     if has_target {
         return;
     }
     println!("cargo:warning=installing the {TARGET} target with rustup (needed to build the plugins)");
-    let ok = Command::new("rustup").args(["target", "add", TARGET]).status().map(|s| s.success()).unwrap_or(false);
+    let mut add = Command::new("rustup");
+    add.args(["target", "add", TARGET]);
+    if let Some(tc) = toolchain {
+        add.args(["--toolchain", tc]).env_remove("RUSTUP_TOOLCHAIN");
+    }
+    let ok = add.status().map(|s| s.success()).unwrap_or(false);
     if !ok {
         panic!("the {TARGET} target is missing and `rustup target add {TARGET}` failed; install it by hand");
     }
