@@ -61,7 +61,8 @@ fn guest_toolchain() -> Option<String> {
         return Some(tc).filter(|t| !t.is_empty());
     }
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let version = Command::new(rustc).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    let version =
+        Command::new(rustc).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
     version.contains("nightly").then(|| "stable".to_string())
 }
 

@@ -141,20 +141,6 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-fn wasi_type(t: crate::plugins::WitTensorType) -> wasmtime_wasi_nn::wit::TensorType {
-    use crate::plugins::WitTensorType as W;
-    use wasmtime_wasi_nn::wit::TensorType as T;
-    match t {
-        W::Fp16 => T::Fp16,
-        W::Fp32 => T::Fp32,
-        W::Fp64 => T::Fp64,
-        W::Bf16 => T::Bf16,
-        W::U8 => T::U8,
-        W::I32 => T::I32,
-        W::I64 => T::I64,
-    }
-}
-
 /// Everything measured for one model: cold starts per backend, then interleaved iterations.
 #[allow(clippy::too_many_arguments)]
 pub fn bench_model(
@@ -184,7 +170,8 @@ pub fn bench_model(
     let pre_spec = input_spec(model);
     let tensor = nnhost_preprocess::preprocess(image, &pre_spec).map_err(|e| anyhow::anyhow!("{e}"))?;
     let input = TensorValue { dimensions: tensor.dims.clone(), ty: spec.input_type, data: tensor.data.clone() };
-    let native_input = wasmtime_wasi_nn::Tensor::new(tensor.dims.clone(), wasi_type(spec.input_type), tensor.data.clone());
+    let native_input =
+        wasmtime_wasi_nn::Tensor::new(tensor.dims.clone(), crate::plugins::to_wasi_type(spec.input_type), tensor.data.clone());
     let input_name = model.manifest.input.name.clone();
 
     struct Live<'a> {

@@ -12,7 +12,7 @@ pub mod tract;
 use std::fmt;
 use std::str::FromStr;
 
-use wasmtime_wasi_nn::backend::BackendError;
+use wasmtime_wasi_nn::backend::{BackendError, Id};
 use wasmtime_wasi_nn::wit::TensorType;
 use wasmtime_wasi_nn::Tensor;
 
@@ -87,6 +87,33 @@ pub struct Availability {
     pub reason: Option<String>,
 }
 
+impl Availability {
+    fn fill(&mut self, r: Result<(String, std::path::PathBuf, &'static str), String>) {
+        match r {
+            Ok((version, path, source)) => {
+                self.available = true;
+                self.version = Some(version);
+                self.library = Some(path.display().to_string());
+                self.source = Some(source);
+            }
+            Err(e) => self.reason = Some(e),
+        }
+    }
+}
+
+/// Position of a model input named or numbered by `id`, with an error listing the inputs.
+pub fn input_position<'a>(names: impl Iterator<Item = &'a str> + Clone, id: &Id) -> Result<usize, BackendError> {
+    let count = names.clone().count();
+    match id {
+        Id::Index(i) if (*i as usize) < count => Ok(*i as usize),
+        Id::Index(i) => Err(invalid(format!("input index {i} is out of range: the model has {count} inputs"))),
+        Id::Name(n) => names.clone().position(|x| x == n).ok_or_else(|| {
+            let all: Vec<&str> = names.collect();
+            invalid(format!("the model has no input named `{n}` (inputs: {all:?})"))
+        }),
+    }
+}
+
 impl BackendKind {
     pub const ALL: &'static [BackendKind] = &[BackendKind::Tract, BackendKind::Onnxruntime, BackendKind::Openvino];
 
@@ -108,24 +135,14 @@ impl BackendKind {
                 a.library = Some("embedded".into());
                 a.source = Some("built in");
             }
-            BackendKind::Onnxruntime => match onnxruntime::init(cfg.ort_lib.as_deref()) {
-                Ok(info) => {
-                    a.available = true;
-                    a.version = Some(info.version.clone());
-                    a.library = Some(info.path.display().to_string());
-                    a.source = Some(info.source);
-                }
-                Err(e) => a.reason = Some(e),
-            },
-            BackendKind::Openvino => match openvino::init(cfg.openvino_lib.as_deref()) {
-                Ok(info) => {
-                    a.available = true;
-                    a.version = Some(info.version.clone());
-                    a.library = Some(info.path.display().to_string());
-                    a.source = Some(info.source);
-                }
-                Err(e) => a.reason = Some(e),
-            },
+            BackendKind::Onnxruntime => {
+                let r = onnxruntime::init(cfg.ort_lib.as_deref()).map(|i| (i.version.clone(), i.path.clone(), i.source));
+                a.fill(r);
+            }
+            BackendKind::Openvino => {
+                let r = openvino::init(cfg.openvino_lib.as_deref()).map(|i| (i.version.clone(), i.path.clone(), i.source));
+                a.fill(r);
+            }
         }
         a
     }

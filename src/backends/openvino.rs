@@ -239,15 +239,7 @@ struct OvContext {
 
 impl OvContext {
     fn input_index(&self, id: &Id) -> Result<usize, BackendError> {
-        let inputs = &self.graph.0.inputs;
-        match id {
-            Id::Index(i) if (*i as usize) < inputs.len() => Ok(*i as usize),
-            Id::Index(i) => Err(invalid(format!("input index {i} is out of range: the model has {} inputs", inputs.len()))),
-            Id::Name(n) => inputs.iter().position(|io| &io.name == n).ok_or_else(|| {
-                let names: Vec<_> = inputs.iter().map(|i| i.name.as_str()).collect();
-                invalid(format!("the model has no input named `{n}` (inputs: {names:?})"))
-            }),
-        }
+        super::input_position(self.graph.0.inputs.iter().map(|i| i.name.as_str()), id)
     }
 
     fn set(&mut self, i: usize, t: &wasmtime_wasi_nn::Tensor) -> Result<(), BackendError> {

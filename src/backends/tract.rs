@@ -238,15 +238,7 @@ fn le_bytes<T: Copy, const N: usize>(s: TractResult<tract_ndarray::ArrayViewD<'_
 
 impl TractContext {
     fn input_index(&self, id: &Id) -> Result<usize, BackendError> {
-        let inputs = self.graph.inputs();
-        match id {
-            Id::Index(i) if (*i as usize) < inputs.len() => Ok(*i as usize),
-            Id::Index(i) => Err(invalid(format!("input index {i} is out of range: the model has {} inputs", inputs.len()))),
-            Id::Name(n) => inputs.iter().position(|io| &io.name == n).ok_or_else(|| {
-                let names: Vec<_> = inputs.iter().map(|i| i.name.as_str()).collect();
-                invalid(format!("the model has no input named `{n}` (inputs: {names:?})"))
-            }),
-        }
+        super::input_position(self.graph.inputs().iter().map(|i| i.name.as_str()), id)
     }
 
     fn run_pending(&mut self) -> Result<(), BackendError> {

@@ -44,20 +44,6 @@ struct OutputLine {
     dtype: &'static str,
 }
 
-fn wasi_type(t: crate::plugins::WitTensorType) -> wasmtime_wasi_nn::wit::TensorType {
-    use crate::plugins::WitTensorType as W;
-    use wasmtime_wasi_nn::wit::TensorType as T;
-    match t {
-        W::Fp16 => T::Fp16,
-        W::Fp32 => T::Fp32,
-        W::Fp64 => T::Fp64,
-        W::Bf16 => T::Bf16,
-        W::U8 => T::U8,
-        W::I32 => T::I32,
-        W::I64 => T::I64,
-    }
-}
-
 /// `FILE.npy` or `FILE.npy:bf16`.
 fn read_npy(spec: &str) -> Result<crate::plugins::TensorValue, Fatal> {
     let (file, bf16) = match spec.strip_suffix(":bf16") {
@@ -137,7 +123,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<u8, Fatal> {
             name: o.name.clone(),
             file: path.display().to_string(),
             dims: o.tensor.dimensions.clone(),
-            dtype: type_name(wasi_type(o.tensor.ty)),
+            dtype: type_name(crate::plugins::to_wasi_type(o.tensor.ty)),
         });
     }
     if args.json {

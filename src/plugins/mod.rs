@@ -36,6 +36,20 @@ pub(crate) mod bindings {
 pub use bindings::classifier::nnhost::plugins::types::{NamedTensor, PluginError, Prediction, TensorValue};
 pub use bindings::classifier::wasi::nn::tensor::TensorType as WitTensorType;
 
+/// The host-side wasi-nn tensor type of a plugin-world tensor type.
+pub fn to_wasi_type(t: WitTensorType) -> wasmtime_wasi_nn::wit::TensorType {
+    use wasmtime_wasi_nn::wit::TensorType as T;
+    match t {
+        WitTensorType::Fp16 => T::Fp16,
+        WitTensorType::Fp32 => T::Fp32,
+        WitTensorType::Fp64 => T::Fp64,
+        WitTensorType::Bf16 => T::Bf16,
+        WitTensorType::U8 => T::U8,
+        WitTensorType::I32 => T::I32,
+        WitTensorType::I64 => T::I64,
+    }
+}
+
 /// Why one plugin call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
