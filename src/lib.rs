@@ -51,3 +51,26 @@ pub fn wasm_error(e: &wasmtime::Error) -> String {
 pub fn wt(e: wasmtime::Error) -> anyhow::Error {
     anyhow::anyhow!(wasm_error(&e))
 }
+
+thread_local! {
+    static QUIET_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f`, turning a panic into `Err` without printing it. Engines that can panic on hostile
+/// input (tract on malformed models) go through here: the caller reports a one-line error, and the
+/// default panic message and backtrace stay off the user's terminal.
+pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> Result<R, ()> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET_PANICS.with(|q| q.get()) {
+                previous(info);
+            }
+        }));
+    });
+    let was = QUIET_PANICS.with(|q| q.replace(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET_PANICS.with(|q| q.set(was));
+    r.map_err(|_| ())
+}

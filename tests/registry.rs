@@ -92,3 +92,16 @@ fn a_garbage_model_file_is_a_load_error() {
         assert!(e.to_string().starts_with("failed to load model `m` on tract"), "{e}");
     }
 }
+
+/// Found by fuzzing (fuzz/fuzz_targets/tract_model_load.rs): an ONNX graph whose output names no
+/// node's output made tract panic ("no entry found for key"). nnhost must report a one-line load
+/// error and print no panic message.
+#[test]
+fn fuzz_tract_unknown_output_is_a_quiet_load_error() {
+    let r = crate::util::run(&["run", "-m", "tests/models/fuzz-tract-unknown-output.onnx"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("failed to load model `fuzz-tract-unknown-output` on tract") && r.stderr.contains("panic"), "{}", r.stderr);
+    let bytes = std::fs::read(root().join("tests/models/fuzz-tract-unknown-output.onnx")).unwrap();
+    assert!(nnhost::backends::tract::TractGraph::from_onnx_bytes(&bytes).is_err());
+}

@@ -6,7 +6,6 @@
 //! Tensors are converted from wasi-nn bytes with safe little-endian decoding, checked against the
 //! model's declared input types and shapes first.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -81,7 +80,7 @@ impl TractGraph {
     /// Parse, type-check and optimize an ONNX model. Malformed bytes give an error; a panic inside
     /// tract on hostile input is caught and reported as an error too.
     pub fn from_onnx_bytes(bytes: &[u8]) -> Result<Self, BackendError> {
-        let result = catch_unwind(AssertUnwindSafe(|| Self::build(bytes)));
+        let result = crate::catch_quietly(|| Self::build(bytes));
         match result {
             Ok(r) => r.map_err(|e| {
                 let msg = format!("{e:#}");
@@ -129,7 +128,7 @@ impl TractGraph {
 
     /// Run the model on tensors given in model input order.
     pub fn run(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>, BackendError> {
-        catch_unwind(AssertUnwindSafe(|| self.0.plan.run(inputs)))
+        crate::catch_quietly(|| self.0.plan.run(inputs))
             .map_err(|_| invalid("tract panicked while running the model"))?
             .map_err(|e| invalid(format!("tract failed to run the model: {e:#}")))
     }
@@ -304,7 +303,7 @@ impl BackendExecutionContext for TractContext {
 /// The graph inputs of an ONNX model, in order (initializers excluded), read from the protobuf
 /// without building the model: used to bind positional tensors to names.
 pub fn onnx_input_names(mut bytes: &[u8]) -> Result<Vec<String>, String> {
-    let proto = catch_unwind(AssertUnwindSafe(|| tract_onnx::onnx().proto_model_for_read(&mut bytes)))
+    let proto = crate::catch_quietly(|| tract_onnx::onnx().proto_model_for_read(&mut bytes))
         .map_err(|_| "the ONNX file made the parser panic".to_string())?
         .map_err(|e| format!("not a readable ONNX model: {e}"))?;
     let graph = proto.graph.ok_or("the ONNX model has no graph")?;
