@@ -80,8 +80,15 @@ impl CallError {
 
     /// A trap or host error, naming the limit hit when one was.
     pub(crate) fn trap(runtime: &crate::runtime::Runtime, e: &wasmtime::Error) -> Self {
-        let _ = crate::backends::take_last_error();
-        CallError::Trap(runtime.describe_error(e))
+        let described = runtime.describe_error(e);
+        // When the engine was cancelled at the deadline, the plugin may trap on its own deadline
+        // before it can report that: say both.
+        match crate::backends::take_last_error() {
+            Some(engine) if engine.contains("deadline") && described.contains("deadline") => {
+                CallError::Trap(format!("{described}; inference: {engine}"))
+            }
+            _ => CallError::Trap(described),
+        }
     }
 }
 
