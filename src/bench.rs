@@ -20,8 +20,6 @@ use crate::plugins::{NamedTensor, TensorValue, IMAGE_CLASSIFIER, TENSOR_RUNNER};
 use crate::registry::{GraphStore, ModelInfo};
 use crate::runtime::{ComponentCache, Runtime, RuntimeOptions};
 
-pub const PATHS: [&str; 3] = ["native", "guest-compute", "guest-classify"];
-
 #[derive(Debug, Clone, Serialize)]
 pub struct Stats {
     pub min_ms: f64,
@@ -167,7 +165,7 @@ pub fn bench_model(
 
     // The input tensor, preprocessed natively exactly as the plugin does.
     let spec = crate::plugins::classifier::model_spec(model);
-    let pre_spec = input_spec(model);
+    let pre_spec = model.input_spec();
     let tensor = nnhost_preprocess::preprocess(image, &pre_spec).map_err(|e| anyhow::anyhow!("{e}"))?;
     let input = TensorValue { dimensions: tensor.dims.clone(), ty: spec.input_type, data: tensor.data.clone() };
     let native_input =
@@ -271,30 +269,6 @@ pub fn bench_model(
             }
         })
         .collect())
-}
-
-fn input_spec(m: &ModelInfo) -> nnhost_preprocess::InputSpec {
-    use wasmtime_wasi_nn::wit::TensorType as T;
-    let i = &m.manifest.input;
-    nnhost_preprocess::InputSpec {
-        elem: match m.input_type {
-            T::Fp16 => nnhost_preprocess::ElemType::F16,
-            T::Fp64 => nnhost_preprocess::ElemType::F64,
-            T::U8 => nnhost_preprocess::ElemType::U8,
-            _ => nnhost_preprocess::ElemType::F32,
-        },
-        layout: match m.layout {
-            crate::registry::Layout::Nchw => nnhost_preprocess::Layout::Nchw,
-            crate::registry::Layout::Nhwc => nnhost_preprocess::Layout::Nhwc,
-        },
-        width: i.width,
-        height: i.height,
-        channels: i.channels,
-        order: if m.bgr { nnhost_preprocess::ChannelOrder::Bgr } else { nnhost_preprocess::ChannelOrder::Rgb },
-        scale: i.scale,
-        mean: i.mean.clone(),
-        std: i.std.clone(),
-    }
 }
 
 /// Median wall time of warm `nnhost classify` processes (the cache is filled by a first run).

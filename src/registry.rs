@@ -275,19 +275,36 @@ impl ModelsDir {
             "probabilities" => true,
             other => return Err(bad(format!("output kind must be `logits` or `probabilities`, not `{other}`"))),
         };
-        let spec = nnhost_preprocess::InputSpec {
-            elem: nnhost_preprocess::ElemType::F32,
-            layout: nnhost_preprocess::Layout::Nchw,
+        let info = ModelInfo { name: name.into(), dir, model_file, openvino_ir, input_type, layout, bgr, probabilities, labels, manifest };
+        info.input_spec().validate().map_err(|e| bad(e.to_string()))?;
+        Ok(info)
+    }
+}
+
+impl ModelInfo {
+    /// What the image-classifier plugin preprocesses to, as the shared preprocessing crate sees it.
+    pub fn input_spec(&self) -> nnhost_preprocess::InputSpec {
+        use nnhost_preprocess as pre;
+        let i = &self.manifest.input;
+        pre::InputSpec {
+            elem: match self.input_type {
+                TensorType::Fp16 => pre::ElemType::F16,
+                TensorType::Fp64 => pre::ElemType::F64,
+                TensorType::U8 => pre::ElemType::U8,
+                _ => pre::ElemType::F32,
+            },
+            layout: match self.layout {
+                Layout::Nchw => pre::Layout::Nchw,
+                Layout::Nhwc => pre::Layout::Nhwc,
+            },
             width: i.width,
             height: i.height,
             channels: i.channels,
-            order: nnhost_preprocess::ChannelOrder::Rgb,
+            order: if self.bgr { pre::ChannelOrder::Bgr } else { pre::ChannelOrder::Rgb },
             scale: i.scale,
             mean: i.mean.clone(),
             std: i.std.clone(),
-        };
-        spec.validate().map_err(|e| bad(e.to_string()))?;
-        Ok(ModelInfo { name: name.into(), dir, model_file, openvino_ir, input_type, layout, bgr, probabilities, labels, manifest })
+        }
     }
 }
 
@@ -311,7 +328,7 @@ impl fmt::Display for ModelInfo {
 /// Graphs loaded in this process, keyed by (model, backend); each is loaded once and shared.
 #[derive(Default, Clone)]
 pub struct GraphStore {
-    graphs: Arc<Mutex<HashMap<(String, BackendKind), Graph>>>,
+    graphs: Arc<Mutex<HashMap<(String, Option<PathBuf>, BackendKind), Graph>>>,
     config: BackendConfig,
 }
 
@@ -335,7 +352,7 @@ impl GraphStore {
 
     /// Like [`GraphStore::get_or_load`] for models named by files.
     pub fn get_or_load_files(&self, files: &ModelFiles, backend: BackendKind) -> Result<Graph, RegistryError> {
-        let key = (files.name.clone(), backend);
+        let key = (files.name.clone(), files.onnx.clone(), backend);
         let mut graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(g) = graphs.get(&key) {
             return Ok(g.clone());

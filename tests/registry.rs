@@ -103,5 +103,5 @@ fn fuzz_tract_unknown_output_is_a_quiet_load_error() {
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     assert!(r.stderr.contains("failed to load model `fuzz-tract-unknown-output` on tract") && r.stderr.contains("panic"), "{}", r.stderr);
     let bytes = std::fs::read(root().join("tests/models/fuzz-tract-unknown-output.onnx")).unwrap();
-    assert!(nnhost::backends::tract::TractGraph::from_onnx_bytes(&bytes).is_err());
+    assert!(nnhost::backends::tract::TractGraph::from_onnx_bytes(&bytes, Default::default()).is_err());
 }

@@ -11,6 +11,6 @@ fuzz_target!(|data: &[u8]| {
     // out-of-memory, hangs. (Panics found before this: tests/models/fuzz-*.onnx.)
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
-    let _ = TractGraph::from_onnx_bytes(data);
+    let _ = TractGraph::from_onnx_bytes(data, Default::default());
     let _ = nnhost::backends::tract::onnx_input_names(data);
 });

@@ -152,10 +152,3 @@ fn python_site_packages() -> Vec<PathBuf> {
     }
     out
 }
-
-/// Version suffix of a versioned library file name (`libonnxruntime.so.1.32.0` -> `1.32.0`).
-pub fn version_from_file_name(path: &Path, prefix: &str) -> Option<String> {
-    let name = path.file_name()?.to_str()?;
-    let v = name.strip_prefix(prefix)?.strip_prefix('.')?;
-    (!v.is_empty()).then(|| v.to_string())
-}

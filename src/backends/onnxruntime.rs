@@ -17,7 +17,7 @@ use wasmtime_wasi_nn::backend::{BackendError, BackendExecutionContext, BackendFr
 use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
-use super::native::{version_from_file_name, LibSpec, Located};
+use super::native::{LibSpec, Located};
 use super::{check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
 
 /// The ONNX Runtime shared library, as shipped by the `onnxruntime` wheel.
@@ -85,7 +85,6 @@ fn probe(path: &Path) -> Result<String, String> {
     if !version.starts_with("1.") || minor < MIN_MINOR {
         return Err(format!("ONNX Runtime {version} at {} is too old: nnhost needs 1.{MIN_MINOR} or newer ({})", path.display(), LIB.pip));
     }
-    let _ = version_from_file_name(path, LIB.file_prefix);
     Ok(version)
 }
 

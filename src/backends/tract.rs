@@ -37,10 +37,7 @@ impl BackendInner for TractBackend {
         if builders.len() != 1 {
             return Err(BackendError::InvalidNumberOfBuilders(1, builders.len()));
         }
-        let mut graph = TractGraph::from_onnx_bytes(builders[0])?;
-        if let Some(inner) = Arc::get_mut(&mut graph.0) {
-            inner.limits = self.limits;
-        }
+        let graph = TractGraph::from_onnx_bytes(builders[0], self.limits)?;
         Ok(Graph::from(Box::new(graph) as Box<dyn BackendGraph>))
     }
 
@@ -79,8 +76,8 @@ pub struct TractGraph(Arc<Inner>);
 impl TractGraph {
     /// Parse, type-check and optimize an ONNX model. Malformed bytes give an error; a panic inside
     /// tract on hostile input is caught and reported as an error too.
-    pub fn from_onnx_bytes(bytes: &[u8]) -> Result<Self, BackendError> {
-        let result = crate::catch_quietly(|| Self::build(bytes));
+    pub fn from_onnx_bytes(bytes: &[u8], limits: TensorLimits) -> Result<Self, BackendError> {
+        let result = crate::catch_quietly(|| Self::build(bytes, limits));
         match result {
             Ok(r) => r.map_err(|e| {
                 let msg = format!("{e:#}");
@@ -94,7 +91,7 @@ impl TractGraph {
         }
     }
 
-    fn build(mut bytes: &[u8]) -> TractResult<Self> {
+    fn build(mut bytes: &[u8], limits: TensorLimits) -> TractResult<Self> {
         let model = tract_onnx::onnx().model_for_read(&mut bytes)?;
         let input_names: Vec<String> = model.input_outlets()?.iter().map(|o| model.node(o.node).name.clone()).collect();
         let output_names: Vec<String> = model
@@ -115,7 +112,7 @@ impl TractGraph {
         let inputs = io(in_facts, input_names);
         let outputs = io(out_facts, output_names);
         let plan = typed.into_runnable()?;
-        Ok(TractGraph(Arc::new(Inner { plan, inputs, outputs, limits: TensorLimits::default() })))
+        Ok(TractGraph(Arc::new(Inner { plan, inputs, outputs, limits })))
     }
 
     pub fn inputs(&self) -> &[IoInfo] {

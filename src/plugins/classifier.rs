@@ -94,8 +94,9 @@ impl<'a> Classifier<'a> {
         let registry = InstanceRegistry::new([(self.model.name.clone(), self.graph.clone())]);
         let mut store = self.runtime.new_store(self.backend.instantiate(&self.config), registry);
         self.runtime.arm(&mut store);
-        let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| ClassifyError::trap(self.runtime, &e))?;
+        let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| ClassifyError::trap(self.runtime, &e));
         self.runtime.disarm();
+        let instance = instance?;
         let bindings = bindings::Classifier::new(&mut store, &instance)
             .map_err(|e| ClassifyError::Trap(format!("the component is not a classifier plugin: {}", crate::wasm_error(&e))))?;
         Ok(ClassifierInstance { store, bindings })

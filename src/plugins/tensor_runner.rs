@@ -42,8 +42,9 @@ impl<'a> TensorRunner<'a> {
         let registry = InstanceRegistry::new([(self.name.clone(), self.graph.clone())]);
         let mut store = self.runtime.new_store(self.backend.instantiate(&self.config), registry);
         self.runtime.arm(&mut store);
-        let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| CallError::trap(self.runtime, &e))?;
+        let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| CallError::trap(self.runtime, &e));
         self.runtime.disarm();
+        let instance = instance?;
         let bindings = bindings::TensorRunner::new(&mut store, &instance)
             .map_err(|e| CallError::Trap(format!("the component is not a tensor-runner plugin: {}", crate::wasm_error(&e))))?;
         Ok(TensorRunnerInstance { store, bindings, name: self.name.clone(), runtime: self.runtime })

@@ -163,7 +163,6 @@ impl Runtime {
 
     /// A one-line description of why a call failed, naming the limit hit when one was.
     pub fn describe_error(&self, e: &wasmtime::Error) -> String {
-        limits::set_call_deadline(None);
         let l = &self.options.limits;
         match e.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::Interrupt) => return format!("deadline of {} ms exceeded (limit deadline_ms)", l.deadline_ms),
@@ -203,9 +202,4 @@ impl HostMonotonicClock for FrozenClock {
     fn now(&self) -> u64 {
         0
     }
-}
-
-/// Seconds as a `Duration`, for reporting.
-pub fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
 }
