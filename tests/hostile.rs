@@ -93,9 +93,55 @@ fn a_tensor_over_the_size_limit_is_refused() {
 }
 
 #[test]
-fn leaking_graphs_and_contexts_hits_the_resource_limit() {
-    let (e, _) = attack(&runtime(test_limits()), "leak");
-    assert!(msg(&e).contains("resource limit of 200 live handles hit"), "{e}");
+fn leaked_graphs_contexts_and_tensors_each_hit_their_own_limit() {
+    let rt = runtime(Limits { max_resources: 1_000, ..test_limits() });
+    let (e, _) = attack(&rt, "leak-graphs");
+    assert!(matches!(e, CallError::Trap(_)) && msg(&e).contains("live graph limit of 16 hit (limit max_graphs)"), "{e}");
+    // Graphs and contexts leaked together: graphs run out first.
+    let (e, _) = attack(&rt, "leak");
+    assert!(msg(&e).contains("live graph limit of 16 hit (limit max_graphs)"), "{e}");
+    let (e, _) = attack(&rt, "leak-contexts");
+    assert!(msg(&e).contains("live execution context limit of 64 hit (limit max_contexts)"), "{e}");
+    let (e, _) = attack(&rt, "leak-tensors");
+    assert!(msg(&e).contains("live tensor limit of 256 hit (limit max_tensors)"), "{e}");
+    // Each is its own setting.
+    let rt = runtime(Limits { max_graphs: 3, max_contexts: 5, max_tensors: 7, ..test_limits() });
+    for (cmd, want) in [
+        ("leak-graphs", "live graph limit of 3 hit (limit max_graphs)"),
+        ("leak-contexts", "live execution context limit of 5 hit (limit max_contexts)"),
+        ("leak-tensors", "live tensor limit of 7 hit (limit max_tensors)"),
+    ] {
+        let (e, _) = attack(&rt, cmd);
+        assert!(msg(&e).contains(want), "{cmd}: {e}");
+    }
+}
+
+#[test]
+fn tensors_cannot_hold_more_host_memory_than_the_live_bytes_limit() {
+    // Each 8 MiB tensor is copied out of the same plugin buffer: only the host's memory grows.
+    let rt = runtime(Limits { live_tensor_bytes: 64 << 20, ..test_limits() });
+    let (e, _) = attack(&rt, "tensor-flood");
+    assert!(
+        msg(&e).contains("live tensor bytes limit of 67108864 hit: 67108864 held, 8388608 more asked (limit live_tensor_bytes)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn all_handles_together_hit_the_overall_resource_limit() {
+    let rt = runtime(Limits { max_graphs: 10_000, max_contexts: 10_000, ..test_limits() });
+    let (e, _) = attack(&rt, "leak");
+    assert!(msg(&e).contains("resource limit of 200 live handles hit (limit max_resources)"), "{e}");
+}
+
+#[test]
+fn dropped_resources_no_longer_count_against_the_limits() {
+    // 2,000 rounds of graph + context + tensor, each dropped, and 300 computes whose inputs are
+    // consumed and outputs dropped: far past every per-kind limit if drops were not counted.
+    let rt = runtime(Limits { max_graphs: 2, max_contexts: 2, max_tensors: 2, deadline_ms: 20_000, ..test_limits() });
+    let (e, _) = attack(&rt, "churn");
+    assert!(matches!(e, CallError::Plugin(_)), "{e}");
+    assert!(msg(&e).contains("churned: 2000 graph/context/tensor rounds, 300 computes, 300 outputs"), "{e}");
 }
 
 #[test]
@@ -211,6 +257,13 @@ fn limits_come_from_a_config_file_and_flags_override_it() {
     std::fs::write(&cmd, "grow").unwrap();
     let r = run(&["--config", cfg.to_str().unwrap(), "classify", "--guest", HOSTILE, cmd.to_str().unwrap()]);
     assert!(r.stderr.contains("memory limit of 32 MiB hit"), "{}", r.stderr);
+    std::fs::write(&cfg, "[limits]\nmax_contexts = 3\nmax_tensors = 9\n").unwrap();
+    std::fs::write(&cmd, "leak-contexts").unwrap();
+    let r = run(&["--config", cfg.to_str().unwrap(), "classify", "--guest", HOSTILE, cmd.to_str().unwrap()]);
+    assert!(r.stderr.contains("live execution context limit of 3 hit (limit max_contexts)"), "{}", r.stderr);
+    std::fs::write(&cmd, "leak-tensors").unwrap();
+    let r = run(&["--config", cfg.to_str().unwrap(), "--max-tensors", "4", "classify", "--guest", HOSTILE, cmd.to_str().unwrap()]);
+    assert!(r.stderr.contains("live tensor limit of 4 hit (limit max_tensors)"), "{}", r.stderr);
     std::fs::write(&cfg, "[limits]\ndeadline = 5\n").unwrap();
     let r = run(&["--config", cfg.to_str().unwrap(), "classify", "fixtures/images/004-cross.png"]);
     assert_eq!(r.code, 2);

@@ -266,13 +266,13 @@ pub fn check_tensor(name: &str, t: &Tensor, limits: &TensorLimits) -> Result<usi
 }
 
 thread_local! {
-    /// The message of the last backend error raised on this thread. wasmtime-wasi-nn hands the
-    /// guest only the top-level text of a `BackendError` ("Failed while accessing backend"), so
-    /// the host keeps the real cause here and puts it back into the error it reports.
+    /// The message of the last backend error raised on this thread during the current plugin
+    /// call (cleared when a call is armed). When a plugin traps after an engine was cancelled at
+    /// the deadline, the host reports both from here.
     static LAST_ERROR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
-/// A backend error carrying a message (wasmtime-wasi-nn reports it to the guest as runtime-error).
+/// A backend error carrying a message (the plugin gets it as a `runtime-error` with this text).
 pub fn invalid(msg: impl fmt::Display) -> BackendError {
     let msg = msg.to_string();
     LAST_ERROR.with(|l| *l.borrow_mut() = Some(msg.clone()));
@@ -286,7 +286,7 @@ pub fn unsupported(msg: impl fmt::Display) -> BackendError {
     BackendError::UnsupportedTensorType(msg)
 }
 
-/// Take the last backend error message raised on this thread (see [`invalid`]).
+/// Take the last backend error message raised on this thread in this call (see [`invalid`]).
 pub fn take_last_error() -> Option<String> {
     LAST_ERROR.with(|l| l.borrow_mut().take())
 }

@@ -53,25 +53,37 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE", env = "NNHOST_CONFIG")]
     pub config: Option<PathBuf>,
     /// Plugin memory limit, in MiB [default: 256].
-    #[arg(long, global = true, value_name = "MIB")]
+    #[arg(long, global = true, help_heading = LIMITS, value_name = "MIB")]
     pub max_memory: Option<usize>,
     /// Wall-clock deadline of one plugin call, inference included where the engine can be cancelled, in ms [default: 10000].
-    #[arg(long, global = true, value_name = "MS")]
+    #[arg(long, global = true, help_heading = LIMITS, value_name = "MS")]
     pub deadline_ms: Option<u64>,
     /// Fuel per plugin call (wasm instructions, roughly) [default: unmetered].
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, help_heading = LIMITS, value_name = "N")]
     pub fuel: Option<u64>,
-    /// Most live wasi-nn resources (graphs, contexts, tensors) per plugin instance [default: 1000].
-    #[arg(long, global = true, value_name = "N")]
+    /// Most live graphs per plugin instance [default: 16].
+    #[arg(long, global = true, help_heading = LIMITS, value_name = "N")]
+    pub max_graphs: Option<usize>,
+    /// Most live execution contexts per plugin instance [default: 64].
+    #[arg(long, global = true, help_heading = LIMITS, value_name = "N")]
+    pub max_contexts: Option<usize>,
+    /// Most live tensors per plugin instance [default: 256].
+    #[arg(long, global = true, help_heading = LIMITS, value_name = "N")]
+    pub max_tensors: Option<usize>,
+    /// Most bytes held by all live tensors of a plugin instance [default: 1073741824].
+    #[arg(long, global = true, help_heading = LIMITS, value_name = "BYTES")]
+    pub live_tensor_bytes: Option<usize>,
+    /// Most live handles of any kind (wasi-nn resources and errors, WASI handles) per plugin instance [default: 1000].
+    #[arg(long, global = true, help_heading = LIMITS, value_name = "N")]
     pub max_resources: Option<usize>,
     /// Largest tensor crossing wasi-nn, in bytes [default: 268435456].
-    #[arg(long, global = true, value_name = "BYTES")]
+    #[arg(long, global = true, help_heading = LIMITS, value_name = "BYTES")]
     pub max_tensor_bytes: Option<usize>,
     /// Let plugins load models from bytes they supply (wasi:nn graph.load); off for untrusted plugins.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = LIMITS)]
     pub allow_guest_models: bool,
     /// Give plugins the real wall and monotonic clocks (default: frozen at zero).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = LIMITS)]
     pub allow_clocks: bool,
     /// Threads per inference for engines that take a setting (ONNX Runtime) [default: the engine's].
     #[arg(long, global = true, value_name = "N")]
@@ -105,6 +117,8 @@ impl<E: std::fmt::Display> From<E> for Fatal {
         Fatal(format!("{e:#}").replace('\n', " "))
     }
 }
+
+const LIMITS: &str = "Sandbox limits, per plugin instance (also [limits] in the config file)";
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -159,7 +173,7 @@ impl Cli {
             None => crate::runtime::Limits::default(),
         };
         if let Some(m) = self.max_memory {
-            l.memory_bytes = m << 20;
+            l.memory_bytes = m.saturating_mul(1 << 20);
         }
         if let Some(d) = self.deadline_ms {
             l.deadline_ms = d;
@@ -167,8 +181,17 @@ impl Cli {
         if self.fuel.is_some() {
             l.fuel = self.fuel;
         }
-        if let Some(n) = self.max_resources {
-            l.max_resources = n;
+        let counts = [
+            (self.max_graphs, &mut l.max_graphs),
+            (self.max_contexts, &mut l.max_contexts),
+            (self.max_tensors, &mut l.max_tensors),
+            (self.live_tensor_bytes, &mut l.live_tensor_bytes),
+            (self.max_resources, &mut l.max_resources),
+        ];
+        for (flag, limit) in counts {
+            if let Some(n) = flag {
+                *limit = n;
+            }
         }
         if let Some(b) = self.max_tensor_bytes {
             l.tensor_bytes = b;

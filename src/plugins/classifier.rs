@@ -123,20 +123,20 @@ impl ClassifierInstance {
         c.runtime.arm(&mut self.store);
         let r = self.bindings.call_classify(&mut self.store, &c.spec, image, top_k).map_err(|e| ClassifyError::trap(c.runtime, &e));
         c.runtime.disarm();
-        r?.map_err(ClassifyError::from_plugin)
+        r?.map_err(ClassifyError::Plugin)
     }
 
     pub fn infer(&mut self, c: &Classifier<'_>, image: &[u8]) -> Result<Vec<NamedTensor>, ClassifyError> {
         c.runtime.arm(&mut self.store);
         let r = self.bindings.call_infer(&mut self.store, &c.spec, image).map_err(|e| ClassifyError::trap(c.runtime, &e));
         c.runtime.disarm();
-        r?.map_err(ClassifyError::from_plugin)
+        r?.map_err(ClassifyError::Plugin)
     }
 
     pub fn preprocess(&mut self, c: &Classifier<'_>, image: &[u8]) -> Result<TensorValue, ClassifyError> {
         c.runtime.arm(&mut self.store);
         let r = self.bindings.call_preprocess(&mut self.store, &c.spec, image).map_err(|e| ClassifyError::trap(c.runtime, &e));
         c.runtime.disarm();
-        r?.map_err(ClassifyError::from_plugin)
+        r?.map_err(ClassifyError::Plugin)
     }
 }

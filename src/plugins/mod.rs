@@ -62,22 +62,6 @@ pub enum CallError {
 }
 
 impl CallError {
-    /// A plugin's error value, with the backend's real message put back where wasmtime-wasi-nn
-    /// reduced it to "Failed while accessing backend" (see `backends::invalid`).
-    pub(crate) fn from_plugin(e: PluginError) -> Self {
-        let detail = crate::backends::take_last_error();
-        let fix = |m: String| match &detail {
-            Some(d) if m.contains(GENERIC) => m.replace(GENERIC, d),
-            Some(d) if m.contains("Unsupported tensor type: ") && m.contains(d.as_str()) => m.replace("Unsupported tensor type: ", ""),
-            _ => m,
-        };
-        CallError::Plugin(match e {
-            PluginError::Inference(m) => PluginError::Inference(fix(m)),
-            PluginError::BadOutput(m) => PluginError::BadOutput(fix(m)),
-            other => other,
-        })
-    }
-
     /// A trap or host error, naming the limit hit when one was.
     pub(crate) fn trap(runtime: &crate::runtime::Runtime, e: &wasmtime::Error) -> Self {
         let described = runtime.describe_error(e);
@@ -91,8 +75,6 @@ impl CallError {
         }
     }
 }
-
-const GENERIC: &str = "Failed while accessing backend";
 
 /// The classifier's name for [`CallError`].
 pub type ClassifyError = CallError;

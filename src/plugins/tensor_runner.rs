@@ -61,6 +61,6 @@ impl TensorRunnerInstance<'_> {
         self.runtime.arm(&mut self.store);
         let r = self.bindings.call_run(&mut self.store, &self.name, inputs).map_err(|e| CallError::trap(self.runtime, &e));
         self.runtime.disarm();
-        r?.map_err(CallError::from_plugin)
+        r?.map_err(CallError::Plugin)
     }
 }

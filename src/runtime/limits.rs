@@ -28,8 +28,15 @@ pub struct Limits {
     pub deadline_ms: u64,
     /// Wasm fuel per call (instructions, roughly); `None` = unmetered.
     pub fuel: Option<u64>,
-    /// Most live wasi-nn resources (graphs, execution contexts, tensors, errors) plus WASI handles
-    /// in one instance.
+    /// Most live graphs (`load`, `load-by-name`) one instance may hold.
+    pub max_graphs: usize,
+    /// Most live execution contexts one instance may hold.
+    pub max_contexts: usize,
+    /// Most live tensors one instance may hold (its own and compute outputs).
+    pub max_tensors: usize,
+    /// Most bytes all live tensors of one instance may hold together.
+    pub live_tensor_bytes: usize,
+    /// Most live handles of any kind (the above, wasi-nn errors, WASI handles) in one instance.
     pub max_resources: usize,
     /// Largest tensor crossing wasi-nn, in bytes.
     pub tensor_bytes: usize,
@@ -54,6 +61,10 @@ impl Default for Limits {
             instances: 16,
             deadline_ms: 10_000,
             fuel: None,
+            max_graphs: 16,
+            max_contexts: 64,
+            max_tensors: 256,
+            live_tensor_bytes: 1 << 30,
             max_resources: 1_000,
             tensor_bytes: 256 << 20,
             tensor_rank: 8,

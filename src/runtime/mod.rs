@@ -4,7 +4,7 @@
 
 pub mod cache;
 pub mod limits;
-mod policy;
+pub mod nn;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_nn::wit::WasiNnCtx;
-use wasmtime_wasi_nn::wit::WasiNnView;
 use wasmtime_wasi_nn::{Backend, Registry};
+
+use nn::{NnCtx, NnView};
 
 pub use cache::ComponentCache;
 
@@ -24,7 +24,7 @@ pub use limits::Limits;
 pub struct HostState {
     table: ResourceTable,
     wasi: WasiCtx,
-    nn: WasiNnCtx,
+    nn: NnCtx,
     limits: StoreLimits,
 }
 
@@ -77,8 +77,7 @@ impl Runtime {
         limits::start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(crate::wt)?;
-        wasmtime_wasi_nn::wit::add_to_linker(&mut linker, |s: &mut HostState| WasiNnView::new(&mut s.table, &mut s.nn))
-            .map_err(crate::wt)?;
+        nn::add_to_linker(&mut linker, |s: &mut HostState| NnView::new(&mut s.table, &mut s.nn)).map_err(crate::wt)?;
         let cache = options.cache_dir.clone().map(|d| ComponentCache::new(d, &engine));
         Ok(Self { engine, linker, cache, options })
     }
@@ -116,7 +115,6 @@ impl Runtime {
     /// A fresh store for one plugin instance: empty WASI, the given backends and registry.
     pub fn new_store(&self, backends: Vec<Backend>, registry: impl Into<Registry>) -> Store<HostState> {
         let l = &self.options.limits;
-        let backends = backends.into_iter().map(|b| policy::GuestModelPolicy::wrap(b, l)).collect::<Vec<_>>();
         let mut table = ResourceTable::new();
         table.set_max_capacity(l.max_resources);
         let mut wasi = WasiCtx::builder();
@@ -135,7 +133,7 @@ impl Runtime {
             table,
             // No preopens, environment, arguments, stdio or network.
             wasi: wasi.build(),
-            nn: WasiNnCtx::new(backends, registry.into()),
+            nn: NnCtx::new(backends, registry.into(), l),
             limits,
         };
         let mut store = Store::new(&self.engine, state);
@@ -153,6 +151,7 @@ impl Runtime {
         if let Some(fuel) = l.fuel {
             let _ = store.set_fuel(fuel);
         }
+        let _ = crate::backends::take_last_error();
         limits::set_call_deadline(Some((Instant::now() + Duration::from_millis(l.deadline_ms), l.deadline_ms)));
     }
 

@@ -1,6 +1,6 @@
 //! A hostile plugin for the sandbox tests. It implements the classifier world, but the "image" it
 //! is given is a command naming the attack to make: loop forever, grow memory without end, recurse
-//! deeply, ask for huge tensors, leak graphs and contexts, load by path-like names, feed garbage
+//! deeply, ask for huge tensors, leak graphs, contexts or tensors, flood the host with tensor bytes, load by path-like names, feed garbage
 //! model bytes, use a dropped resource, trap. The host must turn each into an error and keep going.
 
 wit_bindgen::generate!({
@@ -89,6 +89,71 @@ fn attack(spec: &ModelSpec, cmd: &str) -> Result<Vec<Prediction>, PluginError> {
                     return report("leaked ten million handles".into());
                 }
             }
+        }
+        "leak-graphs" => {
+            let mut n = 0u64;
+            loop {
+                let g = load_by_name(&spec.name).map_err(|e| PluginError::Inference(err(e)))?;
+                std::mem::forget(g);
+                n += 1;
+                if n > 10_000_000 {
+                    return report("leaked ten million graphs".into());
+                }
+            }
+        }
+        "leak-contexts" => {
+            let g = load_by_name(&spec.name).map_err(|e| PluginError::Inference(err(e)))?;
+            let mut n = 0u64;
+            loop {
+                let c = g.init_execution_context().map_err(|e| PluginError::Inference(err(e)))?;
+                std::mem::forget(c);
+                n += 1;
+                if n > 10_000_000 {
+                    return report("leaked ten million contexts".into());
+                }
+            }
+        }
+        "leak-tensors" => {
+            let mut n = 0u64;
+            loop {
+                std::mem::forget(Tensor::new(&[1], TensorType::U8, &[7]));
+                n += 1;
+                if n > 10_000_000 {
+                    return report("leaked ten million tensors".into());
+                }
+            }
+        }
+        "tensor-flood" => {
+            // Few tensors, each 8 MiB, copied from the same guest buffer: host memory, not the
+            // plugin's, is what grows.
+            let data = vec![0u8; 8 << 20];
+            let mut n = 0u64;
+            loop {
+                std::mem::forget(Tensor::new(&[2 << 20], TensorType::Fp32, &data));
+                n += 1;
+                if n > 100_000 {
+                    return report("held 800 GiB of tensors".into());
+                }
+            }
+        }
+        "churn" => {
+            // Well-behaved use, many times over: everything created is dropped, so no limit on
+            // live resources may be hit.
+            for _ in 0..2_000 {
+                let g = load_by_name(&spec.name).map_err(|e| PluginError::Inference(err(e)))?;
+                let c = g.init_execution_context().map_err(|e| PluginError::Inference(err(e)))?;
+                let t = Tensor::new(&[4], TensorType::U8, &[1, 2, 3, 4]);
+                drop((t, c, g));
+            }
+            let g = load_by_name(&spec.name).map_err(|e| PluginError::Inference(err(e)))?;
+            let c = g.init_execution_context().map_err(|e| PluginError::Inference(err(e)))?;
+            let n = (spec.width * spec.height * spec.channels) as usize;
+            let mut outputs = 0;
+            for _ in 0..300 {
+                let t = Tensor::new(&[1, spec.channels, spec.height, spec.width], TensorType::Fp32, &vec![0u8; n * 4]);
+                outputs += c.compute(vec![(spec.input_name.clone(), t)]).map_err(|e| PluginError::Inference(err(e)))?.len();
+            }
+            report(format!("churned: 2000 graph/context/tensor rounds, 300 computes, {outputs} outputs"))
         }
         "path-names" => {
             let names = ["../shapes", "/etc/passwd", "shapes/../shapes", "..", "models/shapes", "", "shapes\0"];

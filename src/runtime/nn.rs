@@ -1,0 +1,389 @@
+//! nnhost's `wasi:nn` host: the imports a plugin calls, between the plugin and the backends.
+//!
+//! wasmtime-wasi-nn supplies the backend interface nnhost's engines implement (graphs, execution
+//! contexts, tensors). This module implements the `wasi:nn` WIT imports on top of it, so that each
+//! plugin instance is held to its own quotas and policy:
+//! - live graphs, execution contexts and tensors are counted per kind (`max_graphs`,
+//!   `max_contexts`, `max_tensors`), and the bytes held by live tensors too
+//!   (`live_tensor_bytes`): a plugin cannot make the host hold more than that, however it loops.
+//!   Going over is a trap naming the limit and its value (the tensor constructor cannot return an
+//!   error, and a plugin that leaks is not worth keeping alive);
+//! - `graph.load` from plugin-supplied bytes is refused unless allowed, and size-capped
+//!   (`too-large`) when it is; `load-by-name` reaches only the instance's registry;
+//! - an engine's error reaches the plugin with its whole message (wasmtime-wasi-nn's own glue
+//!   reduces it to "Failed while accessing backend").
+//!
+//! Every resource also counts towards the store's overall handle cap (`max_resources`).
+
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+use wasmtime::format_err;
+use wasmtime_wasi_nn::backend::{BackendError, NamedTensor as BackendTensor};
+use wasmtime_wasi_nn::{Backend, ExecutionContext, Graph, Registry, Tensor};
+
+use super::Limits;
+
+mod generated {
+    wasmtime::component::bindgen!({
+        world: "ml",
+        path: "wit/deps/wasi-nn",
+        with: {
+            "wasi:nn/graph.graph": wasmtime_wasi_nn::Graph,
+            "wasi:nn/tensor.tensor": wasmtime_wasi_nn::Tensor,
+            "wasi:nn/inference.graph-execution-context": wasmtime_wasi_nn::ExecutionContext,
+            "wasi:nn/errors.error": super::NnError,
+        },
+        imports: { default: trappable },
+    });
+}
+
+use generated::wasi::nn as wit;
+use wit::errors::ErrorCode;
+use wit::graph::{ExecutionTarget, GraphBuilder, GraphEncoding};
+use wit::tensor::{TensorData, TensorDimensions, TensorType};
+
+/// A `wasi:nn` error resource: a code and the whole message.
+#[derive(Debug)]
+pub struct NnError {
+    code: ErrorCode,
+    message: String,
+}
+
+/// What one plugin instance's `wasi:nn` may reach, and what it holds now.
+pub struct NnCtx {
+    backends: Vec<Backend>,
+    registry: Registry,
+    quota: Quota,
+    held: Held,
+}
+
+impl NnCtx {
+    pub fn new(backends: Vec<Backend>, registry: Registry, limits: &Limits) -> Self {
+        Self { backends, registry, quota: Quota::from(limits), held: Held::default() }
+    }
+
+    /// What the instance holds now.
+    pub fn held(&self) -> Held {
+        self.held
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Quota {
+    graphs: usize,
+    contexts: usize,
+    tensors: usize,
+    tensor_bytes: usize,
+    allow_guest_models: bool,
+    guest_model_bytes: usize,
+}
+
+impl From<&Limits> for Quota {
+    fn from(l: &Limits) -> Self {
+        Self {
+            graphs: l.max_graphs,
+            contexts: l.max_contexts,
+            tensors: l.max_tensors,
+            tensor_bytes: l.live_tensor_bytes,
+            allow_guest_models: l.allow_guest_models,
+            guest_model_bytes: l.guest_model_bytes,
+        }
+    }
+}
+
+/// Live `wasi:nn` resources of one instance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Held {
+    pub graphs: usize,
+    pub contexts: usize,
+    pub tensors: usize,
+    pub tensor_bytes: usize,
+}
+
+/// The `wasi:nn` imports' view of a store: its resource table and its [`NnCtx`].
+pub struct NnView<'a> {
+    table: &'a mut ResourceTable,
+    ctx: &'a mut NnCtx,
+}
+
+impl<'a> NnView<'a> {
+    pub fn new(table: &'a mut ResourceTable, ctx: &'a mut NnCtx) -> Self {
+        Self { table, ctx }
+    }
+
+    fn fail<T>(&mut self, code: ErrorCode, message: impl Into<String>) -> wasmtime::Result<Result<T, Resource<NnError>>> {
+        let e = self.table.push(NnError { code, message: message.into() })?;
+        Ok(Err(e))
+    }
+
+    fn push_graph(&mut self, graph: Graph) -> wasmtime::Result<Resource<Graph>> {
+        let (held, quota) = (&mut self.ctx.held, &self.ctx.quota);
+        if held.graphs >= quota.graphs {
+            return Err(format_err!("live graph limit of {} hit (limit max_graphs)", quota.graphs));
+        }
+        let r = self.table.push(graph)?;
+        held.graphs += 1;
+        Ok(r)
+    }
+
+    fn push_tensor(&mut self, tensor: Tensor) -> wasmtime::Result<Resource<Tensor>> {
+        let (held, quota) = (&mut self.ctx.held, &self.ctx.quota);
+        if held.tensors >= quota.tensors {
+            return Err(format_err!("live tensor limit of {} hit (limit max_tensors)", quota.tensors));
+        }
+        let bytes = tensor.data.len();
+        if held.tensor_bytes.saturating_add(bytes) > quota.tensor_bytes {
+            return Err(format_err!(
+                "live tensor bytes limit of {} hit: {} held, {bytes} more asked (limit live_tensor_bytes)",
+                quota.tensor_bytes,
+                held.tensor_bytes
+            ));
+        }
+        let r = self.table.push(tensor)?;
+        held.tensors += 1;
+        held.tensor_bytes += bytes;
+        Ok(r)
+    }
+
+    fn take_tensor(&mut self, r: Resource<Tensor>) -> wasmtime::Result<Tensor> {
+        let t = self.table.delete(r)?;
+        self.ctx.held.tensors -= 1;
+        self.ctx.held.tensor_bytes -= t.data.len();
+        Ok(t)
+    }
+}
+
+/// The enums of the WIT glue and of wasmtime-wasi-nn's backend interface are distinct types with
+/// the same cases.
+mod convert {
+    use super::wit::graph::{ExecutionTarget, GraphEncoding};
+    use super::wit::tensor::TensorType;
+    use wasmtime_wasi_nn::wit as backend;
+
+    pub fn ty_in(t: TensorType) -> backend::TensorType {
+        match t {
+            TensorType::Fp16 => backend::TensorType::Fp16,
+            TensorType::Fp32 => backend::TensorType::Fp32,
+            TensorType::Fp64 => backend::TensorType::Fp64,
+            TensorType::Bf16 => backend::TensorType::Bf16,
+            TensorType::U8 => backend::TensorType::U8,
+            TensorType::I32 => backend::TensorType::I32,
+            TensorType::I64 => backend::TensorType::I64,
+        }
+    }
+
+    pub fn ty_out(t: backend::TensorType) -> TensorType {
+        match t {
+            backend::TensorType::Fp16 => TensorType::Fp16,
+            backend::TensorType::Fp32 => TensorType::Fp32,
+            backend::TensorType::Fp64 => TensorType::Fp64,
+            backend::TensorType::Bf16 => TensorType::Bf16,
+            backend::TensorType::U8 => TensorType::U8,
+            backend::TensorType::I32 => TensorType::I32,
+            backend::TensorType::I64 => TensorType::I64,
+        }
+    }
+
+    pub fn encoding(e: GraphEncoding) -> backend::GraphEncoding {
+        match e {
+            GraphEncoding::Openvino => backend::GraphEncoding::Openvino,
+            GraphEncoding::Onnx => backend::GraphEncoding::Onnx,
+            GraphEncoding::Tensorflow => backend::GraphEncoding::Tensorflow,
+            GraphEncoding::Pytorch => backend::GraphEncoding::Pytorch,
+            GraphEncoding::Tensorflowlite => backend::GraphEncoding::Tensorflowlite,
+            GraphEncoding::Ggml => backend::GraphEncoding::Ggml,
+            GraphEncoding::Autodetect => backend::GraphEncoding::Autodetect,
+        }
+    }
+
+    pub fn target(t: ExecutionTarget) -> backend::ExecutionTarget {
+        match t {
+            ExecutionTarget::Cpu => backend::ExecutionTarget::Cpu,
+            ExecutionTarget::Gpu => backend::ExecutionTarget::Gpu,
+            ExecutionTarget::Tpu => backend::ExecutionTarget::Tpu,
+        }
+    }
+}
+
+/// The engines' errors as `wasi:nn` error values, with the whole message.
+fn backend_error(e: BackendError) -> (ErrorCode, String) {
+    match e {
+        BackendError::BackendAccess(e) => (ErrorCode::RuntimeError, crate::wasm_error(&e)),
+        BackendError::UnsupportedTensorType(m) => (ErrorCode::UnsupportedOperation, m),
+        other => (ErrorCode::RuntimeError, crate::error_chain(&other)),
+    }
+}
+
+/// Add nnhost's `wasi:nn` to a linker; `view` gives the imports their part of the store.
+pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, view: fn(&mut T) -> NnView<'_>) -> wasmtime::Result<()> {
+    wit::graph::add_to_linker::<T, Nn>(linker, view)?;
+    wit::tensor::add_to_linker::<T, Nn>(linker, view)?;
+    wit::inference::add_to_linker::<T, Nn>(linker, view)?;
+    wit::errors::add_to_linker::<T, Nn>(linker, view)?;
+    Ok(())
+}
+
+struct Nn;
+
+impl HasData for Nn {
+    type Data<'a> = NnView<'a>;
+}
+
+impl wit::graph::Host for NnView<'_> {
+    fn load(
+        &mut self,
+        builders: Vec<GraphBuilder>,
+        encoding: GraphEncoding,
+        target: ExecutionTarget,
+    ) -> wasmtime::Result<Result<Resource<Graph>, Resource<NnError>>> {
+        let quota = self.ctx.quota;
+        if !quota.allow_guest_models {
+            return self.fail(
+                ErrorCode::InvalidArgument,
+                "loading models from plugin-supplied bytes is disabled (limit allow_guest_models = false); use a registry model with load-by-name",
+            );
+        }
+        let total = builders.iter().try_fold(0usize, |a, b| a.checked_add(b.len())).unwrap_or(usize::MAX);
+        if total > quota.guest_model_bytes {
+            return self.fail(
+                ErrorCode::TooLarge,
+                format!(
+                    "plugin-supplied model is {total} bytes, more than the limit of {} (limit guest_model_bytes)",
+                    quota.guest_model_bytes
+                ),
+            );
+        }
+        let encoding = convert::encoding(encoding);
+        let Some(backend) = self.ctx.backends.iter_mut().find(|b| b.encoding() == encoding) else {
+            let here: Vec<String> = self.ctx.backends.iter().map(|b| b.encoding().to_string()).collect();
+            return self.fail(
+                ErrorCode::InvalidEncoding,
+                format!("no backend for encoding {encoding} in this instance (it has: {})", here.join(", ")),
+            );
+        };
+        let slices: Vec<&[u8]> = builders.iter().map(|b| b.as_slice()).collect();
+        match backend.load(&slices, convert::target(target)) {
+            Ok(graph) => Ok(Ok(self.push_graph(graph)?)),
+            Err(e) => {
+                let (code, m) = backend_error(e);
+                self.fail(code, m)
+            }
+        }
+    }
+
+    fn load_by_name(&mut self, name: String) -> wasmtime::Result<Result<Resource<Graph>, Resource<NnError>>> {
+        match self.ctx.registry.get(&name).cloned() {
+            Some(graph) => Ok(Ok(self.push_graph(graph)?)),
+            None => {
+                let shown = crate::plugins::sanitize(&name);
+                self.fail(ErrorCode::NotFound, format!("no model named `{shown}` is available to this plugin"))
+            }
+        }
+    }
+}
+
+impl wit::graph::HostGraph for NnView<'_> {
+    fn init_execution_context(
+        &mut self,
+        graph: Resource<Graph>,
+    ) -> wasmtime::Result<Result<Resource<ExecutionContext>, Resource<NnError>>> {
+        let quota = self.ctx.quota.contexts;
+        if self.ctx.held.contexts >= quota {
+            return Err(format_err!("live execution context limit of {quota} hit (limit max_contexts)"));
+        }
+        let made = self.table.get(&graph)?.init_execution_context();
+        match made {
+            Ok(ctx) => {
+                let r = self.table.push(ctx)?;
+                self.ctx.held.contexts += 1;
+                Ok(Ok(r))
+            }
+            Err(e) => {
+                let (code, m) = backend_error(e);
+                self.fail(code, m)
+            }
+        }
+    }
+
+    fn drop(&mut self, graph: Resource<Graph>) -> wasmtime::Result<()> {
+        self.table.delete(graph)?;
+        self.ctx.held.graphs -= 1;
+        Ok(())
+    }
+}
+
+impl wit::inference::HostGraphExecutionContext for NnView<'_> {
+    fn compute(
+        &mut self,
+        ctx: Resource<ExecutionContext>,
+        inputs: Vec<(String, Resource<Tensor>)>,
+    ) -> wasmtime::Result<Result<Vec<(String, Resource<Tensor>)>, Resource<NnError>>> {
+        // The context must be live before its inputs are consumed.
+        self.table.get(&ctx)?;
+        let mut named = Vec::with_capacity(inputs.len());
+        for (name, t) in inputs {
+            named.push(BackendTensor { name, tensor: self.take_tensor(t)? });
+        }
+        let outputs = self.table.get_mut(&ctx)?.compute_with_io(named);
+        match outputs {
+            Ok(outputs) => {
+                let mut out = Vec::with_capacity(outputs.len());
+                for BackendTensor { name, tensor } in outputs {
+                    out.push((name, self.push_tensor(tensor)?));
+                }
+                Ok(Ok(out))
+            }
+            Err(e) => {
+                let (code, m) = backend_error(e);
+                self.fail(code, m)
+            }
+        }
+    }
+
+    fn drop(&mut self, ctx: Resource<ExecutionContext>) -> wasmtime::Result<()> {
+        self.table.delete(ctx)?;
+        self.ctx.held.contexts -= 1;
+        Ok(())
+    }
+}
+
+impl wit::tensor::HostTensor for NnView<'_> {
+    fn new(&mut self, dimensions: TensorDimensions, ty: TensorType, data: TensorData) -> wasmtime::Result<Resource<Tensor>> {
+        self.push_tensor(Tensor::new(dimensions, convert::ty_in(ty), data))
+    }
+
+    fn dimensions(&mut self, tensor: Resource<Tensor>) -> wasmtime::Result<TensorDimensions> {
+        Ok(self.table.get(&tensor)?.dimensions.clone())
+    }
+
+    fn ty(&mut self, tensor: Resource<Tensor>) -> wasmtime::Result<TensorType> {
+        Ok(convert::ty_out(self.table.get(&tensor)?.ty))
+    }
+
+    fn data(&mut self, tensor: Resource<Tensor>) -> wasmtime::Result<TensorData> {
+        Ok(self.table.get(&tensor)?.data.clone())
+    }
+
+    fn drop(&mut self, tensor: Resource<Tensor>) -> wasmtime::Result<()> {
+        self.take_tensor(tensor)?;
+        Ok(())
+    }
+}
+
+impl wit::errors::HostError for NnView<'_> {
+    fn code(&mut self, error: Resource<NnError>) -> wasmtime::Result<ErrorCode> {
+        Ok(self.table.get(&error)?.code)
+    }
+
+    fn data(&mut self, error: Resource<NnError>) -> wasmtime::Result<String> {
+        Ok(self.table.get(&error)?.message.clone())
+    }
+
+    fn drop(&mut self, error: Resource<NnError>) -> wasmtime::Result<()> {
+        self.table.delete(error)?;
+        Ok(())
+    }
+}
+
+impl wit::errors::Host for NnView<'_> {}
+impl wit::tensor::Host for NnView<'_> {}
+impl wit::inference::Host for NnView<'_> {}
