@@ -59,7 +59,7 @@ thread_local! {
 /// Run `f`, turning a panic into `Err` without printing it. Engines that can panic on hostile
 /// input (tract on malformed models) go through here: the caller reports a one-line error, and the
 /// default panic message and backtrace stay off the user's terminal.
-pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> Result<R, ()> {
+pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> Result<R, Panicked> {
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
@@ -72,5 +72,9 @@ pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> Result<R, ()> {
     let was = QUIET_PANICS.with(|q| q.replace(true));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     QUIET_PANICS.with(|q| q.set(was));
-    r.map_err(|_| ())
+    r.map_err(|_| Panicked)
 }
+
+/// A panic caught (and kept quiet) by [`catch_quietly`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Panicked;

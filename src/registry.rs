@@ -325,10 +325,14 @@ impl fmt::Display for ModelInfo {
     }
 }
 
+/// What a loaded graph is keyed by: the model's name, the model file when one was given
+/// directly (`nnhost run -m FILE`), and the backend.
+type GraphKey = (String, Option<PathBuf>, BackendKind);
+
 /// Graphs loaded in this process, keyed by (model, backend); each is loaded once and shared.
 #[derive(Default, Clone)]
 pub struct GraphStore {
-    graphs: Arc<Mutex<HashMap<(String, Option<PathBuf>, BackendKind), Graph>>>,
+    graphs: Arc<Mutex<HashMap<GraphKey, Graph>>>,
     config: BackendConfig,
 }
 

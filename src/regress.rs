@@ -107,14 +107,19 @@ pub struct SuiteRun {
     pub cases: Vec<Case>,
 }
 
+/// What suites run on: the sandbox, the models and the graphs loaded so far.
+pub struct Host<'a> {
+    pub runtime: &'a Runtime,
+    pub models: &'a ModelsDir,
+    pub graphs: &'a GraphStore,
+}
+
 /// Run one suite on one backend and compare with its golden (if `golden` is given).
 pub fn run_suite(
+    host: &Host,
     dir: &Path,
     suite: &Suite,
     backend: BackendKind,
-    runtime: &Runtime,
-    models: &ModelsDir,
-    graphs: &GraphStore,
     golden: Option<&Golden>,
     mut progress: impl FnMut(),
 ) -> anyhow::Result<SuiteRun> {
@@ -124,9 +129,9 @@ pub fn run_suite(
         let p = dir.join(&suite.plugin);
         std::fs::read(&p).map_err(|e| anyhow::anyhow!("suite `{}`: plugin {}: {e}", suite.name, p.display()))?
     };
-    let plugin = runtime.load_plugin(&wasm)?;
-    let model = models.model(&suite.model)?;
-    let classifier = Classifier::new(runtime, &plugin, graphs, model, backend)?;
+    let plugin = host.runtime.load_plugin(&wasm)?;
+    let model = host.models.model(&suite.model)?;
+    let classifier = Classifier::new(host.runtime, &plugin, host.graphs, model, backend)?;
     let truth = match &suite.labels {
         Some(l) => read_labels(&dir.join(l))?,
         None => BTreeMap::new(),

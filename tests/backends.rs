@@ -45,11 +45,7 @@ const TYPES: &[(&str, T, usize)] = &[
 
 /// Which (backend, type, op) the engines implement; everything else must fail cleanly.
 fn supports(b: BackendKind, ty: &str, op: &str) -> bool {
-    match (b, ty, op) {
-        (BackendKind::Tract, "bf16", _) => false,
-        (BackendKind::Onnxruntime, "bf16", "double") => false,
-        _ => true,
-    }
+    !matches!((b, ty, op), (BackendKind::Tract, "bf16", _) | (BackendKind::Onnxruntime, "bf16", "double"))
 }
 
 /// Little-endian bytes of the values 1, 4, 7, 10, 13, 16 in a type, and of their doubles.

@@ -62,6 +62,7 @@ pub fn run(cli: &Cli, args: &RegressArgs) -> Result<u8, Fatal> {
         .sum::<usize>()
         * backends.len();
     let bar = super::classify::progress_bar(total);
+    let host = crate::regress::Host { runtime: &runtime, models: &models, graphs: &graphs };
     let mut runs: Vec<SuiteRun> = Vec::new();
     let mut setup_errors = 0;
     for suite in &manifest.suite {
@@ -76,7 +77,7 @@ pub fn run(cli: &Cli, args: &RegressArgs) -> Result<u8, Fatal> {
                 continue;
             }
             let compare_with = if args.bless { None } else { golden.as_ref() };
-            let run = match run_suite(&args.dir, suite, b, &runtime, &models, &graphs, compare_with, || bar.inc(1)) {
+            let run = match run_suite(&host, &args.dir, suite, b, compare_with, || bar.inc(1)) {
                 Ok(r) => r,
                 Err(e) => {
                     bar.suspend(|| eprintln!("nnhost: regress: suite `{}` on {b}: {e:#}", suite.name));
