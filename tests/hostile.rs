@@ -264,6 +264,16 @@ fn limits_come_from_a_config_file_and_flags_override_it() {
     std::fs::write(&cmd, "leak-tensors").unwrap();
     let r = run(&["--config", cfg.to_str().unwrap(), "--max-tensors", "4", "classify", "--guest", HOSTILE, cmd.to_str().unwrap()]);
     assert!(r.stderr.contains("live tensor limit of 4 hit (limit max_tensors)"), "{}", r.stderr);
+    // Store limits: the image-classifier plugin is one component with several core instances
+    // and a table of a few dozen elements.
+    let image = "fixtures/images/004-cross.png";
+    let r = run(&["--max-instances", "1", "classify", image]);
+    assert!(r.code == 1 && r.stderr.contains("instance limit of 1 hit (limit instances)"), "{}", r.stderr);
+    let r = run(&["--max-table-elements", "10", "classify", image]);
+    assert!(r.code == 1 && r.stderr.contains("table limit of 10 elements hit (limit table_elements)"), "{}", r.stderr);
+    std::fs::write(&cfg, "[limits]\ninstances = 1\n").unwrap();
+    let r = run(&["--config", cfg.to_str().unwrap(), "classify", image]);
+    assert!(r.stderr.contains("instance limit of 1 hit (limit instances)"), "{}", r.stderr);
     std::fs::write(&cfg, "[limits]\ndeadline = 5\n").unwrap();
     let r = run(&["--config", cfg.to_str().unwrap(), "classify", "fixtures/images/004-cross.png"]);
     assert_eq!(r.code, 2);

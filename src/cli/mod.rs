@@ -4,6 +4,7 @@
 mod bench;
 mod classify;
 mod info;
+mod limits;
 mod regress;
 mod run;
 
@@ -52,42 +53,11 @@ pub struct Cli {
     /// Config file with a [limits] table (see SECURITY.md) [default: ./nnhost.toml if present].
     #[arg(long, global = true, value_name = "FILE", env = "NNHOST_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Plugin memory limit, in MiB [default: 256].
-    #[arg(long, global = true, help_heading = LIMITS, value_name = "MIB")]
-    pub max_memory: Option<usize>,
-    /// Wall-clock deadline of one plugin call, inference included where the engine can be cancelled, in ms [default: 10000].
-    #[arg(long, global = true, help_heading = LIMITS, value_name = "MS")]
-    pub deadline_ms: Option<u64>,
-    /// Fuel per plugin call (wasm instructions, roughly) [default: unmetered].
-    #[arg(long, global = true, help_heading = LIMITS, value_name = "N")]
-    pub fuel: Option<u64>,
-    /// Most live graphs per plugin instance [default: 16].
-    #[arg(long, global = true, help_heading = LIMITS, value_name = "N")]
-    pub max_graphs: Option<usize>,
-    /// Most live execution contexts per plugin instance [default: 64].
-    #[arg(long, global = true, help_heading = LIMITS, value_name = "N")]
-    pub max_contexts: Option<usize>,
-    /// Most live tensors per plugin instance [default: 256].
-    #[arg(long, global = true, help_heading = LIMITS, value_name = "N")]
-    pub max_tensors: Option<usize>,
-    /// Most bytes held by all live tensors of a plugin instance [default: 1073741824].
-    #[arg(long, global = true, help_heading = LIMITS, value_name = "BYTES")]
-    pub live_tensor_bytes: Option<usize>,
-    /// Most live handles of any kind (wasi-nn resources and errors, WASI handles) per plugin instance [default: 1000].
-    #[arg(long, global = true, help_heading = LIMITS, value_name = "N")]
-    pub max_resources: Option<usize>,
-    /// Largest tensor crossing wasi-nn, in bytes [default: 268435456].
-    #[arg(long, global = true, help_heading = LIMITS, value_name = "BYTES")]
-    pub max_tensor_bytes: Option<usize>,
-    /// Let plugins load models from bytes they supply (wasi:nn graph.load); off for untrusted plugins.
-    #[arg(long, global = true, help_heading = LIMITS)]
-    pub allow_guest_models: bool,
-    /// Give plugins the real wall and monotonic clocks (default: frozen at zero).
-    #[arg(long, global = true, help_heading = LIMITS)]
-    pub allow_clocks: bool,
     /// Threads per inference for engines that take a setting (ONNX Runtime) [default: the engine's].
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub limit_args: limits::LimitArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -117,8 +87,6 @@ impl<E: std::fmt::Display> From<E> for Fatal {
         Fatal(format!("{e:#}").replace('\n', " "))
     }
 }
-
-const LIMITS: &str = "Sandbox limits, per plugin instance (also [limits] in the config file)";
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -168,37 +136,11 @@ impl Cli {
             Some(p) => Some(p.clone()),
             None => Some(PathBuf::from("nnhost.toml")).filter(|p| p.is_file()),
         };
-        let mut l = match file {
+        let base = match file {
             Some(p) => crate::runtime::limits::ConfigFile::load(&p).map_err(|e| Fatal(format!("config {e:#}")))?.limits,
             None => crate::runtime::Limits::default(),
         };
-        if let Some(m) = self.max_memory {
-            l.memory_bytes = m.saturating_mul(1 << 20);
-        }
-        if let Some(d) = self.deadline_ms {
-            l.deadline_ms = d;
-        }
-        if self.fuel.is_some() {
-            l.fuel = self.fuel;
-        }
-        let counts = [
-            (self.max_graphs, &mut l.max_graphs),
-            (self.max_contexts, &mut l.max_contexts),
-            (self.max_tensors, &mut l.max_tensors),
-            (self.live_tensor_bytes, &mut l.live_tensor_bytes),
-            (self.max_resources, &mut l.max_resources),
-        ];
-        for (flag, limit) in counts {
-            if let Some(n) = flag {
-                *limit = n;
-            }
-        }
-        if let Some(b) = self.max_tensor_bytes {
-            l.tensor_bytes = b;
-        }
-        l.allow_guest_models |= self.allow_guest_models;
-        l.allow_clocks |= self.allow_clocks;
-        Ok(l)
+        Ok(self.limit_args.apply(base))
     }
 
     /// Parse a backend name and check it can run here (exit 2 with how to install it if not).

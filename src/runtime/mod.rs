@@ -174,6 +174,9 @@ impl Runtime {
             format!("memory limit of {} MiB hit (limit memory_bytes): {msg}", l.memory_bytes >> 20)
         } else if msg.contains("resource table has no free keys") {
             format!("resource limit of {} live handles hit (limit max_resources)", l.max_resources)
+        } else if let Some(kind) = msg.strip_prefix("resource limit exceeded: ").and_then(|m| m.split(" count too high").next()) {
+            // wasmtime counts instances, tables and memories against the same store limit.
+            format!("{kind} limit of {} hit (limit instances)", l.instances)
         } else if msg.contains("forcing trap when growing table") {
             format!("table limit of {} elements hit (limit table_elements)", l.table_elements)
         } else {
