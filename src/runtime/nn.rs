@@ -60,11 +60,6 @@ impl NnCtx {
     pub fn new(backends: Vec<Backend>, registry: Registry, limits: &Limits) -> Self {
         Self { backends, registry, quota: Quota::from(limits), held: Held::default() }
     }
-
-    /// What the instance holds now.
-    pub fn held(&self) -> Held {
-        self.held
-    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -91,12 +86,12 @@ impl From<&Limits> for Quota {
 }
 
 /// Live `wasi:nn` resources of one instance.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Held {
-    pub graphs: usize,
-    pub contexts: usize,
-    pub tensors: usize,
-    pub tensor_bytes: usize,
+#[derive(Clone, Copy, Debug, Default)]
+struct Held {
+    graphs: usize,
+    contexts: usize,
+    tensors: usize,
+    tensor_bytes: usize,
 }
 
 /// The `wasi:nn` imports' view of a store: its resource table and its [`NnCtx`].
@@ -146,8 +141,8 @@ impl<'a> NnView<'a> {
 
     fn take_tensor(&mut self, r: Resource<Tensor>) -> wasmtime::Result<Tensor> {
         let t = self.table.delete(r)?;
-        self.ctx.held.tensors -= 1;
-        self.ctx.held.tensor_bytes -= t.data.len();
+        self.ctx.held.tensors = self.ctx.held.tensors.saturating_sub(1);
+        self.ctx.held.tensor_bytes = self.ctx.held.tensor_bytes.saturating_sub(t.data.len());
         Ok(t)
     }
 }
@@ -306,7 +301,7 @@ impl wit::graph::HostGraph for NnView<'_> {
 
     fn drop(&mut self, graph: Resource<Graph>) -> wasmtime::Result<()> {
         self.table.delete(graph)?;
-        self.ctx.held.graphs -= 1;
+        self.ctx.held.graphs = self.ctx.held.graphs.saturating_sub(1);
         Ok(())
     }
 }
@@ -341,7 +336,7 @@ impl wit::inference::HostGraphExecutionContext for NnView<'_> {
 
     fn drop(&mut self, ctx: Resource<ExecutionContext>) -> wasmtime::Result<()> {
         self.table.delete(ctx)?;
-        self.ctx.held.contexts -= 1;
+        self.ctx.held.contexts = self.ctx.held.contexts.saturating_sub(1);
         Ok(())
     }
 }
