@@ -272,14 +272,7 @@ fn openvino_reads_onnx_and_ir_alike() {
         return;
     }
     let dir = tempdir();
-    let m = dir.path().join("shapes-onnx");
-    std::fs::create_dir_all(&m).unwrap();
-    for f in ["model.onnx", "labels.txt"] {
-        std::fs::copy(root().join("models/shapes").join(f), m.join(f)).unwrap();
-    }
-    let manifest = std::fs::read_to_string(root().join("models/shapes/model.toml")).unwrap();
-    std::fs::write(m.join("model.toml"), manifest.lines().filter(|l| !l.starts_with("openvino_ir")).collect::<Vec<_>>().join("\n"))
-        .unwrap();
+    crate::util::copy_shapes_onnx_only(dir.path(), "shapes-onnx");
     let onnx_models = nnhost::registry::ModelsDir::open(dir.path()).unwrap();
     let rt = runtime();
     let plugin = rt.load_plugin(IMAGE_CLASSIFIER).unwrap();

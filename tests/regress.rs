@@ -72,14 +72,7 @@ fn a_perturbed_golden_is_a_regression() {
 fn a_perturbed_model_is_a_regression() {
     let dir = tempdir();
     let models = dir.path().join("models");
-    let m = models.join("shapes");
-    std::fs::create_dir_all(&m).unwrap();
-    for f in ["model.onnx", "labels.txt"] {
-        std::fs::copy(root().join("models/shapes").join(f), m.join(f)).unwrap();
-    }
-    let manifest = std::fs::read_to_string(root().join("models/shapes/model.toml")).unwrap();
-    std::fs::write(m.join("model.toml"), manifest.lines().filter(|l| !l.starts_with("openvino_ir")).collect::<Vec<_>>().join("\n"))
-        .unwrap();
+    let m = crate::util::copy_shapes_onnx_only(&models, "shapes");
     // Scale one weight of the first convolution: the initializer data is stored raw and
     // little-endian; find the first f32 of `conv0.weight` after its name.
     let mut bytes = std::fs::read(m.join("model.onnx")).unwrap();

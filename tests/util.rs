@@ -87,3 +87,17 @@ pub fn ensure_mobilenet() -> bool {
         }
     }
 }
+
+/// A copy of `models/shapes` as `<models>/<name>`: the ONNX model, labels and manifest, without
+/// the OpenVINO IR (so every backend reads the copied ONNX file). Returns the model folder.
+pub fn copy_shapes_onnx_only(models: &Path, name: &str) -> PathBuf {
+    let m = models.join(name);
+    std::fs::create_dir_all(&m).unwrap();
+    for f in ["model.onnx", "labels.txt"] {
+        std::fs::copy(root().join("models/shapes").join(f), m.join(f)).unwrap();
+    }
+    let manifest = std::fs::read_to_string(root().join("models/shapes/model.toml")).unwrap();
+    std::fs::write(m.join("model.toml"), manifest.lines().filter(|l| !l.starts_with("openvino_ir")).collect::<Vec<_>>().join("\n"))
+        .unwrap();
+    m
+}

@@ -12,7 +12,7 @@ pub mod tract;
 use std::fmt;
 use std::str::FromStr;
 
-use wasmtime_wasi_nn::backend::{BackendError, Id};
+use wasmtime_wasi_nn::backend::{BackendError, Id, NamedTensor};
 use wasmtime_wasi_nn::wit::TensorType;
 use wasmtime_wasi_nn::Tensor;
 
@@ -112,6 +112,34 @@ pub fn input_position<'a>(names: impl Iterator<Item = &'a str> + Clone, id: &Id)
             invalid(format!("the model has no input named `{n}` (inputs: {all:?})"))
         }),
     }
+}
+
+/// The input index of each tensor given to `compute` by name, in the order given; an unknown name
+/// or a name given twice is an error.
+pub fn bind_inputs<'t, 'n>(
+    names: impl Iterator<Item = &'n str> + Clone,
+    given: &'t [NamedTensor],
+) -> Result<Vec<(usize, &'t Tensor)>, BackendError> {
+    let mut seen = vec![false; names.clone().count()];
+    given
+        .iter()
+        .map(|nt| {
+            let i = input_position(names.clone(), &Id::Name(nt.name.clone()))?;
+            if std::mem::replace(&mut seen[i], true) {
+                return Err(invalid(format!("input `{}` was given twice", nt.name)));
+            }
+            Ok((i, &nt.tensor))
+        })
+        .collect()
+}
+
+/// The output `id` names (by position or name) among the outputs of the last `compute`.
+pub fn output_by_id(outputs: &[NamedTensor], id: &Id) -> Result<Tensor, BackendError> {
+    let found = match id {
+        Id::Index(i) => outputs.get(*i as usize),
+        Id::Name(n) => outputs.iter().find(|o| &o.name == n),
+    };
+    found.map(|o| o.tensor.clone()).ok_or_else(|| invalid(format!("no output {id:?} (run compute first?)")))
 }
 
 impl BackendKind {
@@ -265,30 +293,14 @@ pub fn check_tensor(name: &str, t: &Tensor, limits: &TensorLimits) -> Result<usi
     Ok(count)
 }
 
-thread_local! {
-    /// The message of the last backend error raised on this thread during the current plugin
-    /// call (cleared when a call is armed). When a plugin traps after an engine was cancelled at
-    /// the deadline, the host reports both from here.
-    static LAST_ERROR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
-}
-
 /// A backend error carrying a message (the plugin gets it as a `runtime-error` with this text).
 pub fn invalid(msg: impl fmt::Display) -> BackendError {
-    let msg = msg.to_string();
-    LAST_ERROR.with(|l| *l.borrow_mut() = Some(msg.clone()));
     BackendError::BackendAccess(wasmtime::format_err!("{msg}"))
 }
 
-/// An unsupported-tensor-type error, remembered like [`invalid`].
+/// A tensor-type error (the plugin gets it as `unsupported-operation` with this text).
 pub fn unsupported(msg: impl fmt::Display) -> BackendError {
-    let msg = msg.to_string();
-    LAST_ERROR.with(|l| *l.borrow_mut() = Some(msg.clone()));
-    BackendError::UnsupportedTensorType(msg)
-}
-
-/// Take the last backend error message raised on this thread in this call (see [`invalid`]).
-pub fn take_last_error() -> Option<String> {
-    LAST_ERROR.with(|l| l.borrow_mut().take())
+    BackendError::UnsupportedTensorType(msg.to_string())
 }
 
 #[cfg(test)]
@@ -297,6 +309,26 @@ mod tests {
 
     fn t(dims: Vec<u32>, ty: TensorType, len: usize) -> Tensor {
         Tensor::new(dims, ty, vec![0; len])
+    }
+
+    fn named(name: &str, len: usize) -> NamedTensor {
+        NamedTensor { name: name.into(), tensor: t(vec![len as u32], TensorType::U8, len) }
+    }
+
+    #[test]
+    fn inputs_bind_by_name_once_each() {
+        let names = ["a", "b"];
+        let given = [named("b", 2), named("a", 1)];
+        let bound = bind_inputs(names.iter().copied(), &given).unwrap();
+        assert_eq!(bound.iter().map(|(i, t)| (*i, t.data.len())).collect::<Vec<_>>(), [(1, 2), (0, 1)]);
+        let twice = bind_inputs(names.iter().copied(), &[named("a", 1), named("a", 1)]).unwrap_err();
+        assert!(crate::error_chain(&twice).contains("input `a` was given twice"), "{twice}");
+        let unknown = bind_inputs(names.iter().copied(), &[named("c", 1)]).unwrap_err();
+        assert!(crate::error_chain(&unknown).contains("no input named `c`"), "{unknown}");
+        let outputs = [named("x", 3), named("y", 4)];
+        assert_eq!(output_by_id(&outputs, &Id::Name("y".into())).unwrap().data.len(), 4);
+        assert_eq!(output_by_id(&outputs, &Id::Index(0)).unwrap().data.len(), 3);
+        assert!(output_by_id(&outputs, &Id::Index(2)).is_err());
     }
 
     #[test]

@@ -322,26 +322,17 @@ impl BackendExecutionContext for OrtContext {
     }
 
     fn get_output(&mut self, id: Id) -> Result<wasmtime_wasi_nn::Tensor, BackendError> {
-        let found = match &id {
-            Id::Index(i) => self.outputs.get(*i as usize),
-            Id::Name(n) => self.outputs.iter().find(|o| &o.name == n),
-        };
-        found.map(|o| o.tensor.clone()).ok_or_else(|| invalid(format!("no output {id:?} (run compute first?)")))
+        super::output_by_id(&self.outputs, &id)
     }
 
     fn compute(&mut self, inputs: Option<Vec<NamedTensor>>) -> Result<Option<Vec<NamedTensor>>, BackendError> {
         match inputs {
             None => self.run().map(|_| None),
             Some(named) => {
-                for slot in &mut self.pending {
-                    *slot = None;
-                }
-                for nt in named {
-                    let i = self.input_index(&Id::Name(nt.name.clone()))?;
-                    if self.pending[i].is_some() {
-                        return Err(invalid(format!("input `{}` was given twice", nt.name)));
-                    }
-                    self.set(Id::Index(i as u32), &nt.tensor)?;
+                self.pending.iter_mut().for_each(|slot| *slot = None);
+                let graph = self.graph.clone();
+                for (i, t) in super::bind_inputs(graph.0.inputs.iter().map(|i| i.name.as_str()), &named)? {
+                    self.set(Id::Index(i as u32), t)?;
                 }
                 self.run()?;
                 Ok(Some(std::mem::take(&mut self.outputs)))

@@ -324,26 +324,17 @@ impl BackendExecutionContext for OvContext {
     }
 
     fn get_output(&mut self, id: Id) -> Result<wasmtime_wasi_nn::Tensor, BackendError> {
-        let found = match &id {
-            Id::Index(i) => self.outputs.get(*i as usize),
-            Id::Name(n) => self.outputs.iter().find(|o| &o.name == n),
-        };
-        found.map(|o| o.tensor.clone()).ok_or_else(|| invalid(format!("no output {id:?} (run compute first?)")))
+        super::output_by_id(&self.outputs, &id)
     }
 
     fn compute(&mut self, inputs: Option<Vec<NamedTensor>>) -> Result<Option<Vec<NamedTensor>>, BackendError> {
         match inputs {
             None => self.run().map(|_| None),
             Some(named) => {
-                for s in &mut self.set {
-                    *s = false;
-                }
-                for nt in named {
-                    let i = self.input_index(&Id::Name(nt.name.clone()))?;
-                    if self.set[i] {
-                        return Err(invalid(format!("input `{}` was given twice", nt.name)));
-                    }
-                    self.set(i, &nt.tensor)?;
+                self.set.iter_mut().for_each(|s| *s = false);
+                let graph = self.graph.clone();
+                for (i, t) in super::bind_inputs(graph.0.inputs.iter().map(|i| i.name.as_str()), &named)? {
+                    self.set(i, t)?;
                 }
                 self.run()?;
                 Ok(Some(std::mem::take(&mut self.outputs)))

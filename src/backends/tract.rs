@@ -271,16 +271,10 @@ impl BackendExecutionContext for TractContext {
         match inputs {
             None => self.run_pending().map(|_| None),
             Some(named) => {
-                for slot in &mut self.pending {
-                    *slot = None;
-                }
-                for nt in &named {
-                    let i = self.input_index(&Id::Name(nt.name.clone()))?;
-                    if self.pending[i].is_some() {
-                        return Err(invalid(format!("input `{}` was given twice", nt.name)));
-                    }
+                self.pending.iter_mut().for_each(|slot| *slot = None);
+                for (i, t) in super::bind_inputs(self.graph.inputs().iter().map(|i| i.name.as_str()), &named)? {
                     let info = &self.graph.inputs()[i];
-                    self.pending[i] = Some(to_tract(&info.name, &nt.tensor, info, &self.graph.0.limits)?);
+                    self.pending[i] = Some(to_tract(&info.name, t, info, &self.graph.0.limits)?);
                 }
                 drop(named);
                 self.run_pending()?;

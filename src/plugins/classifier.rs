@@ -3,7 +3,7 @@
 use wasmtime::Store;
 
 use crate::backends::BackendKind;
-use crate::registry::{GraphStore, InstanceRegistry, Layout, ModelInfo};
+use crate::registry::{GraphStore, Layout, ModelInfo};
 use crate::runtime::{HostState, Plugin, Runtime};
 
 use super::bindings::classifier as bindings;
@@ -91,12 +91,8 @@ impl<'a> Classifier<'a> {
 
     /// A fresh, isolated plugin instance that sees only this model.
     pub fn instantiate(&self) -> Result<ClassifierInstance, ClassifyError> {
-        let registry = InstanceRegistry::new([(self.model.name.clone(), self.graph.clone())]);
-        let mut store = self.runtime.new_store(self.backend.instantiate(&self.config), registry);
-        self.runtime.arm(&mut store);
-        let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| ClassifyError::trap(self.runtime, &e));
-        self.runtime.disarm();
-        let instance = instance?;
+        let (mut store, instance) =
+            super::instantiate_with_model(self.runtime, self.plugin, &self.model.name, &self.graph, self.backend, &self.config)?;
         let bindings = bindings::Classifier::new(&mut store, &instance)
             .map_err(|e| ClassifyError::Trap(format!("the component is not a classifier plugin: {}", crate::wasm_error(&e))))?;
         Ok(ClassifierInstance { store, bindings })
@@ -120,23 +116,17 @@ impl<'a> Classifier<'a> {
 
 impl ClassifierInstance {
     pub fn classify(&mut self, c: &Classifier<'_>, image: &[u8], top_k: u32) -> Result<Vec<Prediction>, ClassifyError> {
-        c.runtime.arm(&mut self.store);
-        let r = self.bindings.call_classify(&mut self.store, &c.spec, image, top_k).map_err(|e| ClassifyError::trap(c.runtime, &e));
-        c.runtime.disarm();
-        r?.map_err(ClassifyError::Plugin)
+        let b = &self.bindings;
+        super::guarded(c.runtime, &mut self.store, |s| b.call_classify(s, &c.spec, image, top_k))?.map_err(ClassifyError::Plugin)
     }
 
     pub fn infer(&mut self, c: &Classifier<'_>, image: &[u8]) -> Result<Vec<NamedTensor>, ClassifyError> {
-        c.runtime.arm(&mut self.store);
-        let r = self.bindings.call_infer(&mut self.store, &c.spec, image).map_err(|e| ClassifyError::trap(c.runtime, &e));
-        c.runtime.disarm();
-        r?.map_err(ClassifyError::Plugin)
+        let b = &self.bindings;
+        super::guarded(c.runtime, &mut self.store, |s| b.call_infer(s, &c.spec, image))?.map_err(ClassifyError::Plugin)
     }
 
     pub fn preprocess(&mut self, c: &Classifier<'_>, image: &[u8]) -> Result<TensorValue, ClassifyError> {
-        c.runtime.arm(&mut self.store);
-        let r = self.bindings.call_preprocess(&mut self.store, &c.spec, image).map_err(|e| ClassifyError::trap(c.runtime, &e));
-        c.runtime.disarm();
-        r?.map_err(ClassifyError::Plugin)
+        let b = &self.bindings;
+        super::guarded(c.runtime, &mut self.store, |s| b.call_preprocess(s, &c.spec, image))?.map_err(ClassifyError::Plugin)
     }
 }

@@ -6,6 +6,13 @@
 pub mod classifier;
 pub mod tensor_runner;
 
+use wasmtime::component::Instance;
+use wasmtime::Store;
+
+use crate::backends::{BackendConfig, BackendKind};
+use crate::registry::InstanceRegistry;
+use crate::runtime::{HostState, Plugin, Runtime};
+
 /// The image-classifier plugin built from `guests/image-classifier` (embedded by build.rs).
 pub const IMAGE_CLASSIFIER: &[u8] = include_bytes!(env!("NNHOST_GUEST_IMAGE_CLASSIFIER"));
 /// The tensor-runner plugin built from `guests/tensor-runner` (embedded by build.rs).
@@ -62,18 +69,46 @@ pub enum CallError {
 }
 
 impl CallError {
-    /// A trap or host error, naming the limit hit when one was.
-    pub(crate) fn trap(runtime: &crate::runtime::Runtime, e: &wasmtime::Error) -> Self {
+    /// A trap or host error, naming the limit hit when one was. `engine` is the last engine
+    /// failure of the call: when the engine was cancelled at the deadline, the plugin may trap on
+    /// its own deadline before it can report that, so both are said.
+    fn trap(runtime: &Runtime, e: &wasmtime::Error, engine: Option<String>) -> Self {
         let described = runtime.describe_error(e);
-        // When the engine was cancelled at the deadline, the plugin may trap on its own deadline
-        // before it can report that: say both.
-        match crate::backends::take_last_error() {
+        match engine {
             Some(engine) if engine.contains("deadline") && described.contains("deadline") => {
                 CallError::Trap(format!("{described}; inference: {engine}"))
             }
             _ => CallError::Trap(described),
         }
     }
+}
+
+/// One call into a plugin under its instance's limits: arm the deadline and fuel, make the call,
+/// disarm (also when it fails); a trap or host error becomes [`CallError::Trap`] naming the limit hit.
+pub(crate) fn guarded<R>(
+    runtime: &Runtime,
+    store: &mut Store<HostState>,
+    call: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
+) -> Result<R, CallError> {
+    runtime.arm(store);
+    let r = call(store);
+    runtime.disarm();
+    r.map_err(|e| CallError::trap(runtime, &e, store.data_mut().take_engine_failure()))
+}
+
+/// A fresh store and instance of `plugin` whose `load-by-name` finds only `graph`, as `name`.
+pub(crate) fn instantiate_with_model(
+    runtime: &Runtime,
+    plugin: &Plugin,
+    name: &str,
+    graph: &wasmtime_wasi_nn::Graph,
+    backend: BackendKind,
+    config: &BackendConfig,
+) -> Result<(Store<HostState>, Instance), CallError> {
+    let registry = InstanceRegistry::new([(name.to_string(), graph.clone())]);
+    let mut store = runtime.new_store(backend.instantiate(config), registry);
+    let instance = guarded(runtime, &mut store, |s| plugin.pre.instantiate(s))?;
+    Ok((store, instance))
 }
 
 /// The classifier's name for [`CallError`].

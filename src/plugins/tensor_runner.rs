@@ -5,7 +5,6 @@ use wasmtime::Store;
 use super::bindings::tensor_runner as bindings;
 use super::{CallError, NamedTensor};
 use crate::backends::{BackendConfig, BackendKind};
-use crate::registry::InstanceRegistry;
 use crate::runtime::{HostState, Plugin, Runtime};
 
 /// A tensor-runner plugin bound to one loaded graph on one backend.
@@ -39,12 +38,8 @@ impl<'a> TensorRunner<'a> {
     }
 
     pub fn instantiate(&self) -> Result<TensorRunnerInstance<'a>, CallError> {
-        let registry = InstanceRegistry::new([(self.name.clone(), self.graph.clone())]);
-        let mut store = self.runtime.new_store(self.backend.instantiate(&self.config), registry);
-        self.runtime.arm(&mut store);
-        let instance = self.plugin.pre.instantiate(&mut store).map_err(|e| CallError::trap(self.runtime, &e));
-        self.runtime.disarm();
-        let instance = instance?;
+        let (mut store, instance) =
+            super::instantiate_with_model(self.runtime, self.plugin, &self.name, &self.graph, self.backend, &self.config)?;
         let bindings = bindings::TensorRunner::new(&mut store, &instance)
             .map_err(|e| CallError::Trap(format!("the component is not a tensor-runner plugin: {}", crate::wasm_error(&e))))?;
         Ok(TensorRunnerInstance { store, bindings, name: self.name.clone(), runtime: self.runtime })
@@ -58,9 +53,7 @@ impl<'a> TensorRunner<'a> {
 
 impl TensorRunnerInstance<'_> {
     pub fn run(&mut self, inputs: &[NamedTensor]) -> Result<Vec<NamedTensor>, CallError> {
-        self.runtime.arm(&mut self.store);
-        let r = self.bindings.call_run(&mut self.store, &self.name, inputs).map_err(|e| CallError::trap(self.runtime, &e));
-        self.runtime.disarm();
-        r?.map_err(CallError::Plugin)
+        let (b, name) = (&self.bindings, &self.name);
+        super::guarded(self.runtime, &mut self.store, |s| b.call_run(s, name, inputs))?.map_err(CallError::Plugin)
     }
 }

@@ -28,6 +28,13 @@ pub struct HostState {
     limits: StoreLimits,
 }
 
+impl HostState {
+    /// The message of the last engine failure in the current call, if any (taken).
+    pub fn take_engine_failure(&mut self) -> Option<String> {
+        self.nn.take_last_failure()
+    }
+}
+
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
@@ -151,7 +158,7 @@ impl Runtime {
         if let Some(fuel) = l.fuel {
             let _ = store.set_fuel(fuel);
         }
-        let _ = crate::backends::take_last_error();
+        store.data_mut().nn.take_last_failure();
         limits::set_call_deadline(Some((Instant::now() + Duration::from_millis(l.deadline_ms), l.deadline_ms)));
     }
 

@@ -54,11 +54,18 @@ pub struct NnCtx {
     registry: Registry,
     quota: Quota,
     held: Held,
+    /// The last engine failure of the current call, for reporting a trap that follows it.
+    last_failure: Option<String>,
 }
 
 impl NnCtx {
     pub fn new(backends: Vec<Backend>, registry: Registry, limits: &Limits) -> Self {
-        Self { backends, registry, quota: Quota::from(limits), held: Held::default() }
+        Self { backends, registry, quota: Quota::from(limits), held: Held::default(), last_failure: None }
+    }
+
+    /// Take the message of the last engine failure since the call began (see `Runtime::arm`).
+    pub fn take_last_failure(&mut self) -> Option<String> {
+        self.last_failure.take()
     }
 }
 
@@ -108,6 +115,17 @@ impl<'a> NnView<'a> {
     fn fail<T>(&mut self, code: ErrorCode, message: impl Into<String>) -> wasmtime::Result<Result<T, Resource<NnError>>> {
         let e = self.table.push(NnError { code, message: message.into() })?;
         Ok(Err(e))
+    }
+
+    /// An engine's failure as a `wasi:nn` error value, with its whole message.
+    fn engine_failed<T>(&mut self, e: BackendError) -> wasmtime::Result<Result<T, Resource<NnError>>> {
+        let (code, message) = match e {
+            BackendError::BackendAccess(e) => (ErrorCode::RuntimeError, crate::wasm_error(&e)),
+            BackendError::UnsupportedTensorType(m) => (ErrorCode::UnsupportedOperation, m),
+            other => (ErrorCode::RuntimeError, crate::error_chain(&other)),
+        };
+        self.ctx.last_failure = Some(message.clone());
+        self.fail(code, message)
     }
 
     fn push_graph(&mut self, graph: Graph) -> wasmtime::Result<Resource<Graph>> {
@@ -199,15 +217,6 @@ mod convert {
     }
 }
 
-/// The engines' errors as `wasi:nn` error values, with the whole message.
-fn backend_error(e: BackendError) -> (ErrorCode, String) {
-    match e {
-        BackendError::BackendAccess(e) => (ErrorCode::RuntimeError, crate::wasm_error(&e)),
-        BackendError::UnsupportedTensorType(m) => (ErrorCode::UnsupportedOperation, m),
-        other => (ErrorCode::RuntimeError, crate::error_chain(&other)),
-    }
-}
-
 /// Add nnhost's `wasi:nn` to a linker; `view` gives the imports their part of the store.
 pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, view: fn(&mut T) -> NnView<'_>) -> wasmtime::Result<()> {
     wit::graph::add_to_linker::<T, Nn>(linker, view)?;
@@ -258,10 +267,7 @@ impl wit::graph::Host for NnView<'_> {
         let slices: Vec<&[u8]> = builders.iter().map(|b| b.as_slice()).collect();
         match backend.load(&slices, convert::target(target)) {
             Ok(graph) => Ok(Ok(self.push_graph(graph)?)),
-            Err(e) => {
-                let (code, m) = backend_error(e);
-                self.fail(code, m)
-            }
+            Err(e) => self.engine_failed(e),
         }
     }
 
@@ -292,10 +298,7 @@ impl wit::graph::HostGraph for NnView<'_> {
                 self.ctx.held.contexts += 1;
                 Ok(Ok(r))
             }
-            Err(e) => {
-                let (code, m) = backend_error(e);
-                self.fail(code, m)
-            }
+            Err(e) => self.engine_failed(e),
         }
     }
 
@@ -327,10 +330,7 @@ impl wit::inference::HostGraphExecutionContext for NnView<'_> {
                 }
                 Ok(Ok(out))
             }
-            Err(e) => {
-                let (code, m) = backend_error(e);
-                self.fail(code, m)
-            }
+            Err(e) => self.engine_failed(e),
         }
     }
 
