@@ -104,6 +104,37 @@ pub struct InputSection {
     pub mean: Vec<f32>,
     #[serde(default = "default_std")]
     pub std: Vec<f32>,
+    /// "stretch" (default), "center-crop" or "letterbox".
+    #[serde(default = "default_resize")]
+    pub resize: String,
+    /// center-crop: the fraction of the shorter side the crop covers (default 0.875).
+    #[serde(default)]
+    pub crop_fraction: Option<f32>,
+    /// center-crop: "resize-then-crop" (torchvision, default) or "crop-then-resize" (TF EfficientNet).
+    #[serde(default)]
+    pub crop_order: Option<String>,
+    /// letterbox: the pad value, 0-255, one or one per channel (default 0).
+    #[serde(default)]
+    pub pad: Option<Vec<i64>>,
+    /// "nearest", "bilinear" (default) or "bicubic".
+    #[serde(default = "default_interpolation")]
+    pub interpolation: String,
+    /// Widen the filter when downscaling, as Pillow does (default true).
+    #[serde(default = "default_true")]
+    pub antialias: bool,
+    /// Turn photos upright by their EXIF orientation first (default true).
+    #[serde(default = "default_true")]
+    pub exif_orientation: bool,
+}
+
+fn default_resize() -> String {
+    "stretch".into()
+}
+fn default_interpolation() -> String {
+    "bilinear".into()
+}
+fn default_true() -> bool {
+    true
 }
 
 fn default_type() -> String {
@@ -166,6 +197,76 @@ pub struct ModelInfo {
     pub bgr: bool,
     pub probabilities: bool,
     pub labels: Vec<String>,
+    /// How the plugin fits images to the input size.
+    pub resize: nnhost_preprocess::Resize,
+}
+
+/// The `[input]` keys about resizing, checked together: a key that does not apply to the chosen
+/// resize mode is an error rather than silently ignored.
+fn parse_resize(i: &InputSection) -> Result<nnhost_preprocess::Resize, String> {
+    use nnhost_preprocess::{CropOrder, Interpolation, Resize, ResizeMode};
+    let only_for = |key: &str, mode: &str| format!("input.{key} applies only to resize = \"{mode}\", not to resize = \"{}\"", i.resize);
+    let mode = match i.resize.as_str() {
+        "stretch" | "center-crop" | "letterbox" => i.resize.as_str(),
+        other => return Err(format!("input.resize must be one of \"stretch\", \"center-crop\", \"letterbox\", not `{other}`")),
+    };
+    if mode != "center-crop" {
+        if i.crop_fraction.is_some() {
+            return Err(only_for("crop_fraction", "center-crop"));
+        }
+        if i.crop_order.is_some() {
+            return Err(only_for("crop_order", "center-crop"));
+        }
+    }
+    if mode != "letterbox" && i.pad.is_some() {
+        return Err(only_for("pad", "letterbox"));
+    }
+    let mode = match mode {
+        "stretch" => ResizeMode::Stretch,
+        "center-crop" => {
+            let fraction = i.crop_fraction.unwrap_or(0.875);
+            if !(fraction.is_finite() && fraction > 0.0 && fraction <= 1.0) {
+                return Err(format!("input.crop_fraction must be in (0, 1], not {fraction}"));
+            }
+            let order = match i.crop_order.as_deref().unwrap_or("resize-then-crop") {
+                "resize-then-crop" => CropOrder::ResizeThenCrop,
+                "crop-then-resize" => CropOrder::CropThenResize,
+                other => {
+                    return Err(format!("input.crop_order must be \"resize-then-crop\" or \"crop-then-resize\", not `{other}`"))
+                }
+            };
+            ResizeMode::CenterCrop { fraction, order }
+        }
+        _ => {
+            let pad = i.pad.clone().unwrap_or_else(|| vec![0]);
+            if pad.len() != 1 && pad.len() != i.channels as usize {
+                return Err(format!("input.pad needs 1 or {} values (one per channel), got {}", i.channels, pad.len()));
+            }
+            if let Some(v) = pad.iter().find(|v| !(0..=255).contains(*v)) {
+                return Err(format!("input.pad values must be pixel values 0-255, not {v}"));
+            }
+            ResizeMode::Letterbox { pad: pad.iter().map(|&v| v as u8).collect() }
+        }
+    };
+    let interpolation = match i.interpolation.as_str() {
+        "nearest" => Interpolation::Nearest,
+        "bilinear" => Interpolation::Bilinear,
+        "bicubic" => Interpolation::Bicubic,
+        other => return Err(format!("input.interpolation must be one of \"nearest\", \"bilinear\", \"bicubic\", not `{other}`")),
+    };
+    Ok(Resize { mode, interpolation, antialias: i.antialias })
+}
+
+/// A TOML error on one line, naming the line (and so the key) it is about.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) if span.start <= text.len() => {
+            let line_no = text[..span.start].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
+            format!("line {line_no} (`{line}`): {}", e.message().trim())
+        }
+        _ => e.message().trim().to_string(),
+    }
 }
 
 /// The models folder.
@@ -219,7 +320,7 @@ impl ModelsDir {
         }
         let bad = |reason: String| RegistryError::BadManifest { name: name.into(), path: manifest_path.clone(), reason };
         let text = std::fs::read_to_string(&manifest_path).map_err(|e| bad(e.to_string()))?;
-        let manifest: Manifest = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
+        let manifest: Manifest = toml::from_str(&text).map_err(|e| bad(toml_error(&text, &e)))?;
         let ir = manifest.openvino_ir.clone().unwrap_or_else(|| "model.xml".into());
         for (what, file) in [("model file", &manifest.file), ("labels file", &manifest.labels), ("OpenVINO IR", &ir)] {
             let p = Path::new(file);
@@ -275,7 +376,9 @@ impl ModelsDir {
             "probabilities" => true,
             other => return Err(bad(format!("output kind must be `logits` or `probabilities`, not `{other}`"))),
         };
-        let info = ModelInfo { name: name.into(), dir, model_file, openvino_ir, input_type, layout, bgr, probabilities, labels, manifest };
+        let resize = parse_resize(i).map_err(bad)?;
+        let info =
+            ModelInfo { name: name.into(), dir, model_file, openvino_ir, input_type, layout, bgr, probabilities, labels, resize, manifest };
         info.input_spec().validate().map_err(|e| bad(e.to_string()))?;
         Ok(info)
     }
@@ -304,6 +407,8 @@ impl ModelInfo {
             scale: i.scale,
             mean: i.mean.clone(),
             std: i.std.clone(),
+            resize: self.resize.clone(),
+            exif_orientation: i.exif_orientation,
         }
     }
 }

@@ -74,6 +74,8 @@ fn plugin_tensor_equals_native_tensor() {
                         scale: info.manifest.input.scale,
                         mean: info.manifest.input.mean.clone(),
                         std: info.manifest.input.std.clone(),
+                        resize: Default::default(),
+                        exif_orientation: true,
                     };
                     let c = Classifier::new(&rt, &plugin, &graphs, info, BackendKind::Tract).unwrap();
                     for image in &images {
@@ -116,6 +118,8 @@ fn native_layouts_differ_as_expected() {
         scale: 1.0,
         mean: vec![0.0],
         std: vec![1.0],
+        resize: Default::default(),
+        exif_orientation: true,
     };
     let nchw = pre::preprocess(&bytes, &spec).unwrap().data;
     spec.layout = pre::Layout::Nhwc;
@@ -136,7 +140,19 @@ mod native {
     use nnhost_preprocess::*;
 
     fn spec(layout: Layout, order: ChannelOrder) -> InputSpec {
-        InputSpec { elem: ElemType::F32, layout, width: 2, height: 1, channels: 3, order, scale: 1.0, mean: vec![0.0], std: vec![1.0] }
+        InputSpec {
+            elem: ElemType::F32,
+            layout,
+            width: 2,
+            height: 1,
+            channels: 3,
+            order,
+            scale: 1.0,
+            mean: vec![0.0],
+            std: vec![1.0],
+            resize: Default::default(),
+            exif_orientation: true,
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `classifier` world: host calls into an image-classification plugin.
 
+use nnhost_preprocess as pre;
 use wasmtime::Store;
 
 use crate::backends::BackendKind;
@@ -45,6 +46,24 @@ pub fn model_spec(m: &ModelInfo) -> wit::ModelSpec {
         scale: i.scale,
         mean: i.mean.clone(),
         std: i.std.clone(),
+        resize: match &m.resize.mode {
+            pre::ResizeMode::Stretch => wit::ResizeMode::Stretch,
+            pre::ResizeMode::CenterCrop { fraction, order } => wit::ResizeMode::CenterCrop((
+                *fraction,
+                match order {
+                    pre::CropOrder::ResizeThenCrop => wit::CropOrder::ResizeThenCrop,
+                    pre::CropOrder::CropThenResize => wit::CropOrder::CropThenResize,
+                },
+            )),
+            pre::ResizeMode::Letterbox { pad } => wit::ResizeMode::Letterbox(pad.clone()),
+        },
+        interpolation: match m.resize.interpolation {
+            pre::Interpolation::Nearest => wit::Interpolation::Nearest,
+            pre::Interpolation::Bilinear => wit::Interpolation::Bilinear,
+            pre::Interpolation::Bicubic => wit::Interpolation::Bicubic,
+        },
+        antialias: m.resize.antialias,
+        exif_orientation: i.exif_orientation,
         output_kind: if m.probabilities { wit::OutputKind::Probabilities } else { wit::OutputKind::Logits },
         labels: m.labels.clone(),
     }

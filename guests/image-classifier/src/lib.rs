@@ -14,7 +14,7 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use nnhost::plugins::types::{ChannelOrder, Layout, OutputKind};
+use nnhost::plugins::types::{ChannelOrder, CropOrder, Interpolation, Layout, OutputKind, ResizeMode};
 use wasi::nn::graph::{load_by_name, Graph};
 use wasi::nn::inference::GraphExecutionContext;
 use wasi::nn::tensor::{Tensor, TensorType};
@@ -62,6 +62,26 @@ fn input_spec(spec: &ModelSpec) -> Result<pre::InputSpec, PluginError> {
         scale: spec.scale,
         mean: spec.mean.clone(),
         std: spec.std.clone(),
+        resize: pre::Resize {
+            mode: match &spec.resize {
+                ResizeMode::Stretch => pre::ResizeMode::Stretch,
+                ResizeMode::CenterCrop((fraction, order)) => pre::ResizeMode::CenterCrop {
+                    fraction: *fraction,
+                    order: match order {
+                        CropOrder::ResizeThenCrop => pre::CropOrder::ResizeThenCrop,
+                        CropOrder::CropThenResize => pre::CropOrder::CropThenResize,
+                    },
+                },
+                ResizeMode::Letterbox(pad) => pre::ResizeMode::Letterbox { pad: pad.clone() },
+            },
+            interpolation: match spec.interpolation {
+                Interpolation::Nearest => pre::Interpolation::Nearest,
+                Interpolation::Bilinear => pre::Interpolation::Bilinear,
+                Interpolation::Bicubic => pre::Interpolation::Bicubic,
+            },
+            antialias: spec.antialias,
+        },
+        exif_orientation: spec.exif_orientation,
     };
     s.validate().map_err(|e| PluginError::BadSpec(e.to_string()))?;
     Ok(s)

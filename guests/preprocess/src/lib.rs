@@ -4,9 +4,11 @@
 //! into the host, so tests can check that the sandboxed plugin produces exactly the tensor the
 //! native code does. It has no I/O and no unsafe code: everything is a pure function of its input.
 
-use image::imageops::FilterType;
-use image::{DynamicImage, ImageReader, Limits};
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 use std::io::Cursor;
+
+pub mod resize;
+pub use resize::{CropOrder, Interpolation, Resize, ResizeMode};
 
 /// Largest width or height accepted from an encoded image (decompression-bomb guard).
 pub const MAX_IMAGE_SIDE: u32 = 16_384;
@@ -63,6 +65,10 @@ pub struct InputSpec {
     pub mean: Vec<f32>,
     /// One value, or one per channel; all non-zero.
     pub std: Vec<f32>,
+    /// How the image is fitted to `width x height`.
+    pub resize: Resize,
+    /// Turn JPEG (and other EXIF-carrying) photos upright by their EXIF orientation tag first.
+    pub exif_orientation: bool,
 }
 
 /// A preprocessed input: dimensions and little-endian element bytes.
@@ -116,6 +122,19 @@ impl InputSpec {
         if !self.scale.is_finite() {
             return bad("scale is not finite".into());
         }
+        match &self.resize.mode {
+            ResizeMode::Stretch => {}
+            ResizeMode::CenterCrop { fraction, .. } => {
+                if !(fraction.is_finite() && *fraction > 0.0 && *fraction <= 1.0) {
+                    return bad(format!("crop_fraction must be in (0, 1], not {fraction}"));
+                }
+            }
+            ResizeMode::Letterbox { pad } => {
+                if pad.len() != 1 && pad.len() != self.channels as usize {
+                    return bad(format!("pad needs 1 or {} values, got {}", self.channels, pad.len()));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -128,8 +147,14 @@ impl InputSpec {
     }
 }
 
-/// Decode PNG or JPEG bytes (8- or 16-bit, gray, gray+alpha, RGB, RGBA), with size limits.
+/// Decode PNG or JPEG bytes (8- or 16-bit, gray, gray+alpha, RGB, RGBA), with size limits, and
+/// turn the image upright by its EXIF orientation (as `PIL.ImageOps.exif_transpose`).
 pub fn decode(bytes: &[u8]) -> Result<DynamicImage, Error> {
+    decode_oriented(bytes, true)
+}
+
+/// Decode as [`decode`]; `orient` says whether to apply the EXIF orientation.
+pub fn decode_oriented(bytes: &[u8], orient: bool) -> Result<DynamicImage, Error> {
     let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| Error::Decode(e.to_string()))?;
     match reader.format() {
         None => return Err(Error::Decode("not a PNG or JPEG file".into())),
@@ -143,7 +168,16 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, Error> {
     limits.max_image_height = Some(MAX_IMAGE_SIDE);
     limits.max_alloc = Some(MAX_DECODE_ALLOC);
     reader.limits(limits);
-    reader.decode().map_err(|e| Error::Decode(e.to_string()))
+    let err = |e: image::ImageError| Error::Decode(e.to_string());
+    let mut decoder = reader.into_decoder().map_err(err)?;
+    if decoder.total_bytes() > MAX_DECODE_ALLOC {
+        return Err(Error::Decode(format!("the decoded image would need {} bytes, over the limit of {MAX_DECODE_ALLOC}", decoder.total_bytes())));
+    }
+    // A malformed EXIF block is not worth refusing the photo for: it stays as stored.
+    let orientation = if orient { decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms) } else { image::metadata::Orientation::NoTransforms };
+    let mut img = DynamicImage::from_decoder(decoder).map_err(err)?;
+    img.apply_orientation(orientation);
+    Ok(img)
 }
 
 /// The JPEG decoder fills in missing data of a truncated file instead of failing, so check for
@@ -158,59 +192,90 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
     }
 }
 
+/// The image as 8-bit pixels the way Pillow's `convert("RGB")` / `convert("L")` makes them:
+/// alpha dropped, gray replicated, and luma as ITU-R 601-2 in Pillow's fixed point.
+fn pixels(img: &DynamicImage, channels: u32) -> Vec<u8> {
+    let gray_source = matches!(
+        img,
+        DynamicImage::ImageLuma8(_) | DynamicImage::ImageLumaA8(_) | DynamicImage::ImageLuma16(_) | DynamicImage::ImageLumaA16(_)
+    );
+    match (channels, gray_source) {
+        (1, true) => img.to_luma8().into_raw(),
+        (1, false) => img
+            .to_rgb8()
+            .into_raw()
+            .chunks_exact(3)
+            .map(|p| ((p[0] as u32 * 19595 + p[1] as u32 * 38470 + p[2] as u32 * 7471 + 0x8000) >> 16) as u8)
+            .collect(),
+        (_, true) => img.to_luma8().into_raw().iter().flat_map(|&v| [v, v, v]).collect(),
+        _ => img.to_rgb8().into_raw(),
+    }
+}
+
 /// Resize and normalise a decoded image into the model's input tensor.
 ///
-/// Colour models get RGB (alpha dropped, gray replicated), grayscale models get luma.
-/// The image is resized to exactly `width x height` with a triangle (bilinear) filter, then each
-/// value `v` in 0..=255 becomes `(v * scale - mean[c]) / std[c]` (float types) or stays `v` (u8).
+/// Colour models get RGB (alpha dropped, gray replicated), grayscale models get luma. The image is
+/// fitted to `width x height` as `spec.resize` says (Pillow's resampling, see [`resize`]), then
+/// each value `v` in 0..=255 becomes `(v * scale - mean[c]) / std[c]` (float types) or stays `v`
+/// (u8), written straight into the tensor's layout and channel order.
 pub fn to_tensor(img: &DynamicImage, spec: &InputSpec) -> Result<Tensor, Error> {
     spec.validate()?;
     let (w, h, c) = (spec.width as usize, spec.height as usize, spec.channels as usize);
-    // Pixels as HWC u8 in RGB (or L) order.
-    let pixels: Vec<u8> = if c == 3 {
-        let rgb = img.to_rgb8();
-        image::imageops::resize(&rgb, spec.width, spec.height, FilterType::Triangle).into_raw()
-    } else {
-        let l = img.to_luma8();
-        image::imageops::resize(&l, spec.width, spec.height, FilterType::Triangle).into_raw()
-    };
+    let src = pixels(img, spec.channels);
+    let canvas = resize::resize(&src, img.width() as usize, img.height() as usize, c, w, h, &spec.resize);
+    Ok(Tensor { dims: spec.dims(), elem: spec.elem, data: normalise(&canvas, spec) })
+}
+
+/// HWC 8-bit canvas -> tensor bytes in one pass.
+fn normalise(canvas: &[u8], spec: &InputSpec) -> Vec<u8> {
+    let (w, h, c) = (spec.width as usize, spec.height as usize, spec.channels as usize);
     let per = |v: &Vec<f32>, ch: usize| if v.len() == 1 { v[0] } else { v[ch] };
     // Source channel for each output channel.
     let src_ch = |ch: usize| if c == 3 && spec.order == ChannelOrder::Bgr { 2 - ch } else { ch };
-
-    let n = w * h * c;
-    let mut values = Vec::with_capacity(n);
-    for i in 0..n {
-        // i indexes the output tensor in its own layout.
-        let (y, x, ch) = match spec.layout {
-            Layout::Nhwc => (i / (w * c), (i / c) % w, i % c),
-            Layout::Nchw => ((i / w) % h, i % w, i / (w * h)),
-        };
-        values.push((pixels[(y * w + x) * c + src_ch(ch)], ch));
+    let size = spec.elem.size();
+    let mut out = vec![0u8; w * h * c * size];
+    // Per channel, a 256-entry table of the encoded value of each pixel value.
+    let mut tables = Vec::with_capacity(c);
+    for ch in 0..c {
+        let mut t = vec![0u8; 256 * size];
+        for v in 0..256usize {
+            let f = (v as f32 * spec.scale - per(&spec.mean, ch)) / per(&spec.std, ch);
+            let e = &mut t[v * size..(v + 1) * size];
+            match spec.elem {
+                ElemType::U8 => e[0] = v as u8,
+                ElemType::F32 => e.copy_from_slice(&f.to_le_bytes()),
+                ElemType::F64 => e.copy_from_slice(&(f as f64).to_le_bytes()),
+                ElemType::F16 => e.copy_from_slice(&half::f16::from_f32(f).to_le_bytes()),
+            }
+        }
+        tables.push(t);
     }
-    let data = match spec.elem {
-        ElemType::U8 => values.iter().map(|(v, _)| *v).collect(),
-        elem => {
-            let mut out = Vec::with_capacity(n * elem.size());
-            for (v, ch) in values {
-                let f = (v as f32 * spec.scale - per(&spec.mean, ch)) / per(&spec.std, ch);
-                match elem {
-                    ElemType::F32 => out.extend_from_slice(&f.to_le_bytes()),
-                    ElemType::F64 => out.extend_from_slice(&(f as f64).to_le_bytes()),
-                    ElemType::F16 => out.extend_from_slice(&half::f16::from_f32(f).to_le_bytes()),
-                    ElemType::U8 => unreachable!("handled above"),
+    match spec.layout {
+        Layout::Nhwc => {
+            for (px, o) in canvas.chunks_exact(c).zip(out.chunks_exact_mut(c * size)) {
+                for ch in 0..c {
+                    let v = px[src_ch(ch)] as usize;
+                    o[ch * size..(ch + 1) * size].copy_from_slice(&tables[ch][v * size..(v + 1) * size]);
                 }
             }
-            out
         }
-    };
-    Ok(Tensor { dims: spec.dims(), elem: spec.elem, data })
+        Layout::Nchw => {
+            for (ch, plane) in out.chunks_exact_mut(w * h * size).enumerate() {
+                let (t, sc) = (&tables[ch], src_ch(ch));
+                for (px, o) in canvas.chunks_exact(c).zip(plane.chunks_exact_mut(size)) {
+                    let v = px[sc] as usize;
+                    o.copy_from_slice(&t[v * size..(v + 1) * size]);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Decode and preprocess in one step.
 pub fn preprocess(bytes: &[u8], spec: &InputSpec) -> Result<Tensor, Error> {
     spec.validate()?;
-    to_tensor(&decode(bytes)?, spec)
+    to_tensor(&decode_oriented(bytes, spec.exif_orientation)?, spec)
 }
 
 /// Numerically stable softmax. Non-finite inputs give non-finite outputs rather than a panic.

@@ -1,0 +1,386 @@
+//! Resizing, cropping and letterboxing exactly as Pillow does them.
+//!
+//! Pretrained models are evaluated with Pillow (torchvision's and timm's transforms use
+//! `Image.resize`), so a host that wants a model's published answers must produce the same pixels.
+//! This module reproduces Pillow 13's `ImagingResample` for 8-bit images operand for operand:
+//! separable convolution (horizontal pass first, then vertical, rounded to 8 bits in between),
+//! the filter widened by the scale factor when downscaling (antialiasing), coefficients in 22-bit
+//! fixed point, and `ImagingScaleAffine` for nearest neighbour. The geometry of each resize mode
+//! follows the reference pipelines: torchvision's `Resize(s) + CenterCrop(c)`, TensorFlow
+//! EfficientNet's centred crop then resize, and `PIL.ImageOps.pad` for letterboxing.
+
+/// How the image is fitted to the model's input size.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ResizeMode {
+    /// The whole image is resized to exactly `width x height` (aspect ratio not kept).
+    Stretch,
+    /// Keep the aspect ratio and take the centre: the crop covers `fraction` of the shorter side.
+    CenterCrop { fraction: f32, order: CropOrder },
+    /// Keep the aspect ratio, fit the whole image inside and pad the rest with `pad` (0-255 per
+    /// channel, one value or one per channel), as `PIL.ImageOps.pad`.
+    Letterbox { pad: Vec<u8> },
+}
+
+/// Where the centre crop happens relative to the resize.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CropOrder {
+    /// torchvision: resize the shorter side to `floor(max(width, height) / fraction)` (the longer
+    /// side in proportion, truncated), then crop the centre (offsets rounded half to even).
+    ResizeThenCrop,
+    /// TensorFlow EfficientNet: crop a centred region of `fraction` of the shorter side (offset
+    /// `(size - crop + 1) / 2`), then resize it to `width x height`.
+    CropThenResize,
+}
+
+/// The resampling filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interpolation {
+    Nearest,
+    Bilinear,
+    Bicubic,
+}
+
+/// Everything about the geometry of preprocessing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resize {
+    pub mode: ResizeMode,
+    pub interpolation: Interpolation,
+    /// Widen the filter when downscaling (Pillow always does). Off: the filter keeps its own
+    /// support (2 taps bilinear, 4 bicubic), as non-antialiased resizers do.
+    pub antialias: bool,
+}
+
+impl Default for Resize {
+    fn default() -> Self {
+        Self { mode: ResizeMode::Stretch, interpolation: Interpolation::Bilinear, antialias: true }
+    }
+}
+
+/// How one axis of the output maps onto the source.
+///
+/// Output index `i` samples the source around `in0 + (offset + i + 0.5) * scale`, in coordinates
+/// relative to `lo`; the filter never reads outside `lo..hi`. `offset` lets a crop of a larger
+/// virtual resize be computed without resizing the pixels that the crop drops.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Axis {
+    lo: usize,
+    hi: usize,
+    scale: f64,
+    offset: usize,
+    out: usize,
+}
+
+impl Axis {
+    fn whole(size: usize, out: usize) -> Self {
+        Axis { lo: 0, hi: size, scale: size as f64 / out as f64, offset: 0, out }
+    }
+
+    fn is_identity(&self) -> bool {
+        self.offset == 0 && self.lo == 0 && self.hi == self.out && self.scale == 1.0
+    }
+}
+
+/// Where the resized image lands on the output canvas.
+#[derive(Clone, Debug, PartialEq)]
+struct Plan {
+    x: Axis,
+    y: Axis,
+    /// Top-left corner of the resized image on the canvas (letterbox only).
+    at: (usize, usize),
+}
+
+/// Python's `round()` of a float: ties to even.
+fn py_round(v: f64) -> usize {
+    v.round_ties_even().max(0.0) as usize
+}
+
+fn plan(src_w: usize, src_h: usize, out_w: usize, out_h: usize, mode: &ResizeMode) -> Plan {
+    match mode {
+        ResizeMode::Stretch => Plan { x: Axis::whole(src_w, out_w), y: Axis::whole(src_h, out_h), at: (0, 0) },
+        ResizeMode::CenterCrop { fraction, order: CropOrder::ResizeThenCrop } => {
+            // torchvision.transforms.Resize(size) with an int: the shorter side becomes `size`,
+            // the longer `int(size * long / short)`.
+            let size = ((out_w.max(out_h) as f64) / *fraction as f64).floor().max(1.0) as usize;
+            let (new_w, new_h) = if src_w <= src_h {
+                (size, ((size as f64 * src_h as f64 / src_w as f64) as usize).max(1))
+            } else {
+                (((size as f64 * src_w as f64 / src_h as f64) as usize).max(1), size)
+            };
+            // CenterCrop: `int(round((size - crop) / 2.0))`. A crop larger than the resized image
+            // (only for fraction > 1, which validation refuses) would be clamped.
+            let left = py_round(new_w.saturating_sub(out_w) as f64 / 2.0);
+            let top = py_round(new_h.saturating_sub(out_h) as f64 / 2.0);
+            let axis = |src: usize, new: usize, offset: usize, out: usize| Axis {
+                lo: 0,
+                hi: src,
+                scale: src as f64 / new as f64,
+                offset,
+                out,
+            };
+            Plan { x: axis(src_w, new_w, left, out_w), y: axis(src_h, new_h, top, out_h), at: (0, 0) }
+        }
+        ResizeMode::CenterCrop { fraction, order: CropOrder::CropThenResize } => {
+            let (cw, ch) = if out_w == out_h {
+                // TensorFlow: `tf.cast(fraction * tf.cast(min(h, w), tf.float32), tf.int32)`.
+                let c = (*fraction * src_w.min(src_h) as f32) as usize;
+                (c, c)
+            } else {
+                let k = *fraction as f64 * (src_w as f64 / out_w as f64).min(src_h as f64 / out_h as f64);
+                ((k * out_w as f64) as usize, (k * out_h as f64) as usize)
+            };
+            let (cw, ch) = (cw.clamp(1, src_w), ch.clamp(1, src_h));
+            let (ox, oy) = ((src_w - cw).div_ceil(2), (src_h - ch).div_ceil(2));
+            let axis = |lo: usize, c: usize, out: usize| Axis { lo, hi: lo + c, scale: c as f64 / out as f64, offset: 0, out };
+            Plan { x: axis(ox, cw, out_w), y: axis(oy, ch, out_h), at: (0, 0) }
+        }
+        ResizeMode::Letterbox { .. } => {
+            // PIL.ImageOps.contain, then pad centred.
+            let (mut w, mut h) = (out_w, out_h);
+            let im_ratio = src_w as f64 / src_h as f64;
+            let dest_ratio = out_w as f64 / out_h as f64;
+            if im_ratio != dest_ratio {
+                if im_ratio > dest_ratio {
+                    h = py_round(src_h as f64 / src_w as f64 * out_w as f64).clamp(1, out_h);
+                } else {
+                    w = py_round(src_w as f64 / src_h as f64 * out_h as f64).clamp(1, out_w);
+                }
+            }
+            let at = if w != out_w { (py_round((out_w - w) as f64 * 0.5), 0) } else { (0, py_round((out_h - h) as f64 * 0.5)) };
+            Plan { x: Axis::whole(src_w, w), y: Axis::whole(src_h, h), at }
+        }
+    }
+}
+
+const PRECISION_BITS: u32 = 32 - 8 - 2;
+
+fn filter(interp: Interpolation, x: f64) -> f64 {
+    let x = x.abs();
+    match interp {
+        Interpolation::Bilinear => {
+            if x < 1.0 {
+                1.0 - x
+            } else {
+                0.0
+            }
+        }
+        Interpolation::Bicubic => {
+            const A: f64 = -0.5;
+            if x < 1.0 {
+                ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+            } else if x < 2.0 {
+                (((x - 5.0) * x + 8.0) * x - 4.0) * A
+            } else {
+                0.0
+            }
+        }
+        Interpolation::Nearest => unreachable!("nearest has no convolution filter"),
+    }
+}
+
+fn support(interp: Interpolation) -> f64 {
+    match interp {
+        Interpolation::Nearest => 0.0,
+        Interpolation::Bilinear => 1.0,
+        Interpolation::Bicubic => 2.0,
+    }
+}
+
+/// Fixed-point filter taps for one axis: for output `i`, source indices `start[i]..start[i]+len[i]`
+/// (absolute) weighted by `weights[i*ksize..]`.
+struct Taps {
+    start: Vec<usize>,
+    len: Vec<usize>,
+    ksize: usize,
+    weights: Vec<i32>,
+}
+
+/// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc`.
+fn taps(axis: &Axis, interp: Interpolation, antialias: bool) -> Taps {
+    let in_size = axis.hi - axis.lo;
+    let scale = axis.scale;
+    let filterscale = if antialias { scale.max(1.0) } else { 1.0 };
+    let support = support(interp) * filterscale;
+    let ksize = support.ceil() as usize * 2 + 1;
+    let ss = 1.0 / filterscale;
+    let mut t = Taps { start: Vec::with_capacity(axis.out), len: Vec::with_capacity(axis.out), ksize, weights: vec![0; axis.out * ksize] };
+    let mut k = vec![0f64; ksize];
+    for i in 0..axis.out {
+        let center = ((axis.offset + i) as f64 + 0.5) * scale;
+        // C's (int) cast truncates toward zero, as `as i64` does.
+        let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+        let xmax = ((center + support + 0.5) as i64).clamp(0, in_size as i64) as usize;
+        let n = xmax.saturating_sub(xmin).min(ksize);
+        let mut ww = 0.0;
+        for (x, kx) in k.iter_mut().enumerate().take(n) {
+            let w = filter(interp, ((x + xmin) as f64 - center + 0.5) * ss);
+            *kx = w;
+            ww += w;
+        }
+        let out = &mut t.weights[i * ksize..i * ksize + n];
+        for (o, kx) in out.iter_mut().zip(&k) {
+            let v = if ww != 0.0 { kx / ww } else { *kx };
+            let f = v * (1u32 << PRECISION_BITS) as f64;
+            *o = if v < 0.0 { (f - 0.5) as i32 } else { (f + 0.5) as i32 };
+        }
+        t.start.push(axis.lo + xmin);
+        t.len.push(n);
+    }
+    t
+}
+
+#[inline]
+fn clip8(v: i32) -> u8 {
+    (v >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// Pillow's `ImagingScaleAffine` positions: the source index of each output index, accumulated
+/// in floating point as Pillow does (start at half a step, add the step).
+fn nearest_table(axis: &Axis) -> Vec<usize> {
+    let mut pos = axis.scale * 0.5;
+    let mut table = Vec::with_capacity(axis.out);
+    for i in 0..axis.offset + axis.out {
+        if i >= axis.offset {
+            let v = if pos < 0.0 { 0 } else { pos as usize };
+            table.push(axis.lo + v.min(axis.hi - axis.lo - 1));
+        }
+        pos += axis.scale;
+    }
+    table
+}
+
+/// Resize `src` (`w x h`, `c` interleaved 8-bit channels) into a `out_w x out_h` canvas as the
+/// resize mode says. The canvas of a letterbox is filled with its pad value first.
+pub fn resize(src: &[u8], w: usize, h: usize, c: usize, out_w: usize, out_h: usize, r: &Resize) -> Vec<u8> {
+    let p = plan(w, h, out_w, out_h, &r.mode);
+    let mut canvas = vec![0u8; out_w * out_h * c];
+    if let ResizeMode::Letterbox { pad } = &r.mode {
+        for px in canvas.chunks_exact_mut(c) {
+            for (ch, v) in px.iter_mut().enumerate() {
+                *v = if pad.len() == 1 { pad[0] } else { pad.get(ch).copied().unwrap_or(0) };
+            }
+        }
+    }
+    let (rw, rh) = (p.x.out, p.y.out);
+    let place = |canvas: &mut [u8], y: usize, row: &[u8]| {
+        let start = ((p.at.1 + y) * out_w + p.at.0) * c;
+        canvas[start..start + rw * c].copy_from_slice(row);
+    };
+
+    if r.interpolation == Interpolation::Nearest {
+        let (xt, yt) = (nearest_table(&p.x), nearest_table(&p.y));
+        let mut row = vec![0u8; rw * c];
+        for (y, &sy) in yt.iter().enumerate() {
+            let src_row = &src[sy * w * c..(sy + 1) * w * c];
+            for (x, &sx) in xt.iter().enumerate() {
+                row[x * c..(x + 1) * c].copy_from_slice(&src_row[sx * c..(sx + 1) * c]);
+            }
+            place(&mut canvas, y, &row);
+        }
+        return canvas;
+    }
+
+    let vt = taps(&p.y, r.interpolation, r.antialias);
+    // Source rows the vertical pass reads.
+    let first = vt.start.iter().zip(&vt.len).filter(|(_, n)| **n > 0).map(|(s, _)| *s).min().unwrap_or(0);
+    let last = vt.start.iter().zip(&vt.len).map(|(s, n)| s + n).max().unwrap_or(0).max(first);
+
+    // Horizontal pass over the rows needed: (last - first) rows of rw pixels.
+    let tmp: Vec<u8> = if p.x.is_identity() {
+        src[first * w * c..last * w * c].to_vec()
+    } else {
+        let ht = taps(&p.x, r.interpolation, r.antialias);
+        let mut tmp = vec![0u8; (last - first) * rw * c];
+        let half = 1i32 << (PRECISION_BITS - 1);
+        for (ty, sy) in (first..last).enumerate() {
+            let src_row = &src[sy * w * c..(sy + 1) * w * c];
+            let out_row = &mut tmp[ty * rw * c..(ty + 1) * rw * c];
+            for x in 0..rw {
+                let k = &ht.weights[x * ht.ksize..x * ht.ksize + ht.len[x]];
+                let s = &src_row[ht.start[x] * c..(ht.start[x] + ht.len[x]) * c];
+                let o = &mut out_row[x * c..(x + 1) * c];
+                if c == 3 {
+                    let (mut a0, mut a1, mut a2) = (half, half, half);
+                    for (px, &kk) in s.chunks_exact(3).zip(k) {
+                        a0 += px[0] as i32 * kk;
+                        a1 += px[1] as i32 * kk;
+                        a2 += px[2] as i32 * kk;
+                    }
+                    o[0] = clip8(a0);
+                    o[1] = clip8(a1);
+                    o[2] = clip8(a2);
+                } else {
+                    for ch in 0..c {
+                        let mut a = half;
+                        for (px, &kk) in s.chunks_exact(c).zip(k) {
+                            a += px[ch] as i32 * kk;
+                        }
+                        o[ch] = clip8(a);
+                    }
+                }
+            }
+        }
+        tmp
+    };
+
+    // Vertical pass, straight onto the canvas.
+    if p.y.is_identity() {
+        for y in 0..rh {
+            place(&mut canvas, y, &tmp[y * rw * c..(y + 1) * rw * c]);
+        }
+        return canvas;
+    }
+    let half = 1i32 << (PRECISION_BITS - 1);
+    let stride = rw * c;
+    let mut acc = vec![0i32; stride];
+    let mut row = vec![0u8; stride];
+    for y in 0..rh {
+        acc.fill(half);
+        let k = &vt.weights[y * vt.ksize..y * vt.ksize + vt.len[y]];
+        for (j, &kk) in k.iter().enumerate() {
+            let sy = vt.start[y] - first + j;
+            for (a, &v) in acc.iter_mut().zip(&tmp[sy * stride..(sy + 1) * stride]) {
+                *a += v as i32 * kk;
+            }
+        }
+        for (o, &a) in row.iter_mut().zip(&acc) {
+            *o = clip8(a);
+        }
+        place(&mut canvas, y, &row);
+    }
+    canvas
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torchvision_geometry() {
+        // 500x375 landscape, Resize(256) -> 341x256, CenterCrop(224) -> left 58 (58.5 rounds to even), top 16.
+        let p = plan(500, 375, 224, 224, &ResizeMode::CenterCrop { fraction: 0.875, order: CropOrder::ResizeThenCrop });
+        assert_eq!((p.x.offset, p.y.offset), (58, 16));
+        assert_eq!(p.x.scale, 500.0 / 341.0);
+    }
+
+    #[test]
+    fn tensorflow_geometry() {
+        // min side 375 -> crop int(0.875 * 375) = 328, offsets ((500-328)+1)//2 = 86, ((375-328)+1)//2 = 24.
+        let p = plan(500, 375, 224, 224, &ResizeMode::CenterCrop { fraction: 0.875, order: CropOrder::CropThenResize });
+        assert_eq!((p.x.lo, p.x.hi, p.y.lo, p.y.hi), (86, 414, 24, 352));
+    }
+
+    #[test]
+    fn letterbox_geometry() {
+        let p = plan(400, 300, 224, 224, &ResizeMode::Letterbox { pad: vec![0] });
+        assert_eq!((p.x.out, p.y.out, p.at), (224, 168, (0, 28)));
+    }
+
+    #[test]
+    fn identity_is_a_copy() {
+        let src: Vec<u8> = (0..5 * 4 * 3).map(|v| (v * 7 % 256) as u8).collect();
+        for interpolation in [Interpolation::Nearest, Interpolation::Bilinear, Interpolation::Bicubic] {
+            let r = Resize { interpolation, ..Default::default() };
+            assert_eq!(resize(&src, 5, 4, 3, 5, 4, &r), src);
+        }
+    }
+}
