@@ -28,7 +28,7 @@ pub enum RegistryError {
     UnknownModel { name: String, dir: PathBuf, available: Vec<String> },
     #[error("models folder {0} does not exist or is not a folder")]
     NoModelsDir(PathBuf),
-    #[error("model `{name}`: missing {what} {path}")]
+    #[error("model `{name}`: missing {what} {path} (its README.md says how it is made; ./scripts/setup-native makes the project's models)")]
     MissingFile { name: String, what: &'static str, path: PathBuf },
     #[error("model `{name}`: bad manifest {path}: {reason}")]
     BadManifest { name: String, path: PathBuf, reason: String },

@@ -243,17 +243,25 @@ fn backends_agree_on_every_fixture() {
 
 #[test]
 fn backends_agree_on_mobilenet_v2() {
-    if !crate::util::ensure_mobilenet() {
+    if !crate::util::ensure_real_models() {
         return;
     }
-    let images: Vec<String> = fixture_labels().into_iter().map(|(i, _)| i).take(4).collect();
-    assert_agreement("mobilenet-v2", &images, 1e-4);
+    let images: Vec<String> = crate::photos::photos();
+    assert_agreement("mobilenet-v2", &images, 1e-3);
+}
+
+#[test]
+fn backends_agree_on_efficientnet_lite0() {
+    if !crate::util::ensure_real_models() {
+        return;
+    }
+    assert_agreement("efficientnet-lite0", &crate::photos::photos(), 1e-3);
 }
 
 #[test]
 fn every_fixture_gets_its_true_label_on_every_backend() {
     for b in backends() {
-        let r = run(&["classify", "--json", "-b", b.name(), "fixtures/images"]);
+        let r = run(&["classify", "-m", "shapes", "--json", "-b", b.name(), "fixtures/images"]);
         assert_eq!(r.code, 0, "{b}: {}", r.stderr);
         let truth: std::collections::HashMap<String, String> =
             fixture_labels().into_iter().map(|(i, l)| (format!("fixtures/{i}"), l)).collect();
@@ -318,7 +326,7 @@ fn an_unavailable_backend_is_a_one_line_usage_error_with_a_fix() {
     for (var, backend) in [("NNHOST_ORT_LIB", "onnxruntime"), ("NNHOST_OPENVINO_LIB", "openvino")] {
         let out = crate::util::nnhost()
             .env(var, "/nonexistent/lib.so")
-            .args(["classify", "-b", backend, "fixtures/images/000-circle.png"])
+            .args(["classify", "-m", "shapes", "-b", backend, "fixtures/images/000-circle.png"])
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -328,7 +336,7 @@ fn an_unavailable_backend_is_a_one_line_usage_error_with_a_fix() {
     }
     let out = crate::util::nnhost()
         .env("NNHOST_ORT_LIB", "/usr/lib/os-release")
-        .args(["classify", "-b", "onnxruntime", "fixtures/images/000-circle.png"])
+        .args(["classify", "-m", "shapes", "-b", "onnxruntime", "fixtures/images/000-circle.png"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

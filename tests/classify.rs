@@ -16,7 +16,7 @@ fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
 
 #[test]
 fn every_fixture_image_gets_its_true_label() {
-    let r = run(&["classify", "--json", "--top", "2", "fixtures/images"]);
+    let r = run(&["classify", "-m", "shapes", "--json", "--top", "2", "fixtures/images"]);
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     let got: HashMap<String, serde_json::Value> =
         json_lines(&r.stdout).into_iter().map(|v| (v["image"].as_str().unwrap().to_string(), v)).collect();
@@ -37,7 +37,7 @@ fn every_fixture_image_gets_its_true_label() {
 
 #[test]
 fn human_output_is_a_table_with_the_label() {
-    let r = run(&["classify", "fixtures/images/004-cross.png"]);
+    let r = run(&["classify", "-m", "shapes", "fixtures/images/004-cross.png"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert!(lines[0].starts_with("IMAGE"), "{}", r.stdout);
@@ -107,7 +107,7 @@ fn bad_images_get_one_line_errors_and_the_rest_still_run() {
         ("anim.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec(), "bad image"),
         ("empty.jpg", Vec::new(), "bad image"),
     ];
-    let mut args = vec!["classify".to_string(), "--json".to_string()];
+    let mut args = vec!["classify".to_string(), "--json".to_string(), "-m".to_string(), "shapes".to_string()];
     for (name, bytes, _) in cases {
         let p = dir.path().join(name);
         std::fs::write(&p, bytes).unwrap();
@@ -143,10 +143,10 @@ fn unknown_model_backend_or_guest_is_a_usage_error() {
     let img = "fixtures/images/000-circle.png";
     assert_usage_error(&["classify", "--model", "nope", img], "unknown model `nope`");
     assert_usage_error(&["classify", "--model", "../models/shapes", img], "invalid model name");
-    assert_usage_error(&["classify", "--backend", "cuda", img], "unknown backend `cuda`");
-    assert_usage_error(&["classify", "--guest", "no/such/plugin.wasm", img], "no/such/plugin.wasm: cannot read");
-    assert_usage_error(&["classify", "--guest", "fixtures/labels.csv", img], "fixtures/labels.csv");
-    assert_usage_error(&["--models", "no/such/dir", "classify", img], "no/such/dir");
+    assert_usage_error(&["classify", "-m", "shapes", "--backend", "cuda", img], "unknown backend `cuda`");
+    assert_usage_error(&["classify", "-m", "shapes", "--guest", "no/such/plugin.wasm", img], "no/such/plugin.wasm: cannot read");
+    assert_usage_error(&["classify", "-m", "shapes", "--guest", "fixtures/labels.csv", img], "fixtures/labels.csv");
+    assert_usage_error(&["--models", "no/such/dir", "classify", "-m", "shapes", img], "no/such/dir");
 }
 
 #[test]

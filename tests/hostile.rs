@@ -194,7 +194,7 @@ fn the_cli_reports_a_runaway_plugin_in_one_line_and_goes_on() {
     let cmd = dir.path().join("attack.png");
     std::fs::write(&cmd, "loop").unwrap();
     let t = Instant::now();
-    let r = run(&["--deadline-ms", "300", "classify", "--guest", HOSTILE, cmd.to_str().unwrap(), "fixtures/images/004-cross.png"]);
+    let r = run(&["--deadline-ms", "300", "classify", "-m", "shapes", "--guest", HOSTILE, cmd.to_str().unwrap(), "fixtures/images/004-cross.png"]);
     assert!(t.elapsed() < Duration::from_secs(10));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let lines: Vec<&str> = r.stderr.lines().collect();
@@ -250,32 +250,32 @@ fn limits_come_from_a_config_file_and_flags_override_it() {
     std::fs::write(&cfg, "[limits]\ndeadline_ms = 250\nmemory_bytes = 33554432\n").unwrap();
     let cmd = dir.path().join("loop.png");
     std::fs::write(&cmd, "loop").unwrap();
-    let r = run(&["--config", cfg.to_str().unwrap(), "classify", "--guest", HOSTILE, cmd.to_str().unwrap()]);
+    let r = run(&["--config", cfg.to_str().unwrap(), "classify", "-m", "shapes", "--guest", HOSTILE, cmd.to_str().unwrap()]);
     assert!(r.stderr.contains("deadline of 250 ms exceeded"), "{}", r.stderr);
-    let r = run(&["--config", cfg.to_str().unwrap(), "--deadline-ms", "120", "classify", "--guest", HOSTILE, cmd.to_str().unwrap()]);
+    let r = run(&["--config", cfg.to_str().unwrap(), "--deadline-ms", "120", "classify", "-m", "shapes", "--guest", HOSTILE, cmd.to_str().unwrap()]);
     assert!(r.stderr.contains("deadline of 120 ms exceeded"), "{}", r.stderr);
     std::fs::write(&cmd, "grow").unwrap();
-    let r = run(&["--config", cfg.to_str().unwrap(), "classify", "--guest", HOSTILE, cmd.to_str().unwrap()]);
+    let r = run(&["--config", cfg.to_str().unwrap(), "classify", "-m", "shapes", "--guest", HOSTILE, cmd.to_str().unwrap()]);
     assert!(r.stderr.contains("memory limit of 32 MiB hit"), "{}", r.stderr);
     std::fs::write(&cfg, "[limits]\nmax_contexts = 3\nmax_tensors = 9\n").unwrap();
     std::fs::write(&cmd, "leak-contexts").unwrap();
-    let r = run(&["--config", cfg.to_str().unwrap(), "classify", "--guest", HOSTILE, cmd.to_str().unwrap()]);
+    let r = run(&["--config", cfg.to_str().unwrap(), "classify", "-m", "shapes", "--guest", HOSTILE, cmd.to_str().unwrap()]);
     assert!(r.stderr.contains("live execution context limit of 3 hit (limit max_contexts)"), "{}", r.stderr);
     std::fs::write(&cmd, "leak-tensors").unwrap();
-    let r = run(&["--config", cfg.to_str().unwrap(), "--max-tensors", "4", "classify", "--guest", HOSTILE, cmd.to_str().unwrap()]);
+    let r = run(&["--config", cfg.to_str().unwrap(), "--max-tensors", "4", "classify", "-m", "shapes", "--guest", HOSTILE, cmd.to_str().unwrap()]);
     assert!(r.stderr.contains("live tensor limit of 4 hit (limit max_tensors)"), "{}", r.stderr);
     // Store limits: the image-classifier plugin is one component with several core instances
     // and a table of a few dozen elements.
     let image = "fixtures/images/004-cross.png";
-    let r = run(&["--max-instances", "1", "classify", image]);
+    let r = run(&["--max-instances", "1", "classify", "-m", "shapes", image]);
     assert!(r.code == 1 && r.stderr.contains("instance limit of 1 hit (limit instances)"), "{}", r.stderr);
-    let r = run(&["--max-table-elements", "10", "classify", image]);
+    let r = run(&["--max-table-elements", "10", "classify", "-m", "shapes", image]);
     assert!(r.code == 1 && r.stderr.contains("table limit of 10 elements hit (limit table_elements)"), "{}", r.stderr);
     std::fs::write(&cfg, "[limits]\ninstances = 1\n").unwrap();
-    let r = run(&["--config", cfg.to_str().unwrap(), "classify", image]);
+    let r = run(&["--config", cfg.to_str().unwrap(), "classify", "-m", "shapes", image]);
     assert!(r.stderr.contains("instance limit of 1 hit (limit instances)"), "{}", r.stderr);
     std::fs::write(&cfg, "[limits]\ndeadline = 5\n").unwrap();
-    let r = run(&["--config", cfg.to_str().unwrap(), "classify", "fixtures/images/004-cross.png"]);
+    let r = run(&["--config", cfg.to_str().unwrap(), "classify", "-m", "shapes", "fixtures/images/004-cross.png"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.starts_with("nnhost: config") && r.stderr.contains("deadline"), "{}", r.stderr);
 }

@@ -82,6 +82,62 @@ fn missing_files_and_bad_manifests_are_errors() {
 }
 
 #[test]
+fn preprocessing_keys_are_validated_with_the_key_and_the_allowed_values() {
+    let cases: &[(&str, &[&str])] = &[
+        ("resize = \"crop\"", &["input.resize", "\"stretch\", \"center-crop\", \"letterbox\"", "`crop`"]),
+        ("interpolation = \"lanczos\"", &["input.interpolation", "\"nearest\", \"bilinear\", \"bicubic\"", "`lanczos`"]),
+        ("resize = \"center-crop\"\ncrop_order = \"sideways\"", &["input.crop_order", "\"resize-then-crop\" or \"crop-then-resize\""]),
+        ("resize = \"center-crop\"\ncrop_fraction = 1.5", &["input.crop_fraction", "(0, 1]"]),
+        ("resize = \"center-crop\"\ncrop_fraction = 0.0", &["input.crop_fraction", "(0, 1]"]),
+        ("crop_fraction = 0.875", &["input.crop_fraction applies only to resize = \"center-crop\"", "resize = \"stretch\""]),
+        ("resize = \"letterbox\"\ncrop_order = \"crop-then-resize\"", &["input.crop_order applies only to resize = \"center-crop\""]),
+        ("resize = \"center-crop\"\npad = [0]", &["input.pad applies only to resize = \"letterbox\""]),
+        ("resize = \"letterbox\"\npad = [0, 0]", &["input.pad needs 1 or 3 values"]),
+        ("resize = \"letterbox\"\npad = [300]", &["input.pad", "0-255", "300"]),
+        ("antialias = \"yes\"", &["antialias", "line"]),
+        ("resise = \"stretch\"", &["unknown field `resise`", "`resize`", "`interpolation`"]),
+    ];
+    for (keys, needles) in cases {
+        let (_d, md) = model_dir(&format!("{GOOD}{keys}\n"));
+        let e = md.model("m").unwrap_err().to_string();
+        assert_eq!(e.lines().count(), 1, "{keys}: {e}");
+        assert!(e.starts_with("model `m`: bad manifest"), "{keys}: {e}");
+        for n in *needles {
+            assert!(e.contains(n), "{keys}: `{n}` not in: {e}");
+        }
+    }
+    // Every mode with its own keys is accepted.
+    for keys in [
+        "resize = \"stretch\"\ninterpolation = \"nearest\"",
+        "resize = \"center-crop\"\ncrop_fraction = 0.875\ncrop_order = \"crop-then-resize\"\ninterpolation = \"bicubic\"",
+        "resize = \"letterbox\"\npad = [114, 114, 114]\nantialias = false\nexif_orientation = false",
+    ] {
+        let (_d, md) = model_dir(&format!("{GOOD}{keys}\n"));
+        md.model("m").unwrap_or_else(|e| panic!("{keys}: {e}"));
+    }
+}
+
+#[test]
+fn the_real_models_have_their_authors_preprocessing() {
+    use nnhost_preprocess::{CropOrder, Interpolation, ResizeMode};
+    let m = models();
+    let lite0 = m.model("efficientnet-lite0");
+    let mnv2 = m.model("mobilenet-v2");
+    // The manifests are committed; the model files are made by scripts/setup-native.
+    if let (Ok(lite0), Ok(mnv2)) = (lite0, mnv2) {
+        assert_eq!(lite0.resize.mode, ResizeMode::CenterCrop { fraction: 0.875, order: CropOrder::CropThenResize });
+        assert_eq!(lite0.resize.interpolation, Interpolation::Bicubic);
+        assert_eq!((lite0.manifest.input.mean.clone(), lite0.manifest.input.std.clone()), (vec![127.0; 3], vec![128.0; 3]));
+        assert_eq!(mnv2.resize.mode, ResizeMode::CenterCrop { fraction: 0.875, order: CropOrder::ResizeThenCrop });
+        assert_eq!(mnv2.resize.interpolation, Interpolation::Bilinear);
+        assert_eq!(lite0.labels.len(), 1000);
+        assert_eq!((lite0.labels[281].as_str(), lite0.labels[282].as_str()), ("tabby", "tiger cat"));
+    } else {
+        assert!(!crate::util::required(), "the real models are missing: run ./scripts/setup-native");
+    }
+}
+
+#[test]
 fn a_garbage_model_file_is_a_load_error() {
     let (dir, md) = model_dir(GOOD);
     for garbage in [&b""[..], b"\x08\x07\x12\x04junk", &[0xFFu8; 4096][..]] {

@@ -6,7 +6,8 @@ use std::path::Path;
 use crate::backends::backends;
 use crate::util::{nnhost, root, run, tempdir};
 
-/// A copy of fixtures/ that a test may damage.
+/// A copy of fixtures/ that a test may damage, with only the `shapes` suite (the tiny model: these
+/// tests are about regress itself, not the real models).
 fn copy_fixtures(to: &Path) {
     let from = root().join("fixtures");
     for e in walkdir::WalkDir::new(&from).into_iter().filter_map(Result::ok) {
@@ -18,10 +19,18 @@ fn copy_fixtures(to: &Path) {
             std::fs::copy(e.path(), &dst).unwrap();
         }
     }
+    let manifest = std::fs::read_to_string(from.join("regress.toml")).unwrap();
+    let shapes_only = manifest.split("\n# Real photos").next().unwrap();
+    assert!(shapes_only.len() < manifest.len(), "regress.toml has no real-photo suites to drop");
+    std::fs::write(to.join("regress.toml"), shapes_only).unwrap();
 }
 
 #[test]
 fn regress_passes_on_the_fixtures_for_every_backend() {
+    if !crate::util::ensure_real_models() {
+        return;
+    }
+    let photos = crate::photos::photos().len();
     let dir = tempdir();
     for b in backends() {
         let junit = dir.path().join(format!("{b}.xml"));
@@ -29,9 +38,13 @@ fn regress_passes_on_the_fixtures_for_every_backend() {
         assert_eq!(r.code, 0, "{b}: {}\n{}", r.stdout, r.stderr);
         let summary: serde_json::Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
         assert_eq!(summary["summary"]["failed"], 0);
-        assert_eq!(summary["summary"]["passed"].as_u64().unwrap() as usize, crate::util::fixture_labels().len());
+        assert_eq!(summary["summary"]["passed"].as_u64().unwrap() as usize, crate::util::fixture_labels().len() + 2 * photos);
         let xml = std::fs::read_to_string(&junit).unwrap();
         assert!(xml.contains(&format!("<testsuite name=\"shapes.{b}\" tests=\"36\" failures=\"0\" errors=\"0\"")), "{xml}");
+        for model in ["efficientnet-lite0", "mobilenet-v2"] {
+            let want = format!("<testsuite name=\"{model}.{b}\" tests=\"{photos}\" failures=\"0\" errors=\"0\"");
+            assert!(xml.contains(&want), "{xml}");
+        }
     }
 }
 

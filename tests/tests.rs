@@ -7,6 +7,7 @@ mod backends;
 mod bench;
 mod classify;
 mod hostile;
+mod photos;
 mod preprocess;
 mod registry;
 mod regress;

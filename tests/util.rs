@@ -60,32 +60,47 @@ pub fn models() -> nnhost::registry::ModelsDir {
     nnhost::registry::ModelsDir::open(root().join("models")).unwrap()
 }
 
-/// Make models/mobilenet-v2 with its script if it is missing. False (a skip) when Python cannot
-/// make it, unless NNHOST_REQUIRE_BACKENDS=1.
-pub fn ensure_mobilenet() -> bool {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _g = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = root().join("models/mobilenet-v2");
-    if ["model.onnx", "model.xml", "model.bin", "labels.txt"].iter().all(|f| dir.join(f).is_file()) {
-        return true;
-    }
+/// The project's Python (the `.venv` that scripts/setup-native makes), else `python3`.
+pub fn python() -> PathBuf {
     let venv = root().join(".venv/bin/python");
-    let python = if venv.is_file() { venv } else { PathBuf::from("python3") };
-    let out = Command::new(&python).current_dir(root()).arg("models/scripts/make_mobilenet.py").output();
-    match out {
+    if venv.is_file() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+/// True when tests must not skip for want of a backend, a model or Python (CI sets it).
+pub fn required() -> bool {
+    std::env::var_os("NNHOST_REQUIRE_BACKENDS").is_some_and(|v| v == "1")
+}
+
+/// Make the real pretrained models (models/efficientnet-lite0, models/mobilenet-v2) with
+/// models/scripts/make_models.sh if they are missing. False (a skip) when they cannot be made,
+/// unless NNHOST_REQUIRE_BACKENDS=1.
+pub fn ensure_real_models() -> bool {
+    static LOCK: std::sync::Mutex<Option<bool>> = std::sync::Mutex::new(None);
+    let mut done = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(ok) = *done {
+        return ok;
+    }
+    let out = Command::new("bash").current_dir(root()).arg("models/scripts/make_models.sh").output();
+    let ok = match out {
         Ok(o) if o.status.success() => true,
         other => {
             let why = match other {
                 Ok(o) => String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("").to_string(),
                 Err(e) => e.to_string(),
             };
-            if std::env::var_os("NNHOST_REQUIRE_BACKENDS").is_some_and(|v| v == "1") {
-                panic!("cannot make models/mobilenet-v2: {why}");
+            if required() {
+                panic!("cannot make the real models: {why}");
             }
-            eprintln!("skipping mobilenet-v2: cannot make it ({why}); run ./scripts/setup-native");
+            eprintln!("skipping the real models: cannot make them ({why}); run ./scripts/setup-native");
             false
         }
-    }
+    };
+    *done = Some(ok);
+    ok
 }
 
 /// A copy of `models/shapes` as `<models>/<name>`: the ONNX model, labels and manifest, without

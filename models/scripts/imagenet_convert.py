@@ -26,6 +26,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pillow_preprocess import preprocess_image  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pth import check_sha256, load_state_dict, sha256_file  # noqa: E402
 
 OPSET = 13
@@ -207,63 +210,13 @@ def read_input_section(model_dir: Path) -> dict:
         return tomllib.load(f)["input"]
 
 
-def standin_preprocess(path: str | Path, inp: dict) -> np.ndarray:
-    """A small Pillow preprocessing following model.toml's [input] keys ([1, C, H, W] float32).
-
-    The make scripts use it only to feed the conversion check a realistic photo; reference.py uses
-    models/scripts/pillow_preprocess.py when it exists.
-    """
-    from PIL import Image, ImageOps
-
-    filters = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
-    W, H = inp["width"], inp["height"]
-    rf = filters[inp.get("interpolation", "bilinear")]
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im).convert("RGB")
-    mode = inp.get("resize", "stretch")
-    if mode == "stretch":
-        im = im.resize((W, H), rf)
-    elif mode == "center-crop":
-        frac = inp.get("crop_fraction", 0.875)
-        w, h = im.size
-        if inp.get("crop_order", "resize-then-crop") == "resize-then-crop":
-            # torchvision: Resize(round(H / frac)) on the shorter side, then CenterCrop(H, W).
-            short = round(min(W, H) / frac)
-            if w <= h:
-                nw, nh = short, int(short * h / w)
-            else:
-                nw, nh = int(short * w / h), short
-            im = im.resize((nw, nh), rf)
-            top, left = int(round((nh - H) / 2.0)), int(round((nw - W) / 2.0))
-            im = im.crop((left, top, left + W, top + H))
-        else:
-            # TF EfficientNet eval: a centred square of int(frac * min(h, w)), then resize.
-            c = int(frac * min(w, h))
-            top, left = (h - c + 1) // 2, (w - c + 1) // 2
-            im = im.crop((left, top, left + c, top + c)).resize((W, H), rf)
-    elif mode == "letterbox":
-        w, h = im.size
-        s = min(W / w, H / h)
-        nw, nh = max(1, round(w * s)), max(1, round(h * s))
-        canvas = Image.new("RGB", (W, H))
-        canvas.paste(im.resize((nw, nh), rf), ((W - nw) // 2, (H - nh) // 2))
-        im = canvas
-    else:
-        raise ValueError(f"unknown resize {mode!r}")
-    a = np.asarray(im, np.float32) * np.float32(inp.get("scale", 1.0))
-    mean = np.asarray(inp.get("mean", [0.0]), np.float32)
-    std = np.asarray(inp.get("std", [1.0]), np.float32)
-    a = (a - mean) / std
-    return np.ascontiguousarray(a.transpose(2, 0, 1)[None], np.float32)
-
-
 def check_inputs(model_dir: Path, seed: int) -> list[tuple[str, np.ndarray]]:
     """A random normal input and a real photo (fixtures/photos/chelsea.png), each [1, 3, 224, 224]."""
     rng = np.random.default_rng(seed)
     xs = [("random normal (seed %d)" % seed, rng.standard_normal((1, 3, 224, 224)).astype(np.float32))]
     photo = PHOTOS / "chelsea.png"
     if photo.is_file():
-        xs.append((f"photo {photo.relative_to(REPO)}", standin_preprocess(photo, read_input_section(model_dir))))
+        xs.append((f"photo {photo.relative_to(REPO)}", preprocess_image(str(photo), read_input_section(model_dir))))
     else:
         print(f"note: {photo} missing: checking on random inputs only", file=sys.stderr)
         xs.append((f"random uniform (seed {seed})", rng.uniform(-1, 1, (1, 3, 224, 224)).astype(np.float32)))

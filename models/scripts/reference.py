@@ -30,12 +30,7 @@ DEFAULT_MODELS = ["efficientnet-lite0", "mobilenet-v2"]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 
 sys.path.insert(0, str(HERE))
-try:
-    from pillow_preprocess import preprocess_image
-except ImportError:  # until models/scripts/pillow_preprocess.py exists
-    from imagenet_convert import standin_preprocess as preprocess_image
-
-    print("reference.py: note: models/scripts/pillow_preprocess.py not found; using imagenet_convert.standin_preprocess", file=sys.stderr)
+from pillow_preprocess import preprocess_image  # noqa: E402
 
 
 def display_path(p: Path) -> str:

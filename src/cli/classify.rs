@@ -17,8 +17,9 @@ use crate::registry::GraphStore;
 
 #[derive(Args, Debug)]
 pub struct ClassifyArgs {
-    /// Model name (a sub-folder of the models folder).
-    #[arg(long, short, default_value = "shapes")]
+    /// Model name (a sub-folder of the models folder): efficientnet-lite0 and mobilenet-v2 are
+    /// real ImageNet classifiers, shapes a tiny test model.
+    #[arg(long, short, default_value = "efficientnet-lite0")]
     pub model: String,
     /// Inference backend.
     #[arg(long, short, default_value = "tract", value_name = "NAME")]
@@ -99,6 +100,8 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
     let backend: BackendKind = cli.backend(&args.backend)?;
     let models = cli.models_dir()?;
     let model = models.model(&args.model)?;
+    // Label column: as wide as the model's labels, within reason.
+    let label_width = model.labels.iter().map(|l| l.chars().count()).max().unwrap_or(0).clamp(6, 24);
     let wasm = match &args.guest {
         Some(p) => std::fs::read(p).map_err(|e| Fatal(format!("guest plugin {}: cannot read: {e}", p.display())))?,
         None => IMAGE_CLASSIFIER.to_vec(),
@@ -133,7 +136,7 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
             ),
             (Ok(top), false) => Some(format!(
                 "{path:<width$}  {}",
-                top.iter().map(|p| format!("{:<10} {:.4}", p.label, p.score)).collect::<Vec<_>>().join("   ")
+                top.iter().map(|p| format!("{:<label_width$} {:.4}", p.label, p.score)).collect::<Vec<_>>().join("   ")
             )),
             (Err(e), json) => {
                 failures += 1;

@@ -31,6 +31,7 @@ pub struct RegressArgs {
 
 pub fn run(cli: &Cli, args: &RegressArgs) -> Result<u8, Fatal> {
     let manifest = Manifest::load(&args.dir)?;
+    let name_width = manifest.suite.iter().map(|s| s.name.len()).max().unwrap_or(8);
     let cfg = cli.backend_config();
     let requested: Vec<BackendKind> = if args.backend == "all" {
         BackendKind::ALL.to_vec()
@@ -123,7 +124,7 @@ pub fn run(cli: &Cli, args: &RegressArgs) -> Result<u8, Fatal> {
                 .map(|c| (c.max_deviation, c.image.as_str()))
                 .fold((0.0, "-"), |acc, x| if x.0 > acc.0 { x } else { acc });
             out(&format!(
-                "{:<8} on {:<12} {} passed, {} failed, {} errors; largest deviation {worst:.2e} ({at}){}",
+                "{:<name_width$} on {:<12} {} passed, {} failed, {} errors; largest deviation {worst:.2e} ({at}){}",
                 r.suite.name,
                 r.backend.name(),
                 n("pass"),
