@@ -18,6 +18,8 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=NNHOST_GUEST_TARGET_DIR");
     println!("cargo:rerun-if-env-changed=NNHOST_GUEST_TOOLCHAIN");
+    // The host's own target triple, for tests that ask cargo about this platform's packages.
+    println!("cargo:rustc-env=NNHOST_HOST_TARGET={}", std::env::var("TARGET").unwrap());
 
     let toolchain = guest_toolchain();
     ensure_target(toolchain.as_deref());

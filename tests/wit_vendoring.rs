@@ -8,7 +8,8 @@ fn vendored_wasi_nn_matches_the_locked_crate() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)
         .current_dir(root())
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        // Only this platform's packages: a fresh machine has not downloaded the others.
+        .args(["metadata", "--format-version", "1", "--locked", "--offline", "--filter-platform", env!("NNHOST_HOST_TARGET")])
         .output()
         .expect("cargo metadata");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
