@@ -31,8 +31,12 @@ pub enum BackendKind {
 /// Engine settings shared by every backend object of a run.
 #[derive(Clone, Debug, Default)]
 pub struct BackendConfig {
-    /// Intra-op threads (ONNX Runtime); `None` = the engine's default.
+    /// Threads inside one inference (ONNX Runtime intra-op threads, OpenVINO threads per stream,
+    /// tract's multithread executor); `None` = the engine's default.
     pub threads: Option<usize>,
+    /// How many inferences of one graph may run at once (images in flight): sizes ONNX Runtime's
+    /// session pool and OpenVINO's streams; 0 or 1 = one at a time.
+    pub jobs: usize,
     /// Explicit ONNX Runtime library file.
     pub ort_lib: Option<std::path::PathBuf>,
     /// Explicit OpenVINO C library file (`libopenvino_c.so...`).
@@ -41,6 +45,42 @@ pub struct BackendConfig {
     pub openvino_precision: openvino::Precision,
     /// Largest tensors accepted from plugins.
     pub tensor_limits: TensorLimits,
+}
+
+/// How the cores are split between images in flight and threads inside the engine.
+///
+/// One policy for every backend: `jobs` images run at once, each inference using `threads`
+/// threads, so that `jobs * threads` is about the number of cores and nothing is oversubscribed.
+/// By default every core runs its own image (throughput), capped at 16 images in flight (each
+/// needs an engine session or stream) with the remaining cores given to the engine: 2 cores -> 2 x 1,
+/// 64 cores -> 16 x 4. Fewer images than that -> fewer jobs, more threads each. `-j` and `--threads`
+/// override either side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Parallelism {
+    pub jobs: usize,
+    pub threads: usize,
+}
+
+/// Most images in flight by default.
+pub const MAX_DEFAULT_JOBS: usize = 16;
+
+impl Parallelism {
+    /// The split for `cores` cores and `work` items, honouring explicit `jobs` / `threads`.
+    pub fn plan(cores: usize, work: usize, jobs: Option<usize>, threads: Option<usize>) -> Self {
+        let cores = cores.max(1);
+        let jobs = jobs.unwrap_or_else(|| match threads {
+            Some(t) => (cores / t.max(1)).max(1),
+            None => cores.min(MAX_DEFAULT_JOBS),
+        });
+        let jobs = jobs.clamp(1, work.max(1));
+        let threads = threads.unwrap_or((cores / jobs).max(1)).max(1);
+        Parallelism { jobs, threads }
+    }
+
+    /// The plan for this machine.
+    pub fn for_this_machine(work: usize, jobs: Option<usize>, threads: Option<usize>) -> Self {
+        Self::plan(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), work, jobs, threads)
+    }
 }
 
 /// Bounds on one tensor crossing wasi-nn (see `runtime::Limits`).

@@ -8,7 +8,7 @@
 //! and outputs keep the model's names and types.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use ort::session::{RunOptions, Session, SessionInputValue};
 use ort::tensor::{PrimitiveTensorElementType, TensorElementType};
@@ -91,12 +91,13 @@ fn probe(path: &Path) -> Result<String, String> {
 /// Loads ONNX models into ONNX Runtime sessions.
 pub struct OrtBackend {
     threads: Option<usize>,
+    jobs: usize,
     limits: TensorLimits,
 }
 
 impl OrtBackend {
     pub fn new(cfg: &BackendConfig) -> Self {
-        Self { threads: cfg.threads, limits: cfg.tensor_limits }
+        Self { threads: cfg.threads, jobs: cfg.jobs.max(1), limits: cfg.tensor_limits }
     }
 }
 
@@ -110,7 +111,7 @@ impl BackendInner for OrtBackend {
             return Err(BackendError::InvalidNumberOfBuilders(1, builders.len()));
         }
         init(None).map_err(invalid)?;
-        let graph = OrtGraph::load(builders[0], self.threads, self.limits)?;
+        let graph = OrtGraph::load(builders[0], self.threads, self.jobs, self.limits)?;
         Ok(Graph::from(Box::new(graph) as Box<dyn BackendGraph>))
     }
 
@@ -136,9 +137,7 @@ struct IoInfo {
 }
 
 struct Inner {
-    // ort 2.0.0-rc.10 runs sessions through `&mut self`; the lock serialises runs of one graph
-    // (ONNX Runtime parallelises inside a run).
-    session: Mutex<Session>,
+    sessions: SessionPool,
     inputs: Vec<IoInfo>,
     outputs: Vec<IoInfo>,
     limits: TensorLimits,
@@ -146,6 +145,85 @@ struct Inner {
 
 #[derive(Clone)]
 pub struct OrtGraph(Arc<Inner>);
+
+/// Sessions of one graph. ort 2.0.0-rc.10 runs a session through `&mut self`, so one session
+/// would make concurrent runs of a graph queue behind one lock; instead each run takes a session
+/// from the pool, and a new one is made (from the kept model bytes) while fewer than `max` exist.
+/// `max` is the number of images in flight, so memory grows by one session (the weights plus
+/// ONNX Runtime's arena: about 30 MB for MobileNetV2) per extra concurrent run, and only when runs
+/// actually overlap.
+struct SessionPool {
+    idle: Mutex<(Vec<Session>, usize)>,
+    returned: Condvar,
+    max: usize,
+    model: Vec<u8>,
+    threads: Option<usize>,
+}
+
+fn new_session(bytes: &[u8], threads: Option<usize>, shared_cores: bool) -> Result<Session, BackendError> {
+    let err = |e: ort::Error| invalid(format!("ONNX Runtime cannot load the model: {e}"));
+    let mut b = Session::builder().map_err(err)?;
+    if let Some(n) = threads {
+        b = b.with_intra_threads(n).map_err(err)?;
+    }
+    // Spinning threads burn the cores that other runs in flight need.
+    if shared_cores {
+        b = b.with_intra_op_spinning(false).map_err(err)?.with_inter_op_spinning(false).map_err(err)?;
+    }
+    b.commit_from_memory(bytes).map_err(err)
+}
+
+/// A session taken from the pool; it goes back when dropped.
+struct Lease<'a> {
+    pool: &'a SessionPool,
+    session: Option<Session>,
+}
+
+impl SessionPool {
+    fn take(&self) -> Result<Lease<'_>, BackendError> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(s) = idle.0.pop() {
+                return Ok(Lease { pool: self, session: Some(s) });
+            }
+            if idle.1 < self.max {
+                idle.1 += 1;
+                drop(idle);
+                return match new_session(&self.model, self.threads, self.max > 1) {
+                    Ok(s) => Ok(Lease { pool: self, session: Some(s) }),
+                    Err(e) => {
+                        self.idle.lock().unwrap_or_else(|p| p.into_inner()).1 -= 1;
+                        self.returned.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            idle = self.returned.wait(idle).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl std::ops::Deref for Lease<'_> {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        self.session.as_ref().expect("held until drop")
+    }
+}
+
+impl std::ops::DerefMut for Lease<'_> {
+    fn deref_mut(&mut self) -> &mut Session {
+        self.session.as_mut().expect("held until drop")
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.session.take() {
+            self.pool.idle.lock().unwrap_or_else(|p| p.into_inner()).0.push(s);
+            self.pool.returned.notify_one();
+        }
+    }
+}
 
 fn io_info(name: &str, t: &ValueType) -> IoInfo {
     match t {
@@ -155,16 +233,16 @@ fn io_info(name: &str, t: &ValueType) -> IoInfo {
 }
 
 impl OrtGraph {
-    pub fn load(bytes: &[u8], threads: Option<usize>, limits: TensorLimits) -> Result<Self, BackendError> {
-        let err = |e: ort::Error| invalid(format!("ONNX Runtime cannot load the model: {e}"));
-        let mut b = Session::builder().map_err(err)?;
-        if let Some(n) = threads {
-            b = b.with_intra_threads(n).map_err(err)?;
-        }
-        let session = b.commit_from_memory(bytes).map_err(err)?;
+    /// Load a model; up to `jobs` runs of it may go at once, each with `threads` threads.
+    pub fn load(bytes: &[u8], threads: Option<usize>, jobs: usize, limits: TensorLimits) -> Result<Self, BackendError> {
+        let jobs = jobs.max(1);
+        let session = new_session(bytes, threads, jobs > 1)?;
         let inputs = session.inputs.iter().map(|i| io_info(&i.name, &i.input_type)).collect();
         let outputs = session.outputs.iter().map(|o| io_info(&o.name, &o.output_type)).collect();
-        Ok(OrtGraph(Arc::new(Inner { session: Mutex::new(session), inputs, outputs, limits })))
+        // The model bytes are kept only when more sessions may be needed.
+        let model = if jobs > 1 { bytes.to_vec() } else { Vec::new() };
+        let sessions = SessionPool { idle: Mutex::new((vec![session], 1)), returned: Condvar::new(), max: jobs, model, threads };
+        Ok(OrtGraph(Arc::new(Inner { sessions, inputs, outputs, limits })))
     }
 }
 
@@ -294,7 +372,7 @@ impl OrtContext {
             let v = slot.take().ok_or_else(|| invalid(format!("input `{}` was not set", info.name)))?;
             values.push((info.name.clone(), v.into()));
         }
-        let mut session = g.session.lock().unwrap_or_else(|p| p.into_inner());
+        let mut session = g.sessions.take()?;
         check_deadline("inference")?;
         // The deadline covers the run: a watchdog sets ONNX Runtime's terminate flag when it passes.
         let options = Arc::new(RunOptions::new().map_err(|e| invalid(format!("ONNX Runtime: {e}")))?);

@@ -74,12 +74,25 @@ impl Precision {
 pub struct OvBackend {
     encoding: GraphEncoding,
     precision: Precision,
+    streams: Streams,
     limits: TensorLimits,
+}
+
+/// How OpenVINO's CPU plugin splits the cores: `jobs` streams (inferences at once), `threads` each.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Streams {
+    pub jobs: usize,
+    pub threads: Option<usize>,
 }
 
 impl OvBackend {
     pub fn new(encoding: GraphEncoding, cfg: &BackendConfig) -> Self {
-        Self { encoding, precision: cfg.openvino_precision, limits: cfg.tensor_limits }
+        Self {
+            encoding,
+            precision: cfg.openvino_precision,
+            streams: Streams { jobs: cfg.jobs, threads: cfg.threads },
+            limits: cfg.tensor_limits,
+        }
     }
 }
 
@@ -95,13 +108,13 @@ impl BackendInner for OvBackend {
                 if builders.len() != 2 {
                     return Err(BackendError::InvalidNumberOfBuilders(2, builders.len()));
                 }
-                OvGraph::load(builders[0], Some(builders[1]), self.precision, self.limits)?
+                OvGraph::load(builders[0], Some(builders[1]), self.precision, self.streams, self.limits)?
             }
             _ => {
                 if builders.len() != 1 {
                     return Err(BackendError::InvalidNumberOfBuilders(1, builders.len()));
                 }
-                OvGraph::load(builders[0], None, self.precision, self.limits)?
+                OvGraph::load(builders[0], None, self.precision, self.streams, self.limits)?
             }
         };
         Ok(Graph::from(Box::new(graph) as Box<dyn BackendGraph>))
@@ -155,7 +168,13 @@ fn ov_err(what: &str) -> impl Fn(openvino::InferenceError) -> BackendError + '_ 
 
 impl OvGraph {
     /// `model` is ONNX bytes, or IR XML with `weights`.
-    pub fn load(model: &[u8], weights: Option<&[u8]>, precision: Precision, limits: TensorLimits) -> Result<Self, BackendError> {
+    pub fn load(
+        model: &[u8],
+        weights: Option<&[u8]>,
+        precision: Precision,
+        streams: Streams,
+        limits: TensorLimits,
+    ) -> Result<Self, BackendError> {
         let mut core = Core::new().map_err(|e| invalid(format!("OpenVINO cannot start: {e}")))?;
         let weights_tensor = match weights {
             Some(w) => {
@@ -169,6 +188,17 @@ impl OvGraph {
         let model = core.read_model_from_buffer(model, weights_tensor.as_ref()).map_err(ov_err("cannot read the model"))?;
         core.set_property(&DeviceType::CPU, &RwPropertyKey::HintInferencePrecision, precision.hint())
             .map_err(ov_err("rejected the precision hint"))?;
+        // One stream per image in flight, each with its share of the cores; by default OpenVINO
+        // picks for latency (one stream on all cores), which is right for one image at a time.
+        if streams.jobs > 1 {
+            core.set_property(&DeviceType::CPU, &RwPropertyKey::NumStreams, &streams.jobs.to_string())
+                .map_err(ov_err("rejected the number of streams"))?;
+        }
+        if let Some(t) = streams.threads {
+            let total = t * streams.jobs.max(1);
+            core.set_property(&DeviceType::CPU, &RwPropertyKey::InferenceNumThreads, &total.to_string())
+                .map_err(ov_err("rejected the number of threads"))?;
+        }
         let io = |n: usize, get: &dyn Fn(usize) -> Result<openvino::Node, openvino::InferenceError>| -> Result<Vec<IoInfo>, BackendError> {
             (0..n)
                 .map(|i| {

@@ -20,12 +20,27 @@ use super::{check_deadline, check_tensor, invalid, type_name, unsupported, Backe
 #[derive(Default)]
 pub struct TractBackend {
     limits: TensorLimits,
+    threads: usize,
 }
 
 impl TractBackend {
     pub fn new(cfg: &BackendConfig) -> Self {
-        Self { limits: cfg.tensor_limits }
+        Self { limits: cfg.tensor_limits, threads: cfg.threads.unwrap_or(1) }
     }
+}
+
+/// tract's multithreaded matrix products (tract-linalg's rayon executor), one pool per thread
+/// count, shared by every graph of the process. One thread: tract's own single-thread executor.
+fn executor(threads: usize) -> tract_linalg::multithread::Executor {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use tract_linalg::multithread::Executor;
+    static POOLS: Mutex<Option<HashMap<usize, Executor>>> = Mutex::new(None);
+    if threads <= 1 {
+        return Executor::SingleThread;
+    }
+    let mut pools = POOLS.lock().unwrap_or_else(|p| p.into_inner());
+    pools.get_or_insert_with(HashMap::new).entry(threads).or_insert_with(|| Executor::multithread_with_name(threads, "nnhost-tract")).clone()
 }
 
 impl BackendInner for TractBackend {
@@ -37,7 +52,8 @@ impl BackendInner for TractBackend {
         if builders.len() != 1 {
             return Err(BackendError::InvalidNumberOfBuilders(1, builders.len()));
         }
-        let graph = TractGraph::from_onnx_bytes(builders[0], self.limits)?;
+        let mut graph = TractGraph::from_onnx_bytes(builders[0], self.limits)?;
+        graph.set_threads(self.threads);
         Ok(Graph::from(Box::new(graph) as Box<dyn BackendGraph>))
     }
 
@@ -67,6 +83,7 @@ struct Inner {
     inputs: Vec<IoInfo>,
     outputs: Vec<IoInfo>,
     limits: TensorLimits,
+    executor: tract_linalg::multithread::Executor,
 }
 
 /// A loaded model: an optimized tract plan and its input/output signature.
@@ -112,7 +129,7 @@ impl TractGraph {
         let inputs = io(in_facts, input_names);
         let outputs = io(out_facts, output_names);
         let plan = typed.into_runnable()?;
-        Ok(TractGraph(Arc::new(Inner { plan, inputs, outputs, limits })))
+        Ok(TractGraph(Arc::new(Inner { plan, inputs, outputs, limits, executor: Default::default() })))
     }
 
     pub fn inputs(&self) -> &[IoInfo] {
@@ -124,8 +141,16 @@ impl TractGraph {
     }
 
     /// Run the model on tensors given in model input order.
+    /// Run each inference on `threads` threads (tract's multithread executor).
+    pub fn set_threads(&mut self, threads: usize) {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.executor = executor(threads);
+        }
+    }
+
     pub fn run(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>, BackendError> {
-        crate::catch_quietly(|| self.0.plan.run(inputs))
+        let exec = self.0.executor.clone();
+        crate::catch_quietly(|| tract_linalg::multithread::multithread_tract_scope(exec, || self.0.plan.run(inputs)))
             .map_err(|_| invalid("tract panicked while running the model"))?
             .map_err(|e| invalid(format!("tract failed to run the model: {e:#}")))
     }

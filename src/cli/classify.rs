@@ -10,7 +10,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{out, Cli, Fatal, EXIT_FAILURES};
-use crate::backends::BackendKind;
+use crate::backends::{BackendKind, Parallelism};
 use crate::plugins::classifier::{Classifier, Prediction};
 use crate::plugins::IMAGE_CLASSIFIER;
 use crate::registry::GraphStore;
@@ -33,7 +33,8 @@ pub struct ClassifyArgs {
     /// One JSON object per image per line on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Images classified at once [default: number of CPUs].
+    /// Images classified at once [default: one per CPU, at most 16; the cores left over go to
+    /// threads inside the engine (--threads)].
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
     /// Image files, or folders searched recursively for .png/.jpg/.jpeg files.
@@ -111,11 +112,15 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
         let what = args.guest.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in image-classifier".into());
         Fatal(format!("guest plugin {what}: {e:#}"))
     })?;
-    let graphs = GraphStore::with_config(cli.backend_config());
+    let items = collect_images(&args.paths);
+    let plan = Parallelism::for_this_machine(items.len(), args.jobs, cli.threads);
+    let mut cfg = cli.backend_config();
+    cfg.threads = Some(plan.threads);
+    cfg.jobs = plan.jobs;
+    let graphs = GraphStore::with_config(cfg);
     let classifier = Classifier::new(&runtime, &plugin, &graphs, model, backend)?;
 
-    let items = collect_images(&args.paths);
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let jobs = plan.jobs;
     let bar = progress_bar(items.len());
     let model_name = args.model.as_str();
     let width = items.iter().map(|i| display(i).len()).max().unwrap_or(0);

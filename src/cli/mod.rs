@@ -53,7 +53,8 @@ pub struct Cli {
     /// Config file with a [limits] table (see SECURITY.md) [default: ./nnhost.toml if present].
     #[arg(long, global = true, value_name = "FILE", env = "NNHOST_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Threads per inference for engines that take a setting (ONNX Runtime) [default: the engine's].
+    /// Threads inside each inference (ONNX Runtime intra-op, OpenVINO, tract) [default: the cores
+    /// left per image in flight, see `classify -j`].
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
     #[command(flatten)]
@@ -123,6 +124,7 @@ impl Cli {
         let limits = self.limits().unwrap_or_default();
         crate::backends::BackendConfig {
             threads: self.threads,
+            jobs: 1,
             ort_lib: self.ort_lib.clone(),
             openvino_lib: self.openvino_lib.clone(),
             openvino_precision: self.openvino_precision,

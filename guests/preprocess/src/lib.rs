@@ -194,12 +194,18 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
 
 /// The image as 8-bit pixels the way Pillow's `convert("RGB")` / `convert("L")` makes them:
 /// alpha dropped, gray replicated, and luma as ITU-R 601-2 in Pillow's fixed point.
-fn pixels(img: &DynamicImage, channels: u32) -> Vec<u8> {
+fn pixels(img: &DynamicImage, channels: u32) -> std::borrow::Cow<'_, [u8]> {
+    use std::borrow::Cow;
+    match (img, channels) {
+        (DynamicImage::ImageRgb8(rgb), 3) => return Cow::Borrowed(rgb.as_raw()),
+        (DynamicImage::ImageLuma8(l), 1) => return Cow::Borrowed(l.as_raw()),
+        _ => {}
+    }
     let gray_source = matches!(
         img,
         DynamicImage::ImageLuma8(_) | DynamicImage::ImageLumaA8(_) | DynamicImage::ImageLuma16(_) | DynamicImage::ImageLumaA16(_)
     );
-    match (channels, gray_source) {
+    Cow::Owned(match (channels, gray_source) {
         (1, true) => img.to_luma8().into_raw(),
         (1, false) => img
             .to_rgb8()
@@ -209,7 +215,7 @@ fn pixels(img: &DynamicImage, channels: u32) -> Vec<u8> {
             .collect(),
         (_, true) => img.to_luma8().into_raw().iter().flat_map(|&v| [v, v, v]).collect(),
         _ => img.to_rgb8().into_raw(),
-    }
+    })
 }
 
 /// Resize and normalise a decoded image into the model's input tensor.
