@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +47,9 @@ def load_photos() -> list[Image.Image]:
     return photos
 
 
-def make(photo: Image.Image, size: int, rng: np.random.Generator) -> Image.Image:
+def plan(photos: list[Image.Image], size: int, rng: np.random.Generator) -> tuple:
+    """Draw one image's recipe: (photo, crop box, output size, flip)."""
+    photo = photos[int(rng.integers(len(photos)))]
     w, h = photo.size
     # Output size: each side within +-10% of `size`.
     ow, oh = (int(round(size * rng.uniform(0.9, 1.1))) for _ in range(2))
@@ -53,10 +57,15 @@ def make(photo: Image.Image, size: int, rng: np.random.Generator) -> Image.Image
     k = min(w / ow, h / oh) * rng.uniform(0.5, 1.0)
     cw, ch = max(1, int(ow * k)), max(1, int(oh * k))
     x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
-    img = photo.crop((x, y, x + cw, y + ch)).resize((ow, oh), Image.Resampling.BILINEAR)
-    if rng.random() < 1 / 3:
+    return photo, (x, y, x + cw, y + ch), (ow, oh), rng.random() < 1 / 3
+
+
+def render(photo: Image.Image, box: tuple, out_size: tuple, flip: bool, path: Path) -> int:
+    img = photo.crop(box).resize(out_size, Image.Resampling.BILINEAR)
+    if flip:
         img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    return img
+    img.save(path, format="PNG")  # Pillow's default zlib level, as most PNGs are
+    return path.stat().st_size
 
 
 def up_to_date(out: Path, params: dict) -> bool:
@@ -99,12 +108,11 @@ def main() -> None:
 
     photos = load_photos()
     rng = np.random.default_rng(args.seed)
-    files = {}
-    for i in range(args.count):
-        img = make(photos[int(rng.integers(len(photos)))], args.size, rng)
-        name = f"bench-{i:04d}.png"
-        img.save(out / name, format="PNG")
-        files[name] = (out / name).stat().st_size
+    recipes = [plan(photos, args.size, rng) for _ in range(args.count)]  # drawn in order: deterministic
+    names = [f"bench-{i:04d}.png" for i in range(args.count)]
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # PNG encoding dominates; it releases the GIL
+        sizes = list(pool.map(lambda r, n: render(*r, out / n), recipes, names))
+    files = dict(zip(names, sizes))
     (out / MANIFEST).write_text(json.dumps({**params, "files": files}, indent=1) + "\n")
     print(f"make_bench_images: wrote {args.count} images of about {args.size}x{args.size} to {out}", file=sys.stderr)
 

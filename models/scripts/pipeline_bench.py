@@ -14,10 +14,12 @@ as `nnhost classify` does.
 
 -j N keeps N images in flight: N worker threads, each preprocessing its own image and running the
 one shared model (one ONNX Runtime session, whose run() is thread-safe; with OpenVINO one compiled
-model and one infer request per worker). Pillow, numpy and both engines release the GIL in their
-heavy parts. --threads T sets the engine's threads per inference (ONNX Runtime intra_op_num_threads,
-OpenVINO INFERENCE_NUM_THREADS); 0 keeps the engine's default (all physical cores, for each
-concurrent run).
+model, one infer request per worker and NUM_STREAMS = N, as nnhost's OpenVINO backend does, since
+with OpenVINO's default single stream concurrent requests run one at a time). Pillow, numpy and
+both engines release the GIL in their heavy parts. --threads T sets the engine's threads per
+inference: ONNX Runtime intra_op_num_threads = T (one pool in the shared session, the calling
+thread included), OpenVINO INFERENCE_NUM_THREADS = T * N (T per stream). 0 keeps the engine's
+default: all physical cores, which with -j > 1 oversubscribes them (ONNX Runtime's threads spin).
 
 With --json, one line per repeat:
 
@@ -69,7 +71,7 @@ def classify(path, infer, inp: dict, labels: list[str], k: int, logits: bool = T
     return [(labels[i], int(i), float(y[i])) for i in best]
 
 
-def onnxruntime_engine(m: dict, threads: int):
+def onnxruntime_engine(m: dict, threads: int, jobs: int):
     """An `infer(x) -> y` maker around one ONNX Runtime session shared by all workers."""
     import onnxruntime as ort
 
@@ -80,13 +82,15 @@ def onnxruntime_engine(m: dict, threads: int):
     return lambda: (lambda x: session.run([out], {inp: x})[0])
 
 
-def openvino_engine(m: dict, threads: int):
+def openvino_engine(m: dict, threads: int, jobs: int):
     """An `infer(x) -> y` maker around one OpenVINO compiled model; each maker call is one infer request."""
     import openvino as ov
 
     config = {"INFERENCE_PRECISION_HINT": "f32"}
+    if jobs > 1:  # one stream per request in flight; with the default (one stream) requests queue
+        config["NUM_STREAMS"] = jobs
     if threads:
-        config["INFERENCE_NUM_THREADS"] = threads
+        config["INFERENCE_NUM_THREADS"] = threads * jobs
     compiled = ov.Core().compile_model(str(m["dir"] / m.get("openvino_ir", "model.xml")), "CPU", config)
     output = compiled.output(0)
 
@@ -184,7 +188,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     try:
-        make_infer = ENGINES[args.engine](m, args.threads)
+        make_infer = ENGINES[args.engine](m, args.threads, args.jobs)
     except ImportError as e:
         fail(f"{args.engine} is not installed in this Python ({e}); run ./scripts/setup-native")
     load_seconds = time.perf_counter() - t0

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{out, Cli, Fatal};
-use crate::backends::BackendKind;
+use crate::backends::{BackendKind, Parallelism};
 use crate::bench::{bench_model, machine, process_timing, rss_mib, svg, Report};
 
 #[derive(Args, Debug)]
@@ -31,13 +31,186 @@ pub struct BenchArgs {
     /// Print the full report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Write an SVG of the latency distributions.
+    /// Write an SVG of the latency distributions (with --job: of images per second).
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// Measure the whole classify job over this folder of images instead: `nnhost classify`, the
+    /// native Rust pipeline and the Python pipeline (models/scripts/pipeline_bench.py), each as a
+    /// process with -j 1 and with all cores, interleaved. Make a folder with
+    /// models/scripts/make_bench_images.py.
+    #[arg(long, value_name = "DIR")]
+    pub job: Option<PathBuf>,
+    /// With --job: measured rounds per pipeline (after one warm-up run each).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub rounds: u64,
+    /// With --job: the Python that runs the reference pipeline [default: .venv/bin/python, else python3].
+    #[arg(long, value_name = "FILE")]
+    pub python: Option<PathBuf>,
+}
+
+/// `nnhost native-classify` (hidden): the classify job without the sandbox, for `bench --job`.
+#[derive(Args, Debug)]
+pub struct NativeClassifyArgs {
+    #[arg(long, short, default_value = "efficientnet-lite0")]
+    pub model: String,
+    #[arg(long, short, default_value = "tract")]
+    pub backend: String,
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    #[arg(long, short = 'k', default_value_t = 3)]
+    pub top: usize,
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn native_classify(cli: &Cli, args: &NativeClassifyArgs) -> Result<u8, Fatal> {
+    let backend = cli.backend(&args.backend)?;
+    let model = cli.models_dir()?.model(&args.model)?;
+    let images: Vec<PathBuf> = super::classify::collect_images(&args.paths).into_iter().filter_map(Result::ok).collect();
+    let plan = Parallelism::for_this_machine(images.len(), args.jobs, cli.threads);
+    let mut cfg = cli.backend_config();
+    cfg.threads = Some(plan.threads);
+    cfg.jobs = plan.jobs;
+    let results = crate::bench::job::native_classify(&model, backend, &cfg, &images, plan.jobs, args.top)
+        .map_err(|e| Fatal(format!("native-classify: {e:#}")))?;
+    let mut failed = 0;
+    for (path, r) in images.iter().zip(results) {
+        match r {
+            Ok(top) => out(&format!(
+                "{}  {}",
+                path.display(),
+                top.iter().map(|(i, p)| format!("{} {p:.4}", model.labels.get(*i).map(String::as_str).unwrap_or("?"))).collect::<Vec<_>>().join("   ")
+            )),
+            Err(e) => {
+                failed += 1;
+                eprintln!("nnhost: {}: {e}", path.display());
+            }
+        }
+    }
+    Ok(if failed > 0 { super::EXIT_FAILURES } else { 0 })
+}
+
+fn run_jobs(cli: &Cli, args: &BenchArgs, dir: &std::path::Path, backends: &[BackendKind]) -> Result<u8, Fatal> {
+    let models_dir = cli.models_dir()?;
+    let images = super::classify::collect_images(&[dir.to_path_buf()]).into_iter().filter(Result::is_ok).count();
+    if images == 0 {
+        return Err(Fatal(format!("{}: no .png or .jpg images (make some with models/scripts/make_bench_images.py)", dir.display())));
+    }
+    let exe = std::env::current_exe().map_err(|e| Fatal(e.to_string()))?;
+    let python = args.python.clone().unwrap_or_else(|| {
+        let venv = PathBuf::from(".venv/bin/python");
+        if venv.is_file() {
+            venv
+        } else {
+            PathBuf::from("python3")
+        }
+    });
+    let script = models_dir.root().join("scripts/pipeline_bench.py");
+    let cache = tempfile::tempdir().map_err(|e| Fatal(e.to_string()))?;
+    let programs = crate::bench::job::Programs {
+        nnhost: &exe,
+        models_dir: models_dir.root(),
+        python: &python,
+        python_script: &script,
+        cache_dir: cache.path(),
+    };
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut reports = Vec::new();
+    for m in args.model.split(',').map(str::trim) {
+        models_dir.model(m)?;
+        for &b in backends {
+            let variants = crate::bench::job::variants(b, cores);
+            let total = variants.len() * (1 + args.rounds as usize);
+            let bar = progress(total, &format!("{m} on {b}"));
+            let r = crate::bench::job::run_job(&programs, m, b, dir, images, variants, args.rounds as usize, |_| bar.inc(1))
+                .map_err(|e| Fatal(format!("bench --job {m} on {b}: {e:#}")))?;
+            bar.finish_and_clear();
+            reports.push(r);
+        }
+    }
+    if let Some(p) = &args.plot {
+        std::fs::write(p, crate::bench::job_svg(&reports)).map_err(|e| Fatal(format!("{}: {e}", p.display())))?;
+    }
+    if args.json {
+        out(&serde_json::to_string(&serde_json::json!({ "machine": machine(), "jobs": reports })).expect("serializable"));
+    } else {
+        for line in job_table(&reports) {
+            out(&line);
+        }
+    }
+    Ok(0)
+}
+
+fn progress(len: usize, msg: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg:>24} {bar:40} {pos}/{len} eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(msg.to_string());
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
+/// The whole-job report as Markdown, with the targets.
+pub fn job_table(reports: &[crate::bench::job::JobReport]) -> Vec<String> {
+    let mut l = vec![format!("machine: {}", machine()), String::new()];
+    for r in reports {
+        l.push(format!(
+            "whole job: {} images of {} through {} on {}, {} rounds each, interleaved; default plan here: -j {} x {} engine thread(s)",
+            r.images, r.folder, r.model, r.backend, r.rounds, r.default_plan.jobs, r.default_plan.threads
+        ));
+        l.push(String::new());
+        l.push("| pipeline | images/s | wall s (median) | CPU s | peak RSS MiB | vs nnhost default |".into());
+        l.push("| --- | ---: | ---: | ---: | ---: | ---: |".into());
+        let base = r.get("nnhost", false).map(|b| b.images_per_second).unwrap_or(f64::NAN);
+        for x in &r.results {
+            l.push(format!(
+                "| {} | {:.1} | {:.2} | {:.2} | {:.0} | {:.2} x |",
+                x.variant.label,
+                x.images_per_second,
+                x.wall_s,
+                x.cpu_s,
+                x.peak_rss_mib,
+                base / x.images_per_second
+            ));
+        }
+        l.push(String::new());
+        let yes = |ok: bool| if ok { "yes" } else { "NO" };
+        l.push("| target | measured | met |".into());
+        l.push("| --- | --- | --- |".into());
+        if let (Some(n), Some(native)) = (r.get("nnhost", false), r.get("native", false)) {
+            let ratio = n.wall_s / native.wall_s;
+            l.push(format!("| nnhost default within 1.15 x of the native Rust pipeline (wall) | {ratio:.3} x | {} |", yes(ratio <= 1.15)));
+        }
+        if let Some(n) = r.get("nnhost", false) {
+            let pythons: Vec<&crate::bench::job::JobResult> = r.results.iter().filter(|x| x.variant.pipeline == "python").collect();
+            if let Some(best) = pythons.iter().max_by(|a, b| a.images_per_second.total_cmp(&b.images_per_second)) {
+                let ratio = n.images_per_second / best.images_per_second;
+                l.push(format!(
+                    "| nnhost default >= 1.5 x the images/s of the best Python pipeline ({}) | {ratio:.2} x | {} |",
+                    best.variant.label,
+                    yes(ratio >= 1.5)
+                ));
+            }
+            if let Some(plain) = r.get("python", true) {
+                let ratio = n.images_per_second / plain.images_per_second;
+                l.push(format!("| nnhost default vs the plain Python script (python -j 1) | {ratio:.2} x | {} |", yes(ratio >= 1.5)));
+            }
+        }
+        for x in r.results.iter().filter(|x| x.variant.pipeline == "nnhost") {
+            l.push(format!("| peak RSS, {} | {:.0} MiB | stated |", x.variant.label, x.peak_rss_mib));
+        }
+        l.push(String::new());
+    }
+    l
 }
 
 pub fn run(cli: &Cli, args: &BenchArgs) -> Result<u8, Fatal> {
-    if args.iterations == 0 {
+    if args.iterations == 0 && args.job.is_none() {
         return Err(Fatal("--iterations must be at least 1".into()));
     }
     let cfg = cli.backend_config();
@@ -56,6 +229,9 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> Result<u8, Fatal> {
     } else {
         args.backends.split(',').map(|s| cli.backend(s.trim())).collect::<Result<_, _>>()?
     };
+    if let Some(dir) = &args.job {
+        return run_jobs(cli, args, dir, &backends);
+    }
     let models_dir = cli.models_dir()?;
     let models = args.model.split(',').map(|m| models_dir.model(m.trim())).collect::<Result<Vec<_>, _>>()?;
     let image = std::fs::read(&args.input).map_err(|e| Fatal(format!("{}: cannot read: {e}", args.input.display())))?;
@@ -124,6 +300,8 @@ pub fn table(r: &Report) -> Vec<String> {
             ("native", &b.native, 1.0),
             ("guest compute", &b.guest_compute, b.compute_ratio),
             ("guest classify", &b.guest_classify, b.classify_ratio),
+            ("native preprocess", &b.native_preprocess, b.native_preprocess.median_ms / b.native.median_ms),
+            ("guest preprocess", &b.guest_preprocess, b.guest_preprocess.median_ms / b.native.median_ms),
         ] {
             l.push(format!(
                 "| {} | {} | {path} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {ratio:.3} |",
@@ -174,6 +352,15 @@ pub fn targets(r: &Report) -> Vec<String> {
             b.model,
             b.compute_ratio,
             yes(b.compute_ratio <= 1.03)
+        ));
+    }
+    for b in r.results.iter().filter(|b| b.model.starts_with("mobilenet") && b.backend == "onnxruntime") {
+        l.push(format!(
+            "| plugin preprocessing <= 1.5 x the same code native ({}, {}) | {:.3} x | {} |",
+            b.model,
+            r.input,
+            b.preprocess_ratio,
+            yes(b.preprocess_ratio <= 1.5)
         ));
     }
     for b in r.results.iter().filter(|b| b.model == "shapes") {

@@ -71,6 +71,9 @@ pub enum Command {
     Run(run::RunArgs),
     /// Measure every backend on the same plugin, model and input: native vs sandboxed, cold and warm.
     Bench(bench::BenchArgs),
+    /// The classify job without the sandbox (native preprocessing + the engine), for `bench --job`.
+    #[command(hide = true)]
+    NativeClassify(bench::NativeClassifyArgs),
     /// Check fixtures against their golden results on every backend (exit 1 on any regression).
     Regress(regress::RegressArgs),
     /// List the models in the models folder.
@@ -103,6 +106,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(&cli, a),
         Command::Regress(a) => regress::run(&cli, a),
         Command::Bench(a) => bench::run(&cli, a),
+        Command::NativeClassify(a) => bench::native_classify(&cli, a),
         Command::Models(a) => info::models(&cli, a),
         Command::Backends(a) => info::backends(&cli, a),
     };

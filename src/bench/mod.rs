@@ -7,6 +7,8 @@
 //! Plus cold-start stages (compile, cache load, model load, instantiate, first result), process
 //! memory, and the wall time of whole `nnhost classify` processes.
 
+pub mod job;
+
 use std::path::Path;
 use std::time::Instant;
 
@@ -76,6 +78,12 @@ pub struct BackendResult {
     pub native: Stats,
     pub guest_compute: Stats,
     pub guest_classify: Stats,
+    /// The preprocessing crate compiled natively: decode, fit, normalise one image.
+    pub native_preprocess: Stats,
+    /// The same code inside the plugin (its `preprocess` export on a live instance).
+    pub guest_preprocess: Stats,
+    /// guest-preprocess median / native-preprocess median.
+    pub preprocess_ratio: f64,
     /// guest-compute median / native median.
     pub compute_ratio: f64,
     /// guest-classify median / native median.
@@ -179,7 +187,7 @@ pub fn bench_model(
         runner: crate::plugins::tensor_runner::TensorRunnerInstance<'a>,
         classifier: Classifier<'a>,
         classifier_inst: crate::plugins::classifier::ClassifierInstance,
-        samples: [Vec<f64>; 3],
+        samples: [Vec<f64>; 5],
         rss_added: f64,
     }
     let graphs = GraphStore::with_config(cfg.clone());
@@ -205,7 +213,7 @@ pub fn bench_model(
             runner,
             classifier,
             classifier_inst: inst,
-            samples: [Vec::new(), Vec::new(), Vec::new()],
+            samples: Default::default(),
             rss_added: rss_mib().0 - rss0,
         });
         tick("cold");
@@ -218,8 +226,8 @@ pub fn bench_model(
     for it in 0..warmup + iterations {
         for k in 0..n {
             let l = &mut live[(it + k) % n];
-            for p in 0..3 {
-                let path = (it + p) % 3;
+            for p in 0..5 {
+                let path = (it + p) % 5;
                 let t = Instant::now();
                 match path {
                     0 => {
@@ -233,11 +241,22 @@ pub fn bench_model(
                         let out = l.runner.run(&named).map_err(|e| anyhow::anyhow!("{}: guest compute: {e}", l.backend))?;
                         std::hint::black_box(out);
                     }
-                    _ => {
+                    2 => {
                         let out = l
                             .classifier_inst
                             .classify(&l.classifier, image, 5)
                             .map_err(|e| anyhow::anyhow!("{}: guest classify: {e}", l.backend))?;
+                        std::hint::black_box(out);
+                    }
+                    3 => {
+                        let out = nnhost_preprocess::preprocess(image, &pre_spec).map_err(|e| anyhow::anyhow!("native preprocess: {e}"))?;
+                        std::hint::black_box(out);
+                    }
+                    _ => {
+                        let out = l
+                            .classifier_inst
+                            .preprocess(&l.classifier, image)
+                            .map_err(|e| anyhow::anyhow!("{}: guest preprocess: {e}", l.backend))?;
                         std::hint::black_box(out);
                     }
                 }
@@ -253,8 +272,9 @@ pub fn bench_model(
     Ok(live
         .into_iter()
         .map(|l| {
-            let [n, c, k] = l.samples;
+            let [n, c, k, np, gp] = l.samples;
             let (native, guest_compute, guest_classify) = (Stats::from_samples(n), Stats::from_samples(c), Stats::from_samples(k));
+            let (native_preprocess, guest_preprocess) = (Stats::from_samples(np), Stats::from_samples(gp));
             BackendResult {
                 model: model.name.clone(),
                 backend: l.backend.name().into(),
@@ -265,6 +285,9 @@ pub fn bench_model(
                 native,
                 guest_compute,
                 guest_classify,
+                preprocess_ratio: guest_preprocess.median_ms / native_preprocess.median_ms,
+                native_preprocess,
+                guest_preprocess,
                 rss_added_mib: l.rss_added,
             }
         })
@@ -307,7 +330,13 @@ pub fn svg(report: &Report) -> String {
         .results
         .iter()
         .flat_map(|r| {
-            [("native", &r.native), ("guest compute", &r.guest_compute), ("guest classify", &r.guest_classify)]
+            [
+                ("native", &r.native),
+                ("guest compute", &r.guest_compute),
+                ("guest classify", &r.guest_classify),
+                ("native preprocess", &r.native_preprocess),
+                ("guest preprocess", &r.guest_preprocess),
+            ]
                 .into_iter()
                 .map(move |(p, s)| (format!("{} / {} / {p}", r.model, r.backend), s))
         })
@@ -319,7 +348,7 @@ pub fn svg(report: &Report) -> String {
     let hi = rows.iter().map(|(_, s)| s.p99_ms).fold(0.0, f64::max).max(lo * 10.0);
     let (llo, lhi) = (lo.log10().floor(), hi.log10().ceil());
     let x = |v: f64| left + (v.max(1e-6).log10() - llo) / (lhi - llo) * (width - left - right);
-    let colours = ["#4e79a7", "#f28e2b", "#59a14f"];
+    let colours = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#9c755f"];
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{left}\" y=\"24\" font-size=\"15\">nnhost bench: latency per call (ms, log scale), {} iterations</text>\n",
         report.iterations
@@ -338,7 +367,7 @@ pub fn svg(report: &Report) -> String {
     }
     for (i, (label, st)) in rows.iter().enumerate() {
         let y = top + i as f64 * row_h + row_h / 2.0;
-        let c = colours[i % 3];
+        let c = colours[i % colours.len()];
         s += &format!("<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>\n", left - 8.0, y + 4.0);
         s += &format!("<line x1=\"{:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"{c}\"/>\n", x(st.min_ms), x(st.p99_ms));
         s += &format!(
@@ -356,5 +385,33 @@ pub fn svg(report: &Report) -> String {
         );
     }
     s += &format!("<text x=\"{left}\" y=\"{:.1}\">box: p25-p75, line: min-p99, black tick: median</text>\n", height - 6.0);
+    s + "</svg>\n"
+}
+
+/// An SVG bar chart of the whole-job throughput: images per second of every pipeline.
+pub fn job_svg(reports: &[job::JobReport]) -> String {
+    let rows: Vec<(String, f64, &str)> = reports
+        .iter()
+        .flat_map(|r| r.results.iter().map(move |x| (format!("{} / {} / {}", r.model, r.backend, x.variant.label), x.images_per_second, x.variant.pipeline)))
+        .collect();
+    let (left, right, top, row_h) = (430.0, 60.0, 50.0, 22.0);
+    let width = 1000.0;
+    let height = top + rows.len() as f64 * row_h + 40.0;
+    let hi = rows.iter().map(|r| r.1).fold(0.0, f64::max).max(1.0);
+    let x = |v: f64| left + v / hi * (width - left - right);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{left}\" y=\"24\" font-size=\"15\">nnhost bench --job: the whole classify job, images per second (higher is better)</text>\n"
+    );
+    for (i, (label, v, pipeline)) in rows.iter().enumerate() {
+        let y = top + i as f64 * row_h;
+        let c = match *pipeline {
+            "nnhost" => "#4e79a7",
+            "native" => "#59a14f",
+            _ => "#f28e2b",
+        };
+        s += &format!("<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>\n", left - 8.0, y + 15.0);
+        s += &format!("<rect x=\"{left}\" y=\"{:.1}\" width=\"{:.1}\" height=\"16\" fill=\"{c}\"/>\n", y + 3.0, x(*v) - left);
+        s += &format!("<text x=\"{:.1}\" y=\"{:.1}\">{v:.0}</text>\n", x(*v) + 4.0, y + 15.0);
+    }
     s + "</svg>\n"
 }
