@@ -4,6 +4,7 @@
 //! into the host, so tests can check that the sandboxed plugin produces exactly the tensor the
 //! native code does. It has no I/O and no unsafe code: everything is a pure function of its input.
 
+use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 use std::io::Cursor;
 
@@ -163,6 +164,9 @@ pub fn decode_oriented(bytes: &[u8], orient: bool) -> Result<DynamicImage, Error
         }
         _ => {}
     }
+    if reader.format() == Some(image::ImageFormat::Png) {
+        return decode_png(bytes, orient);
+    }
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_IMAGE_SIDE);
     limits.max_image_height = Some(MAX_IMAGE_SIDE);
@@ -174,8 +178,44 @@ pub fn decode_oriented(bytes: &[u8], orient: bool) -> Result<DynamicImage, Error
         return Err(Error::Decode(format!("the decoded image would need {} bytes, over the limit of {MAX_DECODE_ALLOC}", decoder.total_bytes())));
     }
     // A malformed EXIF block is not worth refusing the photo for: it stays as stored.
-    let orientation = if orient { decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms) } else { image::metadata::Orientation::NoTransforms };
+    let orientation = if orient { decoder.orientation().unwrap_or(Orientation::NoTransforms) } else { Orientation::NoTransforms };
     let mut img = DynamicImage::from_decoder(decoder).map_err(err)?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+/// PNG through zune-png, which inflates and unfilters about a third faster than the `png` crate
+/// inside wasm. PNG is lossless, so the pixels are the same; 16-bit samples keep their high byte
+/// (what Pillow's `RGB` mode of a 16-bit PNG holds).
+fn decode_png(bytes: &[u8], orient: bool) -> Result<DynamicImage, Error> {
+    use zune_core::colorspace::ColorSpace;
+    let options = zune_core::options::DecoderOptions::default()
+        .set_max_width(MAX_IMAGE_SIDE as usize)
+        .set_max_height(MAX_IMAGE_SIDE as usize)
+        .png_set_strip_to_8bit(true);
+    let mut d = zune_png::PngDecoder::new_with_options(zune_core::bytestream::ZCursor::new(bytes), options);
+    let err = |e: zune_png::error::PngDecodeErrors| Error::Decode(format!("{e:?}"));
+    d.decode_headers().map_err(err)?;
+    let (w, h) = d.dimensions().ok_or_else(|| Error::Decode("PNG without a header".into()))?;
+    let size = d.output_buffer_size().ok_or_else(|| Error::Decode("PNG too large".into()))?;
+    if size as u64 > MAX_DECODE_ALLOC {
+        return Err(Error::Decode(format!("the decoded image would need {size} bytes, over the limit of {MAX_DECODE_ALLOC}")));
+    }
+    let orientation = match (d.info().and_then(|i| i.exif.as_ref()), orient) {
+        (Some(exif), true) => Orientation::from_exif_chunk(exif).unwrap_or(Orientation::NoTransforms),
+        _ => Orientation::NoTransforms,
+    };
+    let colorspace = d.colorspace();
+    let buf = d.decode_raw().map_err(err)?;
+    let (w, h) = (w as u32, h as u32);
+    let bad = || Error::Decode("decoded PNG has an unexpected size".into());
+    let mut img = match colorspace {
+        Some(ColorSpace::Luma) => DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, buf).ok_or_else(bad)?),
+        Some(ColorSpace::LumaA) => DynamicImage::ImageLumaA8(image::GrayAlphaImage::from_raw(w, h, buf).ok_or_else(bad)?),
+        Some(ColorSpace::RGB) => DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, buf).ok_or_else(bad)?),
+        Some(ColorSpace::RGBA) => DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, buf).ok_or_else(bad)?),
+        other => return Err(Error::Decode(format!("unsupported PNG colour space {other:?}"))),
+    };
     img.apply_orientation(orientation);
     Ok(img)
 }
