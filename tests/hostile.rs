@@ -15,7 +15,7 @@ use crate::util::{models, root, run, tempdir};
 const HOSTILE: &str = env!("NNHOST_GUEST_HOSTILE");
 
 fn runtime(limits: Limits) -> Runtime {
-    Runtime::new(RuntimeOptions { cache_dir: Some(crate::util::cache_dir()), limits }).unwrap()
+    Runtime::new(RuntimeOptions { cache_dir: Some(crate::util::cache_dir()), limits, pool_slots: None }).unwrap()
 }
 
 fn test_limits() -> Limits {

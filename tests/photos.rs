@@ -276,3 +276,43 @@ fn the_readme_quick_start_classifies_a_real_photo() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("espresso"), "{}", r.stdout);
 }
+
+/// Concurrency must not change answers: `-j 1` and `-j 3` (ONNX Runtime session pool, OpenVINO
+/// streams, tract's multithread executor, pooled instances) give the same labels and scores, and
+/// the native pipeline that `bench --job` measures against computes the same top-1.
+#[test]
+fn images_in_flight_do_not_change_the_answers() {
+    if !ensure_real_models() {
+        return;
+    }
+    let parse = |stdout: &str| -> BTreeMap<String, Vec<(String, f64)>> {
+        stdout
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let top = v["top"].as_array().unwrap().iter().map(|t| (t["label"].as_str().unwrap().to_string(), t["score"].as_f64().unwrap()));
+                (v["image"].as_str().unwrap().to_string(), top.collect())
+            })
+            .collect()
+    };
+    for b in backends() {
+        let one = run(&["classify", "--json", "-m", "mobilenet-v2", "-b", b.name(), "-j", "1", "fixtures/photos"]);
+        let many = run(&["classify", "--json", "-m", "mobilenet-v2", "-b", b.name(), "-j", "3", "--threads", "2", "fixtures/photos"]);
+        assert_eq!((one.code, many.code), (0, 0), "{b}: {}{}", one.stderr, many.stderr);
+        let (a, c) = (parse(&one.stdout), parse(&many.stdout));
+        assert_eq!(a.len(), photos().len());
+        for (image, top) in &a {
+            let other = &c[image];
+            for (x, y) in top.iter().zip(other) {
+                assert_eq!(x.0, y.0, "{b} {image}");
+                assert!((x.1 - y.1).abs() < 1e-4, "{b} {image}: {x:?} vs {y:?}");
+            }
+        }
+        let native = run(&["native-classify", "-m", "mobilenet-v2", "-b", b.name(), "-j", "2", "fixtures/photos"]);
+        assert_eq!(native.code, 0, "{}", native.stderr);
+        for line in native.stdout.lines() {
+            let (image, rest) = line.split_once("  ").unwrap();
+            assert!(rest.starts_with(&a[image][0].0), "{b} {image}: native `{rest}` vs plugin {:?}", a[image][0]);
+        }
+    }
+}

@@ -345,6 +345,22 @@ pub fn unsupported(msg: impl fmt::Display) -> BackendError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parallelism_splits_the_cores() {
+        use super::Parallelism as P;
+        let p = |c, w, j, t| P::plan(c, w, j, t);
+        assert_eq!(p(2, 300, None, None), P { jobs: 2, threads: 1 });
+        assert_eq!(p(64, 300, None, None), P { jobs: 16, threads: 4 });
+        assert_eq!(p(1, 300, None, None), P { jobs: 1, threads: 1 });
+        // One image: all cores inside the engine.
+        assert_eq!(p(8, 1, None, None), P { jobs: 1, threads: 8 });
+        // Flags win; the other side fills the cores.
+        assert_eq!(p(8, 300, Some(1), None), P { jobs: 1, threads: 8 });
+        assert_eq!(p(8, 300, None, Some(4)), P { jobs: 2, threads: 4 });
+        assert_eq!(p(8, 300, Some(3), Some(3)), P { jobs: 3, threads: 3 });
+        assert_eq!(p(2, 0, Some(0), Some(0)), P { jobs: 1, threads: 1 });
+    }
+
     use super::*;
 
     fn t(dims: Vec<u32>, ty: TensorType, len: usize) -> Tensor {

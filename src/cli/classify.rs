@@ -107,13 +107,14 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
         Some(p) => std::fs::read(p).map_err(|e| Fatal(format!("guest plugin {}: cannot read: {e}", p.display())))?,
         None => IMAGE_CLASSIFIER.to_vec(),
     };
-    let runtime = cli.runtime()?;
+    let items = collect_images(&args.paths);
+    let plan = Parallelism::for_this_machine(items.len(), args.jobs, cli.threads);
+    // One live instance per image in flight: pooled slots, plus one spare.
+    let runtime = cli.runtime_with(cli.cache_dir(), Some(plan.jobs as u32 + 1))?;
     let plugin = runtime.load_plugin(&wasm).map_err(|e| {
         let what = args.guest.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in image-classifier".into());
         Fatal(format!("guest plugin {what}: {e:#}"))
     })?;
-    let items = collect_images(&args.paths);
-    let plan = Parallelism::for_this_machine(items.len(), args.jobs, cli.threads);
     let mut cfg = cli.backend_config();
     cfg.threads = Some(plan.threads);
     cfg.jobs = plan.jobs;

@@ -158,7 +158,21 @@ impl Cli {
 
     pub fn runtime(&self) -> Result<Runtime, Fatal> {
         let cache_dir = if self.no_cache { None } else { self.cache_dir.clone().or_else(ComponentCache::default_dir) };
-        Runtime::new(RuntimeOptions { cache_dir, limits: self.limits()? }).map_err(|e| Fatal(format!("cannot start the runtime: {e:#}")))
+        self.runtime_with(cache_dir, None)
+    }
+
+    /// The runtime, with `slots` pooled instance slots when the number of live instances is known.
+    pub fn runtime_with(&self, cache_dir: Option<PathBuf>, pool_slots: Option<u32>) -> Result<Runtime, Fatal> {
+        Runtime::new(RuntimeOptions { cache_dir, limits: self.limits()?, pool_slots })
+            .map_err(|e| Fatal(format!("cannot start the runtime: {e:#}")))
+    }
+
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            None
+        } else {
+            self.cache_dir.clone().or_else(ComponentCache::default_dir)
+        }
     }
 }
 

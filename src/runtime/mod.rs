@@ -47,6 +47,11 @@ pub struct RuntimeOptions {
     /// Where compiled components are cached; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
     pub limits: Limits,
+    /// Instances that may be live at once, when known (`classify`: one per image in flight). Some:
+    /// wasmtime's pooling allocator with that many slots, whose memories stay mapped and resident
+    /// between instances, so a fresh instance per image costs no mmap/munmap and few page faults.
+    /// None: instances are allocated on demand.
+    pub pool_slots: Option<u32>,
 }
 
 /// How a plugin became ready, for reporting cold-start costs.
@@ -80,6 +85,26 @@ impl Runtime {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.consume_fuel(options.limits.fuel.is_some());
+        if let Some(slots) = options.pool_slots {
+            let l = &options.limits;
+            let mut pool = wasmtime::PoolingAllocationConfig::default();
+            // A plugin component holds a few core instances (the program, WASI adapter shims),
+            // each with at most one memory and a few tables.
+            pool.total_component_instances(slots)
+                .total_core_instances(slots * 8)
+                .total_memories(slots * 4)
+                .total_tables(slots * 8)
+                .total_stacks(slots)
+                // Slots at least this large, so that a plugin over the user's limits is stopped by
+                // the store's limiter with the usual message, not refused by the pool at load.
+                .max_memory_size(l.memory_bytes.max(256 << 20))
+                .table_elements(l.table_elements.max(20_000))
+                // Memory an instance touched is zeroed with memset and kept, rather than given
+                // back and faulted in again by the next instance.
+                .linear_memory_keep_resident(16 << 20)
+                .table_keep_resident(64 << 10);
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
         let engine = Engine::new(&config).map_err(crate::wt)?;
         limits::start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
