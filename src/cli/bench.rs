@@ -214,9 +214,10 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> Result<u8, Fatal> {
         return Err(Fatal("--iterations must be at least 1".into()));
     }
     let mut cfg = cli.backend_config();
-    // Every engine gets the same threads (all cores unless --threads says otherwise), so that
-    // engines compare at equal footing; tract would otherwise run on one thread.
-    cfg.threads = Some(cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)));
+    // Every engine gets the same threads, one unless --threads says otherwise: engines compare at
+    // equal footing, and per-call latencies are not blurred by thread pools waking up (the whole
+    // job, --job, uses classify's own policy).
+    cfg.threads = Some(cli.threads.unwrap_or(1));
     let backends: Vec<BackendKind> = if args.backends == "all" {
         BackendKind::ALL
             .iter()
