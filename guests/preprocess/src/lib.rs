@@ -274,43 +274,44 @@ pub fn to_tensor(img: &DynamicImage, spec: &InputSpec) -> Result<Tensor, Error> 
 
 /// HWC 8-bit canvas -> tensor bytes in one pass.
 fn normalise(canvas: &[u8], spec: &InputSpec) -> Vec<u8> {
+    match spec.elem {
+        ElemType::U8 => normalise_as::<1>(canvas, spec, |_, v| [v]),
+        ElemType::F16 => normalise_as::<2>(canvas, spec, |f, _| half::f16::from_f32(f).to_le_bytes()),
+        ElemType::F32 => normalise_as::<4>(canvas, spec, |f, _| f.to_le_bytes()),
+        ElemType::F64 => normalise_as::<8>(canvas, spec, |f, _| (f as f64).to_le_bytes()),
+    }
+}
+
+/// [`normalise`] for an element of `N` bytes: each channel's 256 possible values are encoded once
+/// into a table, then every pixel is one table lookup and one fixed-size store.
+fn normalise_as<const N: usize>(canvas: &[u8], spec: &InputSpec, encode: impl Fn(f32, u8) -> [u8; N]) -> Vec<u8> {
     let (w, h, c) = (spec.width as usize, spec.height as usize, spec.channels as usize);
     let per = |v: &Vec<f32>, ch: usize| if v.len() == 1 { v[0] } else { v[ch] };
     // Source channel for each output channel.
     let src_ch = |ch: usize| if c == 3 && spec.order == ChannelOrder::Bgr { 2 - ch } else { ch };
-    let size = spec.elem.size();
-    let mut out = vec![0u8; w * h * c * size];
-    // Per channel, a 256-entry table of the encoded value of each pixel value.
-    let mut tables = Vec::with_capacity(c);
-    for ch in 0..c {
-        let mut t = vec![0u8; 256 * size];
-        for v in 0..256usize {
-            let f = (v as f32 * spec.scale - per(&spec.mean, ch)) / per(&spec.std, ch);
-            let e = &mut t[v * size..(v + 1) * size];
-            match spec.elem {
-                ElemType::U8 => e[0] = v as u8,
-                ElemType::F32 => e.copy_from_slice(&f.to_le_bytes()),
-                ElemType::F64 => e.copy_from_slice(&(f as f64).to_le_bytes()),
-                ElemType::F16 => e.copy_from_slice(&half::f16::from_f32(f).to_le_bytes()),
+    let tables: Vec<[[u8; N]; 256]> = (0..c)
+        .map(|ch| {
+            let mut t = [[0u8; N]; 256];
+            for (v, e) in t.iter_mut().enumerate() {
+                *e = encode((v as f32 * spec.scale - per(&spec.mean, ch)) / per(&spec.std, ch), v as u8);
             }
-        }
-        tables.push(t);
-    }
+            t
+        })
+        .collect();
+    let mut out = vec![0u8; w * h * c * N];
     match spec.layout {
         Layout::Nhwc => {
-            for (px, o) in canvas.chunks_exact(c).zip(out.chunks_exact_mut(c * size)) {
-                for ch in 0..c {
-                    let v = px[src_ch(ch)] as usize;
-                    o[ch * size..(ch + 1) * size].copy_from_slice(&tables[ch][v * size..(v + 1) * size]);
+            for (px, o) in canvas.chunks_exact(c).zip(out.chunks_exact_mut(c * N)) {
+                for (ch, e) in o.chunks_exact_mut(N).enumerate() {
+                    e.copy_from_slice(&tables[ch][px[src_ch(ch)] as usize]);
                 }
             }
         }
         Layout::Nchw => {
-            for (ch, plane) in out.chunks_exact_mut(w * h * size).enumerate() {
+            for (ch, plane) in out.chunks_exact_mut(w * h * N).enumerate() {
                 let (t, sc) = (&tables[ch], src_ch(ch));
-                for (px, o) in canvas.chunks_exact(c).zip(plane.chunks_exact_mut(size)) {
-                    let v = px[sc] as usize;
-                    o.copy_from_slice(&t[v * size..(v + 1) * size]);
+                for (px, e) in canvas.chunks_exact(c).zip(plane.chunks_exact_mut(N)) {
+                    e.copy_from_slice(&t[px[sc] as usize]);
                 }
             }
         }
