@@ -8,6 +8,7 @@
 
 pub mod backends;
 pub mod bench;
+pub mod input;
 pub mod cli;
 pub mod golden;
 pub mod npy;

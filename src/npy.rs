@@ -108,7 +108,12 @@ pub fn parse(file: &Path, bytes: &[u8], as_bf16: bool) -> Result<TensorValue, Np
 }
 
 pub fn read(path: &Path, as_bf16: bool) -> Result<TensorValue, NpyError> {
-    let bytes = std::fs::read(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
+    read_limited(path, as_bf16, crate::runtime::Limits::default().input_bytes)
+}
+
+/// [`read`] of a regular file of at most `max` bytes (the `input_bytes` limit).
+pub fn read_limited(path: &Path, as_bf16: bool, max: u64) -> Result<TensorValue, NpyError> {
+    let bytes = crate::input::read_bounded(path, max).map_err(|e| err(path, e))?;
     parse(path, &bytes, as_bf16)
 }
 

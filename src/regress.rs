@@ -144,7 +144,7 @@ pub fn run_suite(
     for image in images {
         let t = Instant::now();
         let outcome = (|| -> Result<Case, String> {
-            let bytes = std::fs::read(dir.join(&image)).map_err(|e| format!("cannot read: {e}"))?;
+            let bytes = crate::input::read_bounded(&dir.join(&image), host.runtime.limits().input_bytes)?;
             let mut inst = classifier.instantiate().map_err(|e| e.to_string())?;
             let top = inst.classify(&classifier, &bytes, suite.top_k).map_err(|e| e.to_string())?;
             let outputs = inst.infer(&classifier, &bytes).map_err(|e| e.to_string())?;

@@ -279,3 +279,43 @@ fn limits_come_from_a_config_file_and_flags_override_it() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.starts_with("nnhost: config") && r.stderr.contains("deadline"), "{}", r.stderr);
 }
+
+/// Inputs the host reads for a plugin: a FIFO must not block, `/dev/zero` and a huge sparse file
+/// must not be read into memory. Each is a one-line error naming the file, and the fixture given
+/// in the same command is still classified correctly.
+#[test]
+fn inputs_the_host_reads_are_regular_files_within_a_limit() {
+    let dir = crate::util::tempdir();
+    let fifo = dir.path().join("fifo.png");
+    let st = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let sparse = dir.path().join("sparse.png");
+    std::fs::File::create(&sparse).unwrap().set_len(3 << 30).unwrap();
+    let good = "fixtures/images/004-cross.png";
+    for (bad, why) in [(fifo.to_str().unwrap(), "a FIFO"), ("/dev/zero", "a character device"), (sparse.to_str().unwrap(), "over the input limit of 67108864 bytes (limit input_bytes)")] {
+        let mut child = crate::util::nnhost()
+            .args(["classify", "-m", "shapes", "--json", bad, good])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A guard against a hang, not a speed target: the command takes well under a second.
+        let start = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > std::time::Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("nnhost blocked on {bad}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{bad}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(bad) && stderr.contains(why), "{bad}: {stderr}");
+        assert!(stdout.lines().any(|l| l.contains(good) && l.contains("\"label\":\"cross\"")), "{stdout}");
+    }
+    // The limit is a flag.
+    let r = run(&["--max-input-bytes", "1000", "classify", "-m", "shapes", good]);
+    assert!(r.code == 1 && r.stderr.contains("over the input limit of 1000 bytes"), "{}", r.stderr);
+}

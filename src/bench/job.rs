@@ -243,7 +243,7 @@ pub fn native_classify(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = images.get(i) else { break };
                 let r = (|| -> Result<Ranked, String> {
-                    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+                    let bytes = crate::input::read_bounded(path, crate::runtime::Limits::default().input_bytes)?;
                     let t = nnhost_preprocess::preprocess(&bytes, &spec).map_err(|e| e.to_string())?;
                     let mut ctx = graph.init_execution_context().map_err(|e| crate::error_chain(&e))?;
                     let input = wasmtime_wasi_nn::Tensor::new(t.dims, ty, t.data);

@@ -92,8 +92,8 @@ pub fn collect_images(paths: &[PathBuf]) -> Vec<Result<PathBuf, (PathBuf, String
     items
 }
 
-fn classify_file(c: &Classifier<'_>, path: &Path, top: u32) -> Result<Vec<Prediction>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+fn classify_file(c: &Classifier<'_>, path: &Path, top: u32, max_bytes: u64) -> Result<Vec<Prediction>, String> {
+    let bytes = crate::input::read_bounded(path, max_bytes)?;
     c.classify(&bytes, top).map_err(|e| e.to_string())
 }
 
@@ -122,6 +122,7 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
     let classifier = Classifier::new(&runtime, &plugin, &graphs, model, backend)?;
 
     let jobs = plan.jobs;
+    let max_input = runtime.limits().input_bytes;
     let bar = progress_bar(items.len());
     let model_name = args.model.as_str();
     let width = items.iter().map(|i| display(i).len()).max().unwrap_or(0);
@@ -174,7 +175,7 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(item) = items.get(i) else { break };
                 let r = match item {
-                    Ok(p) => classify_file(classifier, p, args.top),
+                    Ok(p) => classify_file(classifier, p, args.top, max_input),
                     Err((_, e)) => Err(e.clone()),
                 };
                 if tx.send((i, r)).is_err() {

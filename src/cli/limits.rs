@@ -57,6 +57,9 @@ pub struct LimitArgs {
     /// Give plugins the real wall and monotonic clocks (default: frozen at zero).
     #[arg(long, global = true)]
     pub allow_clocks: bool,
+    /// Largest input file read for a plugin (image, .npy), in bytes; only regular files are read [default: 67108864].
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub max_input_bytes: Option<u64>,
 }
 
 impl LimitArgs {
@@ -91,6 +94,9 @@ impl LimitArgs {
         }
         l.allow_guest_models |= self.allow_guest_models;
         l.allow_clocks |= self.allow_clocks;
+        if let Some(n) = self.max_input_bytes {
+            l.input_bytes = n;
+        }
         l
     }
 }

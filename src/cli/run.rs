@@ -45,12 +45,12 @@ struct OutputLine {
 }
 
 /// `FILE.npy` or `FILE.npy:bf16`.
-fn read_npy(spec: &str) -> Result<crate::plugins::TensorValue, Fatal> {
+fn read_npy(spec: &str, max_bytes: u64) -> Result<crate::plugins::TensorValue, Fatal> {
     let (file, bf16) = match spec.strip_suffix(":bf16") {
         Some(f) => (f, true),
         None => (spec, false),
     };
-    Ok(crate::npy::read(Path::new(file), bf16)?)
+    Ok(crate::npy::read_limited(Path::new(file), bf16, max_bytes)?)
 }
 
 pub fn run(cli: &Cli, args: &RunArgs) -> Result<u8, Fatal> {
@@ -61,13 +61,14 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<u8, Fatal> {
         None => crate::registry::ModelsDir::open(".")?.resolve_files(&args.model)?,
     };
 
+    let max_input = cli.limits()?.input_bytes;
     let mut inputs: Vec<NamedTensor> = Vec::new();
     for n in &args.named {
         let (name, file) = n.split_once('=').ok_or_else(|| Fatal(format!("--input `{n}`: expected NAME=FILE.npy")))?;
         if inputs.iter().any(|i| i.name == name) {
             return Err(Fatal(format!("input `{name}` is given twice")));
         }
-        inputs.push(NamedTensor { name: name.to_string(), tensor: read_npy(file)? });
+        inputs.push(NamedTensor { name: name.to_string(), tensor: read_npy(file, max_input)? });
     }
     if !args.positional.is_empty() {
         let onnx = files.onnx.as_ref().ok_or_else(|| {
@@ -86,7 +87,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<u8, Fatal> {
             )));
         }
         for (name, file) in free.into_iter().zip(&args.positional) {
-            inputs.push(NamedTensor { name: name.clone(), tensor: read_npy(file)? });
+            inputs.push(NamedTensor { name: name.clone(), tensor: read_npy(file, max_input)? });
         }
     }
 

@@ -51,6 +51,8 @@ pub struct Limits {
     pub guest_model_bytes: usize,
     /// Whether plugins see the real wall and monotonic clocks (default: frozen clocks).
     pub allow_clocks: bool,
+    /// Largest input file nnhost reads for a plugin (an image, a `.npy` tensor), in bytes.
+    pub input_bytes: u64,
 }
 
 impl Default for Limits {
@@ -72,6 +74,7 @@ impl Default for Limits {
             allow_guest_models: false,
             guest_model_bytes: 64 << 20,
             allow_clocks: false,
+            input_bytes: 64 << 20,
         }
     }
 }
