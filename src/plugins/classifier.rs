@@ -136,12 +136,14 @@ impl<'a> Classifier<'a> {
 impl ClassifierInstance {
     pub fn classify(&mut self, c: &Classifier<'_>, image: &[u8], top_k: u32) -> Result<Vec<Prediction>, ClassifyError> {
         let b = &self.bindings;
-        super::guarded(c.runtime, &mut self.store, |s| b.call_classify(s, &c.spec, image, top_k))?.map_err(ClassifyError::Plugin)
+        let p = super::guarded(c.runtime, &mut self.store, |s| b.call_classify(s, &c.spec, image, top_k))?.map_err(ClassifyError::Plugin)?;
+        super::results::predictions(p, top_k, c.spec.labels.len())
     }
 
     pub fn infer(&mut self, c: &Classifier<'_>, image: &[u8]) -> Result<Vec<NamedTensor>, ClassifyError> {
         let b = &self.bindings;
-        super::guarded(c.runtime, &mut self.store, |s| b.call_infer(s, &c.spec, image))?.map_err(ClassifyError::Plugin)
+        let outs = super::guarded(c.runtime, &mut self.store, |s| b.call_infer(s, &c.spec, image))?.map_err(ClassifyError::Plugin)?;
+        super::results::outputs(outs, c.runtime.limits().tensor_rank)
     }
 
     pub fn preprocess(&mut self, c: &Classifier<'_>, image: &[u8]) -> Result<TensorValue, ClassifyError> {

@@ -66,6 +66,9 @@ pub enum CallError {
     /// The plugin trapped or the host refused it (a limit, a bug in the plugin).
     #[error("plugin trapped: {0}")]
     Trap(String),
+    /// The plugin returned something that breaks the rules for results (see [`results`]).
+    #[error("plugin result rejected: {0}")]
+    Broken(String),
 }
 
 impl CallError {
@@ -137,9 +140,98 @@ pub fn sanitize(m: &str) -> String {
         }
         out.push(match c {
             '\n' | '\r' | '\t' => ' ',
-            c if c.is_control() || c == '\u{fffd}' => '?',
+            c if unsafe_char(c) => '?',
             c => c,
         });
     }
     out
+}
+
+/// Characters a plugin could use to forge or hide what nnhost prints: control characters
+/// (terminal escapes, newlines), the Unicode bidirectional overrides and isolates, and U+FFFD.
+fn unsafe_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{fffd}')
+}
+
+/// The rules for what a plugin hands back, checked before anything is printed, blessed or written.
+pub mod results {
+    use super::{unsafe_char, CallError, NamedTensor, Prediction, WitTensorType};
+
+    /// Longest label, in bytes.
+    pub const MAX_LABEL_BYTES: usize = 256;
+    /// Longest output name, in bytes.
+    pub const MAX_NAME_BYTES: usize = 256;
+    /// Most output tensors from one call.
+    pub const MAX_OUTPUTS: usize = 1024;
+
+    fn broken(rule: String) -> CallError {
+        CallError::Broken(rule)
+    }
+
+    /// A label or name made safe to print and to use in files: unsafe characters become `?`.
+    pub fn clean(s: &str) -> String {
+        s.chars().map(|c| if unsafe_char(c) { '?' } else { c }).collect()
+    }
+
+    /// Predictions: at most `top_k`, indices below `classes`, finite scores, labels of at most
+    /// [`MAX_LABEL_BYTES`] (cleaned of control and bidi characters).
+    pub fn predictions(mut p: Vec<Prediction>, top_k: u32, classes: usize) -> Result<Vec<Prediction>, CallError> {
+        if p.len() > top_k as usize {
+            return Err(broken(format!("{} predictions for top {top_k} (rule: at most top-k)", p.len())));
+        }
+        for x in &mut p {
+            if x.index as usize >= classes {
+                return Err(broken(format!("class index {} of a model with {classes} classes (rule: index < classes)", x.index)));
+            }
+            if !x.score.is_finite() {
+                return Err(broken(format!("score {} for class {} (rule: finite scores)", x.score, x.index)));
+            }
+            if x.label.len() > MAX_LABEL_BYTES {
+                return Err(broken(format!("a label of {} bytes (rule: labels of at most {MAX_LABEL_BYTES} bytes)", x.label.len())));
+            }
+            x.label = clean(&x.label);
+        }
+        Ok(p)
+    }
+
+    fn elem_size(t: WitTensorType) -> usize {
+        match t {
+            WitTensorType::U8 => 1,
+            WitTensorType::Fp16 | WitTensorType::Bf16 => 2,
+            WitTensorType::Fp32 | WitTensorType::I32 => 4,
+            WitTensorType::Fp64 | WitTensorType::I64 => 8,
+        }
+    }
+
+    /// Output tensors: at most [`MAX_OUTPUTS`], names of at most [`MAX_NAME_BYTES`] and unique
+    /// (after cleaning), rank at most `max_rank`, and data exactly as long as the dimensions say.
+    pub fn outputs(mut outs: Vec<NamedTensor>, max_rank: usize) -> Result<Vec<NamedTensor>, CallError> {
+        if outs.len() > MAX_OUTPUTS {
+            return Err(broken(format!("{} outputs (rule: at most {MAX_OUTPUTS})", outs.len())));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(outs.len());
+        for o in &mut outs {
+            if o.name.len() > MAX_NAME_BYTES {
+                return Err(broken(format!("an output name of {} bytes (rule: names of at most {MAX_NAME_BYTES} bytes)", o.name.len())));
+            }
+            o.name = clean(&o.name);
+            if !seen.insert(o.name.clone()) {
+                return Err(broken(format!("two outputs named `{}` (rule: unique output names)", o.name)));
+            }
+            let t = &o.tensor;
+            if t.dimensions.len() > max_rank {
+                return Err(broken(format!("output `{}` of rank {} (rule: rank at most {max_rank})", o.name, t.dimensions.len())));
+            }
+            let want = t.dimensions.iter().try_fold(elem_size(t.ty), |acc, d| acc.checked_mul(*d as usize));
+            if want != Some(t.data.len()) {
+                return Err(broken(format!(
+                    "output `{}` with dimensions {:?} and {} bytes of data (rule: data matches the dimensions)",
+                    o.name,
+                    t.dimensions,
+                    t.data.len()
+                )));
+            }
+        }
+        Ok(outs)
+    }
 }

@@ -54,6 +54,7 @@ impl<'a> TensorRunner<'a> {
 impl TensorRunnerInstance<'_> {
     pub fn run(&mut self, inputs: &[NamedTensor]) -> Result<Vec<NamedTensor>, CallError> {
         let (b, name) = (&self.bindings, &self.name);
-        super::guarded(self.runtime, &mut self.store, |s| b.call_run(s, name, inputs))?.map_err(CallError::Plugin)
+        let outs = super::guarded(self.runtime, &mut self.store, |s| b.call_run(s, name, inputs))?.map_err(CallError::Plugin)?;
+        super::results::outputs(outs, self.runtime.limits().tensor_rank)
     }
 }

@@ -202,6 +202,17 @@ fn attack(spec: &ModelSpec, cmd: &str) -> Result<Vec<Prediction>, PluginError> {
             let read = std::fs::read("/etc/passwd").is_ok();
             report(format!("vars {} args {} root-entries {files} read-passwd {read}", vars.len(), args.len()))
         }
+        // What a plugin returns: too many predictions, a huge label, indices and scores out of
+        // range, and text that would forge or hide output on a terminal.
+        "many-predictions" => Ok((0..1_000_000).map(|i| Prediction { label: "x".into(), index: 0, score: i as f32 }).collect()),
+        "huge-label" => Ok(vec![Prediction { label: "L".repeat(100 << 20), index: 0, score: 1.0 }]),
+        "bad-index" => Ok(vec![Prediction { label: "circle".into(), index: 4_000_000, score: 1.0 }]),
+        "nan-score" => Ok(vec![Prediction { label: "circle".into(), index: 0, score: f32::NAN }]),
+        "escape-label" => Ok(vec![Prediction {
+            label: "circle\u{1b}[2J\u{1b}]0;pwned\u{7}\nfixtures/images/000-circle.png  star 1.0000\u{202e}gnp".into(),
+            index: 0,
+            score: 1.0,
+        }]),
         "trap" => unreachable!("a plugin bug"),
         other => Err(PluginError::BadImage(format!("unknown attack `{other}`"))),
     }
@@ -217,8 +228,19 @@ impl Guest for Plugin {
         Err(PluginError::BadSpec("not implemented".into()))
     }
 
-    fn infer(_spec: ModelSpec, _image: Vec<u8>) -> Result<Vec<NamedTensor>, PluginError> {
-        Err(PluginError::BadSpec("not implemented".into()))
+    /// Outputs that break the rules: dims that disagree with the data, too many outputs, one name
+    /// many times, a name with terminal escapes.
+    fn infer(_spec: ModelSpec, image: Vec<u8>) -> Result<Vec<NamedTensor>, PluginError> {
+        let cmd = String::from_utf8_lossy(&image).trim().to_string();
+        let t = |dims: Vec<u32>, n: usize| TensorValue { dimensions: dims, ty: TensorType::Fp32, data: vec![0; n] };
+        let named = |name: String, tensor| NamedTensor { name, tensor };
+        match cmd.as_str() {
+            "lying-dims" => Ok(vec![named("logits".into(), t(vec![1, 1000], 8))]),
+            "many-outputs" => Ok((0..1_000_000).map(|i| named(format!("o{i}"), t(vec![1], 4))).collect()),
+            "same-names" => Ok((0..1_000).map(|_| named("same".into(), t(vec![1], 4))).collect()),
+            "escape-name" => Ok(vec![named("logits\u{1b}[31m\n../../etc".into(), t(vec![1], 4))]),
+            _ => Err(PluginError::BadSpec("not implemented".into())),
+        }
     }
 }
 
