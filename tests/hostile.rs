@@ -236,7 +236,7 @@ fn the_deadline_cancels_inference_in_the_engines() {
         let expected = match b {
             BackendKind::Onnxruntime => "ONNX Runtime run terminated",
             BackendKind::Openvino => "OpenVINO request cancelled",
-            BackendKind::Tract => "",
+            BackendKind::Tract => "tract stopped between operators",
         };
         assert!(r.stderr.contains(expected), "{b}: {}", r.stderr);
         assert!(took < Duration::from_secs(20), "{b}: {took:?}");
@@ -375,4 +375,16 @@ fn plugin_text_cannot_forge_or_hide_output() {
         }
         assert!(!lines.iter().skip(usize::from(!json)).any(|l| l.starts_with("fixtures/images/000-circle.png")), "{}", r.stdout);
     }
+}
+
+/// A plugin that blocks inside a host call (a WASI timer poll for an hour) is bounded too: with
+/// frozen clocks a timer is ready at once; with real clocks it fires at the call's deadline.
+#[test]
+fn sleeping_in_a_host_call_cannot_outlast_the_deadline() {
+    let (e, took) = attack(&runtime(test_limits()), "sleep");
+    assert!(msg(&e).contains("woke up"), "frozen clocks: {e}");
+    assert!(took < Duration::from_secs(5), "frozen clocks: slept {took:?}");
+    let (e, took) = attack(&runtime(Limits { allow_clocks: true, ..test_limits() }), "sleep");
+    assert!(msg(&e).contains("deadline of 500 ms exceeded"), "real clocks: {e}");
+    assert!(took < Duration::from_secs(5), "real clocks: slept {took:?}");
 }

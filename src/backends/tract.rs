@@ -16,6 +16,16 @@ use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
 use super::{check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
 
+/// How the deadline check inside a run reports itself through tract's error chain.
+const DEADLINE_HIT: &str = "nnhost deadline hit after ms=";
+struct DeadlineHit(u64);
+
+impl std::fmt::Display for DeadlineHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{DEADLINE_HIT}{}", self.0)
+    }
+}
+
 /// Loads ONNX models into tract. Holds only settings: one per store is free.
 #[derive(Default)]
 pub struct TractBackend {
@@ -148,11 +158,28 @@ impl TractGraph {
         }
     }
 
+    /// Run the plan node by node, checking the call's deadline before each operator: tract cannot
+    /// be interrupted inside an operator, so a run overruns its deadline by at most one operator.
     pub fn run(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>, BackendError> {
         let exec = self.0.executor.clone();
-        crate::catch_quietly(|| tract_linalg::multithread::multithread_tract_scope(exec, || self.0.plan.run(inputs)))
+        let deadline = crate::runtime::limits::call_deadline();
+        let run = || -> TractResult<TVec<TValue>> {
+            let mut state = self.0.plan.spawn()?;
+            state.run_plan_with_eval(inputs, |ctx, op_state, node, values| {
+                if let Some((at, ms)) = deadline {
+                    if std::time::Instant::now() >= at {
+                        anyhow::bail!("{}", DeadlineHit(ms));
+                    }
+                }
+                tract_onnx::tract_core::plan::eval(ctx, op_state, node, values)
+            })
+        };
+        crate::catch_quietly(|| tract_linalg::multithread::multithread_tract_scope(exec, run))
             .map_err(|_| invalid("tract panicked while running the model"))?
-            .map_err(|e| invalid(format!("tract failed to run the model: {e:#}")))
+            .map_err(|e| match e.chain().find_map(|c| c.to_string().strip_prefix(DEADLINE_HIT).map(str::to_string)) {
+                Some(ms) => invalid(format!("deadline of {ms} ms exceeded: tract stopped between operators (limit deadline_ms)")),
+                None => invalid(format!("tract failed to run the model: {e:#}")),
+            })
     }
 }
 
@@ -267,7 +294,7 @@ impl TractContext {
         for (slot, info) in self.pending.iter_mut().zip(self.graph.inputs()) {
             values.push(slot.take().ok_or_else(|| invalid(format!("input `{}` was not set", info.name)))?);
         }
-        // tract cannot be interrupted once it runs: the deadline is checked before it starts.
+        // The deadline is checked before the run and between its operators.
         check_deadline("inference")?;
         let results = self.graph.run(values)?;
         self.outputs = results.iter().zip(self.graph.outputs()).map(|(v, info)| from_tract(&info.name, v)).collect::<Result<_, _>>()?;

@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod limits;
 pub mod nn;
+mod timers;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -109,6 +110,7 @@ impl Runtime {
         limits::start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(crate::wt)?;
+        timers::add_to_linker(&mut linker, options.limits.allow_clocks).map_err(crate::wt)?;
         nn::add_to_linker(&mut linker, |s: &mut HostState| NnView::new(&mut s.table, &mut s.nn)).map_err(crate::wt)?;
         let cache = options.cache_dir.clone().map(|d| ComponentCache::new(d, &engine));
         Ok(Self { engine, linker, cache, options })

@@ -213,6 +213,11 @@ fn attack(spec: &ModelSpec, cmd: &str) -> Result<Vec<Prediction>, PluginError> {
             index: 0,
             score: 1.0,
         }]),
+        // Block inside a host call: a WASI timer poll for an hour.
+        "sleep" => {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            report("woke up".into())
+        }
         "trap" => unreachable!("a plugin bug"),
         other => Err(PluginError::BadImage(format!("unknown attack `{other}`"))),
     }
