@@ -95,8 +95,22 @@ pub(crate) fn guarded<R>(
 ) -> Result<R, CallError> {
     runtime.arm(store);
     let r = call(store);
+    let deadline = crate::runtime::limits::call_deadline();
     runtime.disarm();
-    r.map_err(|e| CallError::trap(runtime, &e, store.data_mut().take_engine_failure()))
+    let r = r.map_err(|e| CallError::trap(runtime, &e, store.data_mut().take_engine_failure()))?;
+    // A result that arrives after the deadline (a host call that ran up to it, an engine that
+    // stopped or finished as it was being cancelled) is discarded: the deadline is strict. When
+    // the engine said why, that is kept.
+    match deadline {
+        Some((at, ms)) if std::time::Instant::now() > at => {
+            let late = format!("deadline of {ms} ms exceeded (limit deadline_ms)");
+            Err(CallError::Trap(match store.data_mut().take_engine_failure() {
+                Some(engine) if engine.contains("deadline") => format!("{late}; inference: {engine}"),
+                _ => late,
+            }))
+        }
+        _ => Ok(r),
+    }
 }
 
 /// A fresh store and instance of `plugin` whose `load-by-name` finds only `graph`, as `name`.

@@ -6,7 +6,7 @@
 //! - with frozen clocks (the default) time does not pass for the plugin, so a timer is ready at
 //!   once: a sleep returns immediately;
 //! - with real clocks (`--allow-clocks`) a timer fires at its time or just past the call's
-//!   deadline, whichever is first; the plugin then traps on the deadline as soon as it runs wasm.
+//!   deadline, whichever is first; the call then ends with the deadline error.
 
 use std::time::{Duration, Instant};
 
@@ -39,9 +39,9 @@ fn fire_at(frozen: bool, wait: Duration) -> Option<tokio::time::Instant> {
     let now = Instant::now();
     let mut at = now.checked_add(wait).unwrap_or(now + Duration::from_secs(86_400 * 365));
     if let Some((deadline, _)) = super::limits::call_deadline() {
-        // A few epoch ticks past the deadline, so that the epoch deadline has passed too and the
-        // plugin traps as soon as it runs again, rather than carrying on after its deadline.
-        at = at.min(deadline + 3 * super::limits::TICK);
+        // Just past the deadline: the plugin then traps on the epoch deadline when it runs again,
+        // and a result it returns after the deadline is discarded (plugins::guarded).
+        at = at.min(deadline + Duration::from_millis(1));
     }
     Some(tokio::time::Instant::from_std(at))
 }
