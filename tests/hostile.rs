@@ -122,7 +122,9 @@ fn tensors_cannot_hold_more_host_memory_than_the_live_bytes_limit() {
     let rt = runtime(Limits { live_tensor_bytes: 64 << 20, ..test_limits() });
     let (e, _) = attack(&rt, "tensor-flood");
     assert!(
-        msg(&e).contains("live tensor bytes limit of 67108864 hit: 67108864 held, 8388608 more asked (limit live_tensor_bytes)"),
+        // Seven 8 MiB tensors of rank 1 are held (data and the 4-byte dimension list each); the
+        // eighth would pass the limit.
+        msg(&e).contains("live tensor bytes limit of 67108864 hit: 58720284 held, 8388612 more asked (limit live_tensor_bytes)"),
         "{e}"
     );
 }
@@ -387,4 +389,22 @@ fn sleeping_in_a_host_call_cannot_outlast_the_deadline() {
     let (e, took) = attack(&runtime(Limits { allow_clocks: true, ..test_limits() }), "sleep");
     assert!(msg(&e).contains("deadline of 500 ms exceeded"), "real clocks: {e}");
     assert!(took < Duration::from_secs(5), "real clocks: slept {took:?}");
+}
+
+/// Host memory a plugin drives besides tensor data is bounded: dimension lists count toward the
+/// tensor limits (rank first), names passed to compute are capped, and error messages kept in
+/// handles are cut to 1 KiB, with `max_resources` handles at most.
+#[test]
+fn host_memory_besides_tensor_data_is_bounded() {
+    let rt = runtime(Limits { memory_bytes: 256 << 20, ..test_limits() });
+    let (e, _) = attack(&rt, "dims-flood");
+    assert!(msg(&e).contains("tensor of rank 8388608, more than the limit of 8 (limit tensor_rank)"), "{e}");
+    let (e, _) = attack(&rt, "long-name");
+    assert!(msg(&e).contains("an input name of 16777216 bytes, more than 256"), "{e}");
+    let (e, _) = attack(&rt, "error-hoard");
+    // The handle limit stops the hoard, or the messages are short: either way at most
+    // max_resources x 1 KiB stays in the host.
+    let m = msg(&e);
+    assert!(m.contains("resource") || m.contains("longest message 5"), "{m}");
+    assert!(!m.contains("longest message 1048"), "{m}");
 }

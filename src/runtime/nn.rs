@@ -75,8 +75,25 @@ struct Quota {
     contexts: usize,
     tensors: usize,
     tensor_bytes: usize,
+    tensor_rank: usize,
     allow_guest_models: bool,
     guest_model_bytes: usize,
+}
+
+/// Longest `wasi:nn` error message kept (the rest is cut): error handles a plugin retains cannot
+/// hold more than this each, and `max_resources` of them at most.
+pub const MAX_ERROR_MESSAGE: usize = 1024;
+/// Longest tensor name a plugin may pass to `compute`, in bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+
+/// A message cut to [`MAX_ERROR_MESSAGE`] characters.
+fn capped(mut m: String) -> String {
+    if let Some((i, _)) = m.char_indices().nth(MAX_ERROR_MESSAGE) {
+        m.truncate(i);
+        m.push_str("...");
+    }
+    m.shrink_to_fit();
+    m
 }
 
 impl From<&Limits> for Quota {
@@ -86,6 +103,7 @@ impl From<&Limits> for Quota {
             contexts: l.max_contexts,
             tensors: l.max_tensors,
             tensor_bytes: l.live_tensor_bytes,
+            tensor_rank: l.tensor_rank,
             allow_guest_models: l.allow_guest_models,
             guest_model_bytes: l.guest_model_bytes,
         }
@@ -113,7 +131,7 @@ impl<'a> NnView<'a> {
     }
 
     fn fail<T>(&mut self, code: ErrorCode, message: impl Into<String>) -> wasmtime::Result<Result<T, Resource<NnError>>> {
-        let e = self.table.push(NnError { code, message: message.into() })?;
+        let e = self.table.push(NnError { code, message: capped(message.into()) })?;
         Ok(Err(e))
     }
 
@@ -124,6 +142,7 @@ impl<'a> NnView<'a> {
             BackendError::UnsupportedTensorType(m) => (ErrorCode::UnsupportedOperation, m),
             other => (ErrorCode::RuntimeError, crate::error_chain(&other)),
         };
+        let message = capped(message);
         self.ctx.last_failure = Some(message.clone());
         self.fail(code, message)
     }
@@ -143,7 +162,8 @@ impl<'a> NnView<'a> {
         if held.tensors >= quota.tensors {
             return Err(format_err!("live tensor limit of {} hit (limit max_tensors)", quota.tensors));
         }
-        let bytes = tensor.data.len();
+        // The dimension list counts too: a tensor of no data and a huge rank is not free.
+        let bytes = tensor.data.len().saturating_add(tensor.dimensions.len().saturating_mul(4));
         if held.tensor_bytes.saturating_add(bytes) > quota.tensor_bytes {
             return Err(format_err!(
                 "live tensor bytes limit of {} hit: {} held, {bytes} more asked (limit live_tensor_bytes)",
@@ -160,7 +180,7 @@ impl<'a> NnView<'a> {
     fn take_tensor(&mut self, r: Resource<Tensor>) -> wasmtime::Result<Tensor> {
         let t = self.table.delete(r)?;
         self.ctx.held.tensors = self.ctx.held.tensors.saturating_sub(1);
-        self.ctx.held.tensor_bytes = self.ctx.held.tensor_bytes.saturating_sub(t.data.len());
+        self.ctx.held.tensor_bytes = self.ctx.held.tensor_bytes.saturating_sub(t.data.len().saturating_add(t.dimensions.len().saturating_mul(4)));
         Ok(t)
     }
 }
@@ -321,6 +341,11 @@ impl wit::inference::HostGraphExecutionContext for NnView<'_> {
         for (name, t) in inputs {
             named.push(BackendTensor { name, tensor: self.take_tensor(t)? });
         }
+        // Consumed either way; a long name is refused before any engine quotes it.
+        if let Some(t) = named.iter().find(|t| t.name.len() > MAX_NAME_BYTES) {
+            let n = t.name.len();
+            return self.fail(ErrorCode::InvalidArgument, format!("an input name of {n} bytes, more than {MAX_NAME_BYTES}"));
+        }
         let outputs = self.table.get_mut(&ctx)?.compute_with_io(named);
         match outputs {
             Ok(outputs) => {
@@ -343,6 +368,10 @@ impl wit::inference::HostGraphExecutionContext for NnView<'_> {
 
 impl wit::tensor::HostTensor for NnView<'_> {
     fn new(&mut self, dimensions: TensorDimensions, ty: TensorType, data: TensorData) -> wasmtime::Result<Resource<Tensor>> {
+        let rank = self.ctx.quota.tensor_rank;
+        if dimensions.len() > rank {
+            return Err(format_err!("tensor of rank {}, more than the limit of {rank} (limit tensor_rank)", dimensions.len()));
+        }
         self.push_tensor(Tensor::new(dimensions, convert::ty_in(ty), data))
     }
 

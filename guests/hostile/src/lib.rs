@@ -56,6 +56,35 @@ fn attack(spec: &ModelSpec, cmd: &str) -> Result<Vec<Prediction>, PluginError> {
                 Err(e) => report(err(e)),
             }
         }
+        // Host memory besides tensor data: dimension lists, names, error messages kept alive.
+        "dims-flood" => {
+            let dims = vec![1u32; 8 << 20]; // 32 MiB of dimensions, no data
+            let mut kept = Vec::new();
+            loop {
+                kept.push(Tensor::new(&dims, TensorType::U8, &[]));
+            }
+        }
+        "long-name" => {
+            let graph = load_by_name(&spec.name).map_err(|e| PluginError::Inference(err(e)))?;
+            let ctx = graph.init_execution_context().map_err(|e| PluginError::Inference(err(e)))?;
+            let t = Tensor::new(&[1], TensorType::Fp32, &[0u8; 4]);
+            match ctx.compute(vec![("n".repeat(16 << 20), t)]) {
+                Ok(_) => report("compute accepted a 16 MiB name".into()),
+                Err(e) => report(format!("{} bytes: {}", e.data().len(), err(e))),
+            }
+        }
+        "error-hoard" => {
+            let name = "m".repeat(1 << 20);
+            let mut kept = Vec::new();
+            for _ in 0..10_000 {
+                match load_by_name(&name) {
+                    Ok(_) => return report("a 1 MiB name found a model".into()),
+                    Err(e) => kept.push(e),
+                }
+            }
+            let longest = kept.iter().map(|e| e.data().len()).max().unwrap_or(0);
+            report(format!("kept {} errors, longest message {longest} bytes", kept.len()))
+        }
         "big-tensor" => {
             // A valid but large tensor: 1 x 3 x 1024 x 1024 f32 = 12 MiB.
             let graph = load_by_name(&spec.name).map_err(|e| PluginError::Inference(err(e)))?;
