@@ -33,10 +33,15 @@ fn kind(t: std::fs::FileType) -> &'static str {
     }
 }
 
-/// The whole file at `path`, if it is a regular file of at most `max` bytes. Errors are one line
-/// without the path (callers name it).
+/// The whole file at `path`, if it is a regular file of at most `max` bytes (the `input_bytes`
+/// limit). Errors are one line without the path (callers name it).
 pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let too_big = |n: u64| format!("{n} bytes or more, over the input limit of {max} bytes (limit input_bytes)");
+    read_limited(path, max, "input_bytes")
+}
+
+/// [`read_bounded`] under the limit named `limit` (`input_bytes`, `component_bytes`).
+pub fn read_limited(path: &Path, max: u64, limit: &str) -> Result<Vec<u8>, String> {
+    let too_big = |n: u64| format!("{n} bytes or more, over the limit of {max} bytes (limit {limit})");
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
     if !meta.is_file() {
         return Err(format!("cannot read {}: only regular files are read", kind(meta.file_type())));
@@ -76,7 +81,7 @@ mod tests {
         let f = dir.path().join("a.bin");
         std::fs::write(&f, [7u8; 100]).unwrap();
         assert_eq!(read_bounded(&f, 100).unwrap().len(), 100);
-        assert!(read_bounded(&f, 99).unwrap_err().contains("over the input limit of 99 bytes (limit input_bytes)"));
+        assert!(read_bounded(&f, 99).unwrap_err().contains("over the limit of 99 bytes (limit input_bytes)"));
         assert!(read_bounded(dir.path(), 100).unwrap_err().contains("a folder"));
         assert!(read_bounded(Path::new("/dev/zero"), 100).unwrap_err().contains("a character device"));
         assert!(read_bounded(&dir.path().join("missing"), 100).unwrap_err().starts_with("cannot read"));

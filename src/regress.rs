@@ -127,7 +127,8 @@ pub fn run_suite(
         crate::plugins::IMAGE_CLASSIFIER.to_vec()
     } else {
         let p = dir.join(&suite.plugin);
-        std::fs::read(&p).map_err(|e| anyhow::anyhow!("suite `{}`: plugin {}: {e}", suite.name, p.display()))?
+        crate::input::read_limited(&p, host.runtime.limits().component_bytes as u64, "component_bytes")
+            .map_err(|e| anyhow::anyhow!("suite `{}`: plugin {}: {e}", suite.name, p.display()))?
     };
     let plugin = host.runtime.load_plugin(&wasm)?;
     let model = host.models.model(&suite.model)?;

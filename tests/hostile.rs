@@ -15,7 +15,7 @@ use crate::util::{models, root, run, tempdir};
 const HOSTILE: &str = env!("NNHOST_GUEST_HOSTILE");
 
 fn runtime(limits: Limits) -> Runtime {
-    Runtime::new(RuntimeOptions { cache_dir: Some(crate::util::cache_dir()), limits, pool_slots: None }).unwrap()
+    Runtime::new(RuntimeOptions { cache_dir: Some(crate::util::cache_dir()), limits, pool_slots: None, compiler: None }).unwrap()
 }
 
 fn test_limits() -> Limits {
@@ -294,7 +294,7 @@ fn inputs_the_host_reads_are_regular_files_within_a_limit() {
     let sparse = dir.path().join("sparse.png");
     std::fs::File::create(&sparse).unwrap().set_len(3 << 30).unwrap();
     let good = "fixtures/images/004-cross.png";
-    for (bad, why) in [(fifo.to_str().unwrap(), "a FIFO"), ("/dev/zero", "a character device"), (sparse.to_str().unwrap(), "over the input limit of 67108864 bytes (limit input_bytes)")] {
+    for (bad, why) in [(fifo.to_str().unwrap(), "a FIFO"), ("/dev/zero", "a character device"), (sparse.to_str().unwrap(), "over the limit of 67108864 bytes (limit input_bytes)")] {
         let mut child = crate::util::nnhost()
             .args(["classify", "-m", "shapes", "--json", bad, good])
             .stdout(std::process::Stdio::piped())
@@ -319,7 +319,7 @@ fn inputs_the_host_reads_are_regular_files_within_a_limit() {
     }
     // The limit is a flag.
     let r = run(&["--max-input-bytes", "1000", "classify", "-m", "shapes", good]);
-    assert!(r.code == 1 && r.stderr.contains("over the input limit of 1000 bytes"), "{}", r.stderr);
+    assert!(r.code == 1 && r.stderr.contains("over the limit of 1000 bytes (limit input_bytes)"), "{}", r.stderr);
 }
 
 /// What a plugin returns is checked before it is printed, blessed or written: each broken result
@@ -407,4 +407,30 @@ fn host_memory_besides_tensor_data_is_bounded() {
     let m = msg(&e);
     assert!(m.contains("resource") || m.contains("longest message 5"), "{m}");
     assert!(!m.contains("longest message 1048"), "{m}");
+}
+
+/// Compiling a component is bounded: its size before anything is read, and the compile itself
+/// (in a child process) in time and memory. Each is a one-line usage error naming the limit.
+#[test]
+fn component_size_compile_time_and_compile_memory_are_bounded() {
+    let dir = tempdir();
+    let big = dir.path().join("big.wasm");
+    std::fs::File::create(&big).unwrap().set_len(40 << 20).unwrap();
+    let img = "fixtures/images/004-cross.png";
+    let r = run(&["classify", "-m", "shapes", "--guest", big.to_str().unwrap(), img]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("over the limit of 33554432 bytes (limit component_bytes)"), "{}", r.stderr);
+    // A fresh compile (no cache) of the real plugin under tiny limits.
+    let r = run(&["--no-cache", "--compile-ms", "1", "classify", "-m", "shapes", img]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("compiling the component took more than 1 ms (limit compile_ms)"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    let r = run(&["--no-cache", "--compile-memory-bytes", "50000000", "classify", "-m", "shapes", img]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("needed more than 50000000 bytes of memory (limit compile_memory_bytes)"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    // And with the defaults, the same fresh compile works.
+    let r = run(&["--no-cache", "classify", "-m", "shapes", "--json", img]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("\"label\":\"cross\""), "{}", r.stdout);
 }

@@ -164,7 +164,8 @@ pub fn bench_model(
     let t = Instant::now();
     let _ = wasmtime::component::Component::new(rt.engine(), IMAGE_CLASSIFIER).map_err(crate::wt)?;
     let compile_ms = ms(t);
-    let _ = ComponentCache::new(cache_dir.path().to_path_buf(), rt.engine()).get_or_compile(IMAGE_CLASSIFIER)?;
+    let _ = ComponentCache::new(cache_dir.path().to_path_buf(), rt.engine())
+        .get_or_compile(IMAGE_CLASSIFIER, |w| rt.engine().precompile_component(w).map_err(crate::wt))?;
     let t = Instant::now();
     let classifier_plugin = rt.load_plugin(IMAGE_CLASSIFIER)?;
     let cached_ready_ms = ms(t);

@@ -104,7 +104,8 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
     // Label column: as wide as the model's labels, within reason.
     let label_width = model.labels.iter().map(|l| l.chars().count()).max().unwrap_or(0).clamp(6, 24);
     let wasm = match &args.guest {
-        Some(p) => std::fs::read(p).map_err(|e| Fatal(format!("guest plugin {}: cannot read: {e}", p.display())))?,
+        Some(p) => crate::input::read_limited(p, cli.limits()?.component_bytes as u64, "component_bytes")
+            .map_err(|e| Fatal(format!("guest plugin {}: {e}", p.display())))?,
         None => IMAGE_CLASSIFIER.to_vec(),
     };
     let items = collect_images(&args.paths);

@@ -60,6 +60,15 @@ pub struct LimitArgs {
     /// Largest input file read for a plugin (image, .npy), in bytes; only regular files are read [default: 67108864].
     #[arg(long, global = true, value_name = "BYTES")]
     pub max_input_bytes: Option<u64>,
+    /// Largest plugin component accepted, in bytes [default: 33554432].
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub max_component_bytes: Option<usize>,
+    /// Longest compile of a plugin component (in a child process), in ms [default: 60000].
+    #[arg(long, global = true, value_name = "MS")]
+    pub compile_ms: Option<u64>,
+    /// Address space of the child process that compiles a plugin component, in bytes [default: 4294967296].
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub compile_memory_bytes: Option<u64>,
 }
 
 impl LimitArgs {
@@ -96,6 +105,15 @@ impl LimitArgs {
         l.allow_clocks |= self.allow_clocks;
         if let Some(n) = self.max_input_bytes {
             l.input_bytes = n;
+        }
+        if let Some(n) = self.max_component_bytes {
+            l.component_bytes = n;
+        }
+        if let Some(n) = self.compile_ms {
+            l.compile_ms = n;
+        }
+        if let Some(n) = self.compile_memory_bytes {
+            l.compile_memory_bytes = n;
         }
         l
     }

@@ -74,6 +74,10 @@ pub enum Command {
     /// The classify job without the sandbox (native preprocessing + the engine), for `bench --job`.
     #[command(hide = true)]
     NativeClassify(bench::NativeClassifyArgs),
+    /// Compile a component from stdin to stdout (wasmtime's precompiled form); nnhost runs this in
+    /// a child process to bound compile time and memory.
+    #[command(hide = true)]
+    CompileComponent,
     /// Check fixtures against their golden results on every backend (exit 1 on any regression).
     Regress(regress::RegressArgs),
     /// List the models in the models folder.
@@ -107,6 +111,7 @@ pub fn main() -> ExitCode {
         Command::Regress(a) => regress::run(&cli, a),
         Command::Bench(a) => bench::run(&cli, a),
         Command::NativeClassify(a) => bench::native_classify(&cli, a),
+        Command::CompileComponent => compile_component(&cli),
         Command::Models(a) => info::models(&cli, a),
         Command::Backends(a) => info::backends(&cli, a),
     };
@@ -163,7 +168,9 @@ impl Cli {
 
     /// The runtime, with `slots` pooled instance slots when the number of live instances is known.
     pub fn runtime_with(&self, cache_dir: Option<PathBuf>, pool_slots: Option<u32>) -> Result<Runtime, Fatal> {
-        Runtime::new(RuntimeOptions { cache_dir, limits: self.limits()?, pool_slots })
+        // Components are compiled by this executable in a child process, under the compile limits.
+        let compiler = std::env::current_exe().ok();
+        Runtime::new(RuntimeOptions { cache_dir, limits: self.limits()?, pool_slots, compiler })
             .map_err(|e| Fatal(format!("cannot start the runtime: {e:#}")))
     }
 
@@ -184,4 +191,20 @@ pub fn out(line: &str) {
             std::process::exit(0);
         }
     }
+}
+
+/// `nnhost compile-component`: stdin (a component) to stdout (precompiled for this engine).
+fn compile_component(cli: &Cli) -> Result<u8, Fatal> {
+    use std::io::{Read, Write};
+    let limits = cli.limits()?;
+    let mut wasm = Vec::new();
+    std::io::stdin().lock().take(limits.component_bytes as u64 + 1).read_to_end(&mut wasm).map_err(|e| Fatal(format!("stdin: {e}")))?;
+    if wasm.len() > limits.component_bytes {
+        return Err(Fatal(format!("the component is over the limit of {} bytes (limit component_bytes)", limits.component_bytes)));
+    }
+    let runtime = Runtime::new(RuntimeOptions { cache_dir: None, limits, pool_slots: None, compiler: None })
+        .map_err(|e| Fatal(format!("cannot start the runtime: {e:#}")))?;
+    let bytes = runtime.engine().precompile_component(&wasm).map_err(|e| Fatal(crate::wasm_error(&e)))?;
+    std::io::stdout().lock().write_all(&bytes).map_err(|e| Fatal(format!("stdout: {e}")))?;
+    Ok(0)
 }

@@ -92,7 +92,8 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<u8, Fatal> {
     }
 
     let wasm = match &args.guest {
-        Some(p) => std::fs::read(p).map_err(|e| Fatal(format!("guest plugin {}: cannot read: {e}", p.display())))?,
+        Some(p) => crate::input::read_limited(p, cli.limits()?.component_bytes as u64, "component_bytes")
+            .map_err(|e| Fatal(format!("guest plugin {}: {e}", p.display())))?,
         None => TENSOR_RUNNER.to_vec(),
     };
     let runtime = cli.runtime()?;

@@ -49,7 +49,7 @@ impl ComponentCache {
     }
 
     /// The compiled component and whether it came from the cache.
-    pub fn get_or_compile(&self, wasm: &[u8]) -> anyhow::Result<(Component, bool)> {
+    pub fn get_or_compile(&self, wasm: &[u8], compile: impl FnOnce(&[u8]) -> anyhow::Result<Vec<u8>>) -> anyhow::Result<(Component, bool)> {
         let path = self.entry(wasm);
         if path.is_file() {
             // SAFETY: the file is one this cache wrote itself with `Engine::precompile_component`
@@ -66,8 +66,9 @@ impl ComponentCache {
                 }
             }
         }
-        let bytes = self.engine.precompile_component(wasm).map_err(crate::wt)?;
-        // SAFETY: `bytes` was produced just above by this engine's `precompile_component`.
+        let bytes = compile(wasm)?;
+        // SAFETY: `bytes` was produced just above by `precompile_component` for this engine's
+        // settings (here, or by this executable in a child process); wasmtime checks the header.
         let component = unsafe { Component::deserialize(&self.engine, &bytes) }.map_err(crate::wt)?;
         // A cache that cannot be written is not an error: the next run compiles again.
         let _ = self.store(&path, &bytes);

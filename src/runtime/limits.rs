@@ -53,6 +53,12 @@ pub struct Limits {
     pub allow_clocks: bool,
     /// Largest input file nnhost reads for a plugin (an image, a `.npy` tensor), in bytes.
     pub input_bytes: u64,
+    /// Largest plugin component accepted, in bytes.
+    pub component_bytes: usize,
+    /// Longest a component may take to compile, in milliseconds (compiled in a child process).
+    pub compile_ms: u64,
+    /// Most memory compiling a component may use, in bytes (the child's address space).
+    pub compile_memory_bytes: u64,
 }
 
 impl Default for Limits {
@@ -75,6 +81,9 @@ impl Default for Limits {
             guest_model_bytes: 64 << 20,
             allow_clocks: false,
             input_bytes: 64 << 20,
+            component_bytes: 32 << 20,
+            compile_ms: 60_000,
+            compile_memory_bytes: 4 << 30,
         }
     }
 }

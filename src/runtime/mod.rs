@@ -3,6 +3,7 @@
 //! fresh store per plugin instance with its own limits and its own view of the model registry.
 
 pub mod cache;
+pub mod compiler;
 pub mod limits;
 pub mod nn;
 mod timers;
@@ -53,6 +54,10 @@ pub struct RuntimeOptions {
     /// between instances, so a fresh instance per image costs no mmap/munmap and few page faults.
     /// None: instances are allocated on demand.
     pub pool_slots: Option<u32>,
+    /// An nnhost executable that compiles components in a child process (`nnhost
+    /// compile-component`), under the `compile_ms` and `compile_memory_bytes` limits. None:
+    /// components are compiled in this process, unbounded (for trusted components).
+    pub compiler: Option<PathBuf>,
 }
 
 /// How a plugin became ready, for reporting cold-start costs.
@@ -120,12 +125,40 @@ impl Runtime {
         &self.engine
     }
 
+    /// The engine settings that compiled code depends on, for a compiler child to match.
+    fn compile_flags(&self) -> Vec<String> {
+        if self.options.limits.fuel.is_some() {
+            vec!["--fuel".into(), "1".into()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// `precompile_component` output for `wasm`: in a child process under the compile limits when
+    /// a compiler is set, else here.
+    fn precompile(&self, wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
+        match &self.options.compiler {
+            Some(exe) => compiler::compile_in_child(exe, &self.compile_flags(), wasm, &self.options.limits),
+            None => self.engine.precompile_component(wasm).map_err(crate::wt),
+        }
+    }
+
     /// Compile (or load from the cache) and link a plugin component.
     pub fn load_plugin(&self, wasm: &[u8]) -> anyhow::Result<Plugin> {
+        let max = self.options.limits.component_bytes;
+        if wasm.len() > max {
+            anyhow::bail!("the component is {} bytes, over the limit of {max} (limit component_bytes)", wasm.len());
+        }
         let t = Instant::now();
+        let compile = |wasm: &[u8]| self.precompile(wasm);
         let (component, from_cache) = match &self.cache {
-            Some(c) => c.get_or_compile(wasm)?,
-            None => (Component::new(&self.engine, wasm).map_err(crate::wt)?, false),
+            Some(c) => c.get_or_compile(wasm, compile)?,
+            None => {
+                let bytes = compile(wasm)?;
+                // SAFETY: `bytes` is `precompile_component` output for this engine's settings, made
+                // just now by this process or by its own executable in a child (`compile`).
+                (unsafe { Component::deserialize(&self.engine, &bytes) }.map_err(crate::wt)?, false)
+            }
         };
         let load_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
