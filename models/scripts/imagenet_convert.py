@@ -315,3 +315,42 @@ def summary(name: str, pth: Path, onnx_path: Path, xml_path: Path | None, checks
             "a different onnx/numpy version may serialise differently; the numeric check above still holds.",
             file=sys.stderr,
         )
+
+
+def make_model_main(
+    *,
+    name: str,
+    doc: str,
+    package: str,
+    pth_relpath: str,
+    pth_sha256: str,
+    onnx_sha256: str,
+    build,
+    reference,
+    graph_name: str,
+    producer: str,
+    description: str,
+    metadata: dict[str, str],
+    before=None,
+) -> None:
+    """The command line every make script shares: read and check the weights, build the graph with
+    `build(Weights)`, write ONNX (+ IR), check the conversion against `reference(x, tensors)`."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=MODELS / name, help="output folder (default: %(default)s)")
+    ap.add_argument("--no-ir", action="store_true", help="skip the OpenVINO IR")
+    ap.add_argument("--no-check", action="store_true", help="skip the numpy / OpenVINO conversion check")
+    args = ap.parse_args()
+
+    if before is not None:
+        before()
+    pth, tensors = load_checked(package, pth_relpath, pth_sha256)
+    model = build(Weights(tensors)).model(graph_name, producer, description, metadata)
+    onnx_path, xml_path = write_outputs(model, args.out, ir=not args.no_ir)
+    checks = None
+    if not args.no_check:
+        print("conversion check:")
+        checks = verify(onnx_path, xml_path, lambda x: reference(x, tensors), MODELS / name)
+    nparams = sum(int(np.prod(i.dims)) for i in model.graph.initializer)
+    summary(name, pth, onnx_path, xml_path, checks, onnx_sha256, nparams)

