@@ -434,3 +434,42 @@ fn component_size_compile_time_and_compile_memory_are_bounded() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("\"label\":\"cross\""), "{}", r.stdout);
 }
+
+/// The `wasi:nn` glue under arbitrary call sequences from a plugin (the hostile plugin runs a
+/// "program" of calls: loads by good and bad names, guest models, contexts, tensors of odd ranks,
+/// types and lengths, computes, reads, drops in every order). Every program ends in an error value
+/// or a trap, never a host panic, on every backend; then the host still classifies. The same
+/// programs are fuzzed by `fuzz/fuzz_targets/nn_calls.rs`.
+#[test]
+fn arbitrary_wasi_nn_call_sequences_never_panic_the_host() {
+    let rt = runtime(Limits { allow_guest_models: true, guest_model_bytes: 4096, ..test_limits() });
+    let graphs = GraphStore::with_config(BackendConfig { tensor_limits: rt.limits().into(), ..Default::default() });
+    let hostile = rt.load_plugin(&std::fs::read(HOSTILE).unwrap()).unwrap();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut errors, mut traps) = (0, 0);
+    for b in crate::backends::backends() {
+        let c = Classifier::new(&rt, &hostile, &graphs, models().model("shapes").unwrap(), b).unwrap();
+        // NNHOST_NN_PROGRAMS=N runs longer (the default keeps the suite quick).
+        let n: usize = std::env::var("NNHOST_NN_PROGRAMS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+        for _ in 0..n {
+            let len = 2 + (rand() % 160) as usize;
+            // Bias the call bytes toward the useful ops so programs get deep.
+            let prog: Vec<u8> = b"nn:".iter().copied().chain((0..len).map(|k| if k % 2 == 0 { (rand() % 14) as u8 } else { rand() as u8 })).collect();
+            match c.classify(&prog, 3) {
+                Err(CallError::Plugin(_)) => errors += 1,
+                Err(CallError::Trap(_)) => traps += 1,
+                other => panic!("{b}: a program returned {other:?}"),
+            }
+        }
+    }
+    eprintln!("wasi:nn programs: {errors} ended in error values, {traps} in traps");
+    assert!(errors > 0 && traps > 0, "{errors} {traps}");
+    let (e, _) = attack(&rt, "trap");
+    assert!(matches!(e, CallError::Trap(_)));
+}

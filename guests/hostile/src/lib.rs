@@ -252,8 +252,125 @@ fn attack(spec: &ModelSpec, cmd: &str) -> Result<Vec<Prediction>, PluginError> {
     }
 }
 
+/// Arbitrary `wasi:nn` call sequences: every byte pair of `prog` is one call (which call, and an
+/// argument), with more bytes taken for names, dimensions and data. The host must answer every
+/// sequence with results, errors or traps, never a panic.
+fn nn_program(spec: &ModelSpec, prog: &[u8]) -> Result<Vec<Prediction>, PluginError> {
+    use wasi::nn::graph::Graph;
+    use wasi::nn::inference::GraphExecutionContext;
+    let mut graphs: Vec<Graph> = Vec::new();
+    let mut ctxs: Vec<GraphExecutionContext> = Vec::new();
+    let mut tensors: Vec<Tensor> = Vec::new();
+    let mut errors: Vec<wasi::nn::errors::Error> = Vec::new();
+    let mut i = 0;
+    let mut next = |n: usize| -> Vec<u8> {
+        let out = prog.get(i..(i + n).min(prog.len())).unwrap_or(&[]).to_vec();
+        i += n;
+        out
+    };
+    let byte = |v: &[u8]| v.first().copied().unwrap_or(0) as usize;
+    let types = [TensorType::Fp16, TensorType::Fp32, TensorType::Fp64, TensorType::Bf16, TensorType::U8, TensorType::I32, TensorType::I64];
+    let encodings = [
+        GraphEncoding::Openvino,
+        GraphEncoding::Onnx,
+        GraphEncoding::Tensorflow,
+        GraphEncoding::Pytorch,
+        GraphEncoding::Tensorflowlite,
+        GraphEncoding::Ggml,
+        GraphEncoding::Autodetect,
+    ];
+    let mut steps = 0;
+    loop {
+        let head = next(2);
+        if head.len() < 2 || steps > 400 {
+            break;
+        }
+        steps += 1;
+        let (op, arg) = (head[0] % 14, head[1] as usize);
+        match op {
+            0 => match load_by_name(&spec.name) {
+                Ok(g) => graphs.push(g),
+                Err(e) => errors.push(e),
+            },
+            1 => match load_by_name(&String::from_utf8_lossy(&next(arg))) {
+                Ok(g) => graphs.push(g),
+                Err(e) => errors.push(e),
+            },
+            2 => {
+                let bytes = next(arg * 4);
+                let builders = vec![bytes.clone(), bytes[..bytes.len() / 2].to_vec()][..1 + arg % 2].to_vec();
+                match load(&builders, encodings[arg % encodings.len()], ExecutionTarget::Cpu) {
+                    Ok(g) => graphs.push(g),
+                    Err(e) => errors.push(e),
+                }
+            }
+            3 if !graphs.is_empty() => match graphs[arg % graphs.len()].init_execution_context() {
+                Ok(c) => ctxs.push(c),
+                Err(e) => errors.push(e),
+            },
+            4 => {
+                let rank = arg % 10;
+                let dims: Vec<u32> = (0..rank)
+                    .map(|_| {
+                        let d = next(1);
+                        match byte(&d) {
+                            255 => u32::MAX,
+                            254 => 1 << 20,
+                            b => (b % 8) as u32,
+                        }
+                    })
+                    .collect();
+                let data_len = match byte(&next(1)) {
+                    255 => 1 << 16,
+                    b => b * 4,
+                };
+                tensors.push(Tensor::new(&dims, types[arg % types.len()], &vec![arg as u8; data_len]));
+            }
+            5 if !ctxs.is_empty() => {
+                let n = (arg % 3).min(tensors.len());
+                let names = [spec.input_name.clone(), String::new(), "x".repeat(arg)];
+                let inputs: Vec<(String, Tensor)> = (0..n).map(|k| (names[(arg + k) % 3].clone(), tensors.remove(0))).collect();
+                match ctxs[arg % ctxs.len()].compute(inputs) {
+                    Ok(outs) => tensors.extend(outs.into_iter().map(|(_, t)| t)),
+                    Err(e) => errors.push(e),
+                }
+            }
+            6 if !tensors.is_empty() => {
+                let t = &tensors[arg % tensors.len()];
+                let _ = (t.dimensions(), t.ty(), t.data().len());
+            }
+            7 if !graphs.is_empty() => drop(graphs.remove(arg % graphs.len())),
+            8 if !ctxs.is_empty() => drop(ctxs.remove(arg % ctxs.len())),
+            9 if !tensors.is_empty() => drop(tensors.remove(arg % tensors.len())),
+            10 if !errors.is_empty() => {
+                let e = errors.remove(arg % errors.len());
+                let _ = (e.code(), e.data().len());
+            }
+            11 => {
+                // Drop a context before its graph, and the other way round.
+                if arg % 2 == 0 {
+                    graphs.clear();
+                } else {
+                    ctxs.clear();
+                }
+            }
+            _ => {}
+        }
+    }
+    Err(PluginError::BadImage(format!(
+        "program ran {steps} calls: {} graphs, {} contexts, {} tensors, {} errors live",
+        graphs.len(),
+        ctxs.len(),
+        tensors.len(),
+        errors.len()
+    )))
+}
+
 impl Guest for Plugin {
     fn classify(spec: ModelSpec, image: Vec<u8>, _top_k: u32) -> Result<Vec<Prediction>, PluginError> {
+        if let Some(prog) = image.strip_prefix(b"nn:") {
+            return nn_program(&spec, prog);
+        }
         let cmd = String::from_utf8_lossy(&image).trim().to_string();
         attack(&spec, &cmd)
     }

@@ -1,0 +1,41 @@
+//! The `wasi:nn` glue (src/runtime/nn.rs) under arbitrary call sequences from a plugin: the input
+//! is a "program" the hostile plugin (guests/hostile, `nn:` prefix) turns into wasi:nn calls with
+//! arguments taken from the bytes. Any result, error value or trap is fine; a host panic is a bug.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use nnhost::backends::{BackendConfig, BackendKind};
+use nnhost::plugins::classifier::Classifier;
+use nnhost::registry::{GraphStore, ModelsDir};
+use nnhost::runtime::{Limits, Runtime, RuntimeOptions};
+
+fn classifier() -> &'static Classifier<'static> {
+    static C: OnceLock<Classifier<'static>> = OnceLock::new();
+    C.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let limits = Limits {
+            memory_bytes: 64 << 20,
+            deadline_ms: 2_000,
+            max_resources: 200,
+            tensor_bytes: 4 << 20,
+            allow_guest_models: true,
+            guest_model_bytes: 4096,
+            ..Limits::default()
+        };
+        let cfg = BackendConfig { tensor_limits: (&limits).into(), ..Default::default() };
+        let rt: &'static Runtime = Box::leak(Box::new(Runtime::new(RuntimeOptions { limits, ..Default::default() }).unwrap()));
+        let wasm = std::fs::read(root.join("guests/target/wasm32-wasip2/release/hostile.wasm")).expect("build nnhost first (guests/target)");
+        let plugin = Box::leak(Box::new(rt.load_plugin(&wasm).unwrap()));
+        let graphs = Box::leak(Box::new(GraphStore::with_config(cfg)));
+        let model = ModelsDir::open(root.join("models")).unwrap().model("shapes").unwrap();
+        Classifier::new(rt, plugin, graphs, model, BackendKind::Tract).unwrap()
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut prog = b"nn:".to_vec();
+    prog.extend_from_slice(data);
+    let _ = classifier().classify(&prog, 3);
+});
