@@ -326,7 +326,9 @@ fn inputs_the_host_reads_are_regular_files_within_a_limit() {
 /// is an error naming the rule, and the host goes on classifying.
 #[test]
 fn broken_results_are_rejected_with_the_rule_they_break() {
-    let rt = runtime(Limits { memory_bytes: 256 << 20, ..test_limits() });
+    // Building a 100 MB label or a million predictions takes a while on a loaded machine: these
+    // results must be judged by the rules, not cut off by the deadline.
+    let rt = runtime(Limits { memory_bytes: 256 << 20, deadline_ms: 30_000, ..test_limits() });
     for (cmd, rule) in [
         ("many-predictions", "1000000 predictions for top 3 (rule: at most top-k)"),
         ("huge-label", "a label of 104857600 bytes (rule: labels of at most 256 bytes)"),
@@ -396,7 +398,7 @@ fn sleeping_in_a_host_call_cannot_outlast_the_deadline() {
 /// handles are cut to 1 KiB, with `max_resources` handles at most.
 #[test]
 fn host_memory_besides_tensor_data_is_bounded() {
-    let rt = runtime(Limits { memory_bytes: 256 << 20, ..test_limits() });
+    let rt = runtime(Limits { memory_bytes: 256 << 20, deadline_ms: 30_000, ..test_limits() });
     let (e, _) = attack(&rt, "dims-flood");
     assert!(msg(&e).contains("tensor of rank 8388608, more than the limit of 8 (limit tensor_rank)"), "{e}");
     let (e, _) = attack(&rt, "long-name");

@@ -33,7 +33,12 @@ pub fn compile_in_child(exe: &Path, flags: &[String], wasm: &[u8], limits: &Limi
             });
         }
     }
-    let mut child = cmd.spawn().map_err(|e| anyhow::anyhow!("cannot start the compiler {}: {e}", exe.display()))?;
+    let mut child = cmd.spawn().map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOMEM) | Some(libc::E2BIG) => anyhow::anyhow!(
+            "compiling the component needed more than {memory} bytes of memory (limit compile_memory_bytes): the compiler could not start"
+        ),
+        _ => anyhow::anyhow!("cannot start the compiler {}: {e}", exe.display()),
+    })?;
     let mut stdin = child.stdin.take().expect("piped");
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
