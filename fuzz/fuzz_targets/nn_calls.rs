@@ -9,27 +9,40 @@ use libfuzzer_sys::fuzz_target;
 use nnhost::backends::{BackendConfig, BackendKind};
 use nnhost::plugins::classifier::Classifier;
 use nnhost::registry::{GraphStore, ModelsDir};
-use nnhost::runtime::{Limits, Runtime, RuntimeOptions};
+use nnhost::runtime::{Limits, Plugin, Runtime, RuntimeOptions};
+
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn limits() -> Limits {
+    Limits {
+        memory_bytes: 64 << 20,
+        deadline_ms: 2_000,
+        max_resources: 200,
+        tensor_bytes: 4 << 20,
+        allow_guest_models: true,
+        guest_model_bytes: 4096,
+        ..Limits::default()
+    }
+}
+
+// Each piece in its own static (reachable for the leak checker), built once.
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+static PLUGIN: OnceLock<Plugin> = OnceLock::new();
+static GRAPHS: OnceLock<GraphStore> = OnceLock::new();
+static CLASSIFIER: OnceLock<Classifier<'static>> = OnceLock::new();
 
 fn classifier() -> &'static Classifier<'static> {
-    static C: OnceLock<Classifier<'static>> = OnceLock::new();
-    C.get_or_init(|| {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let limits = Limits {
-            memory_bytes: 64 << 20,
-            deadline_ms: 2_000,
-            max_resources: 200,
-            tensor_bytes: 4 << 20,
-            allow_guest_models: true,
-            guest_model_bytes: 4096,
-            ..Limits::default()
-        };
-        let cfg = BackendConfig { tensor_limits: (&limits).into(), ..Default::default() };
-        let rt: &'static Runtime = Box::leak(Box::new(Runtime::new(RuntimeOptions { limits, ..Default::default() }).unwrap()));
-        let wasm = std::fs::read(root.join("guests/target/wasm32-wasip2/release/hostile.wasm")).expect("build nnhost first (guests/target)");
-        let plugin = Box::leak(Box::new(rt.load_plugin(&wasm).unwrap()));
-        let graphs = Box::leak(Box::new(GraphStore::with_config(cfg)));
-        let model = ModelsDir::open(root.join("models")).unwrap().model("shapes").unwrap();
+    CLASSIFIER.get_or_init(|| {
+        let rt = RUNTIME.get_or_init(|| Runtime::new(RuntimeOptions { limits: limits(), ..Default::default() }).unwrap());
+        let plugin = PLUGIN.get_or_init(|| {
+            let wasm = std::fs::read(root().join("guests/target/wasm32-wasip2/release/hostile.wasm"))
+                .expect("build nnhost first (guests/target)");
+            rt.load_plugin(&wasm).unwrap()
+        });
+        let graphs = GRAPHS.get_or_init(|| GraphStore::with_config(BackendConfig { tensor_limits: (&limits()).into(), ..Default::default() }));
+        let model = ModelsDir::open(root().join("models")).unwrap().model("shapes").unwrap();
         Classifier::new(rt, plugin, graphs, model, BackendKind::Tract).unwrap()
     })
 }
