@@ -8,9 +8,9 @@
 
 pub mod backends;
 pub mod bench;
-pub mod input;
 pub mod cli;
 pub mod golden;
+pub mod input;
 pub mod npy;
 pub mod plugins;
 pub mod registry;

@@ -28,7 +28,9 @@ pub enum RegistryError {
     UnknownModel { name: String, dir: PathBuf, available: Vec<String> },
     #[error("models folder {0} does not exist or is not a folder")]
     NoModelsDir(PathBuf),
-    #[error("model `{name}`: missing {what} {path} (its README.md says how it is made; ./scripts/setup-native makes the project's models)")]
+    #[error(
+        "model `{name}`: missing {what} {path} (its README.md says how it is made; ./scripts/setup-native makes the project's models)"
+    )]
     MissingFile { name: String, what: &'static str, path: PathBuf },
     #[error("model `{name}`: bad manifest {path}: {reason}")]
     BadManifest { name: String, path: PathBuf, reason: String },
@@ -231,9 +233,7 @@ fn parse_resize(i: &InputSection) -> Result<nnhost_preprocess::Resize, String> {
             let order = match i.crop_order.as_deref().unwrap_or("resize-then-crop") {
                 "resize-then-crop" => CropOrder::ResizeThenCrop,
                 "crop-then-resize" => CropOrder::CropThenResize,
-                other => {
-                    return Err(format!("input.crop_order must be \"resize-then-crop\" or \"crop-then-resize\", not `{other}`"))
-                }
+                other => return Err(format!("input.crop_order must be \"resize-then-crop\" or \"crop-then-resize\", not `{other}`")),
             };
             ResizeMode::CenterCrop { fraction, order }
         }

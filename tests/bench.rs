@@ -68,7 +68,8 @@ fn bench_job_compares_nnhost_native_and_python_on_a_folder() {
         assert!(pipelines.contains(&p), "{pipelines:?}");
     }
     for x in results {
-        let (wall, ips, rss) = (x["wall_s"].as_f64().unwrap(), x["images_per_second"].as_f64().unwrap(), x["peak_rss_mib"].as_f64().unwrap());
+        let (wall, ips, rss) =
+            (x["wall_s"].as_f64().unwrap(), x["images_per_second"].as_f64().unwrap(), x["peak_rss_mib"].as_f64().unwrap());
         assert!(wall > 0.0 && (ips - 3.0 / wall).abs() < 1e-6 && rss > 10.0, "{x}");
     }
     assert!(std::fs::read_to_string(&plot).unwrap().matches("<rect").count() > results.len());

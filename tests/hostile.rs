@@ -196,7 +196,17 @@ fn the_cli_reports_a_runaway_plugin_in_one_line_and_goes_on() {
     let cmd = dir.path().join("attack.png");
     std::fs::write(&cmd, "loop").unwrap();
     let t = Instant::now();
-    let r = run(&["--deadline-ms", "300", "classify", "-m", "shapes", "--guest", HOSTILE, cmd.to_str().unwrap(), "fixtures/images/004-cross.png"]);
+    let r = run(&[
+        "--deadline-ms",
+        "300",
+        "classify",
+        "-m",
+        "shapes",
+        "--guest",
+        HOSTILE,
+        cmd.to_str().unwrap(),
+        "fixtures/images/004-cross.png",
+    ]);
     assert!(t.elapsed() < Duration::from_secs(10));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let lines: Vec<&str> = r.stderr.lines().collect();
@@ -254,7 +264,18 @@ fn limits_come_from_a_config_file_and_flags_override_it() {
     std::fs::write(&cmd, "loop").unwrap();
     let r = run(&["--config", cfg.to_str().unwrap(), "classify", "-m", "shapes", "--guest", HOSTILE, cmd.to_str().unwrap()]);
     assert!(r.stderr.contains("deadline of 250 ms exceeded"), "{}", r.stderr);
-    let r = run(&["--config", cfg.to_str().unwrap(), "--deadline-ms", "120", "classify", "-m", "shapes", "--guest", HOSTILE, cmd.to_str().unwrap()]);
+    let r = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--deadline-ms",
+        "120",
+        "classify",
+        "-m",
+        "shapes",
+        "--guest",
+        HOSTILE,
+        cmd.to_str().unwrap(),
+    ]);
     assert!(r.stderr.contains("deadline of 120 ms exceeded"), "{}", r.stderr);
     std::fs::write(&cmd, "grow").unwrap();
     let r = run(&["--config", cfg.to_str().unwrap(), "classify", "-m", "shapes", "--guest", HOSTILE, cmd.to_str().unwrap()]);
@@ -264,7 +285,18 @@ fn limits_come_from_a_config_file_and_flags_override_it() {
     let r = run(&["--config", cfg.to_str().unwrap(), "classify", "-m", "shapes", "--guest", HOSTILE, cmd.to_str().unwrap()]);
     assert!(r.stderr.contains("live execution context limit of 3 hit (limit max_contexts)"), "{}", r.stderr);
     std::fs::write(&cmd, "leak-tensors").unwrap();
-    let r = run(&["--config", cfg.to_str().unwrap(), "--max-tensors", "4", "classify", "-m", "shapes", "--guest", HOSTILE, cmd.to_str().unwrap()]);
+    let r = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--max-tensors",
+        "4",
+        "classify",
+        "-m",
+        "shapes",
+        "--guest",
+        HOSTILE,
+        cmd.to_str().unwrap(),
+    ]);
     assert!(r.stderr.contains("live tensor limit of 4 hit (limit max_tensors)"), "{}", r.stderr);
     // Store limits: the image-classifier plugin is one component with several core instances
     // and a table of a few dozen elements.
@@ -294,7 +326,11 @@ fn inputs_the_host_reads_are_regular_files_within_a_limit() {
     let sparse = dir.path().join("sparse.png");
     std::fs::File::create(&sparse).unwrap().set_len(3 << 30).unwrap();
     let good = "fixtures/images/004-cross.png";
-    for (bad, why) in [(fifo.to_str().unwrap(), "a FIFO"), ("/dev/zero", "a character device"), (sparse.to_str().unwrap(), "over the limit of 67108864 bytes (limit input_bytes)")] {
+    for (bad, why) in [
+        (fifo.to_str().unwrap(), "a FIFO"),
+        ("/dev/zero", "a character device"),
+        (sparse.to_str().unwrap(), "over the limit of 67108864 bytes (limit input_bytes)"),
+    ] {
         let mut child = crate::util::nnhost()
             .args(["classify", "-m", "shapes", "--json", bad, good])
             .stdout(std::process::Stdio::piped())
@@ -462,7 +498,8 @@ fn arbitrary_wasi_nn_call_sequences_never_panic_the_host() {
         for _ in 0..n {
             let len = 2 + (rand() % 160) as usize;
             // Bias the call bytes toward the useful ops so programs get deep.
-            let prog: Vec<u8> = b"nn:".iter().copied().chain((0..len).map(|k| if k % 2 == 0 { (rand() % 14) as u8 } else { rand() as u8 })).collect();
+            let prog: Vec<u8> =
+                b"nn:".iter().copied().chain((0..len).map(|k| if k % 2 == 0 { (rand() % 14) as u8 } else { rand() as u8 })).collect();
             match c.classify(&prog, 3) {
                 Err(CallError::Plugin(_)) => errors += 1,
                 Err(CallError::Trap(_)) => traps += 1,

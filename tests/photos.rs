@@ -206,8 +206,11 @@ fn resize_modes_change_the_tensor() {
         for f in ["model.onnx", "labels.txt"] {
             std::fs::copy(root().join("models/shapes").join(f), m.join(f)).unwrap();
         }
-        std::fs::write(m.join("model.toml"), format!("[input]\nname = \"image\"\ntype = \"u8\"\nlayout = \"NHWC\"\nwidth = 32\nheight = 32\n{mode}\n"))
-            .unwrap();
+        std::fs::write(
+            m.join("model.toml"),
+            format!("[input]\nname = \"image\"\ntype = \"u8\"\nlayout = \"NHWC\"\nwidth = 32\nheight = 32\n{mode}\n"),
+        )
+        .unwrap();
         let rt = runtime();
         let plugin = rt.load_plugin(IMAGE_CLASSIFIER).unwrap();
         let info = ModelsDir::open(dir.path()).unwrap().model(&format!("m{i}")).unwrap();
@@ -290,7 +293,8 @@ fn images_in_flight_do_not_change_the_answers() {
             .lines()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                let top = v["top"].as_array().unwrap().iter().map(|t| (t["label"].as_str().unwrap().to_string(), t["score"].as_f64().unwrap()));
+                let top =
+                    v["top"].as_array().unwrap().iter().map(|t| (t["label"].as_str().unwrap().to_string(), t["score"].as_f64().unwrap()));
                 (v["image"].as_str().unwrap().to_string(), top.collect())
             })
             .collect()

@@ -37,11 +37,12 @@ fn classifier() -> &'static Classifier<'static> {
     CLASSIFIER.get_or_init(|| {
         let rt = RUNTIME.get_or_init(|| Runtime::new(RuntimeOptions { limits: limits(), ..Default::default() }).unwrap());
         let plugin = PLUGIN.get_or_init(|| {
-            let wasm = std::fs::read(root().join("guests/target/wasm32-wasip2/release/hostile.wasm"))
-                .expect("build nnhost first (guests/target)");
+            let wasm =
+                std::fs::read(root().join("guests/target/wasm32-wasip2/release/hostile.wasm")).expect("build nnhost first (guests/target)");
             rt.load_plugin(&wasm).unwrap()
         });
-        let graphs = GRAPHS.get_or_init(|| GraphStore::with_config(BackendConfig { tensor_limits: (&limits()).into(), ..Default::default() }));
+        let graphs =
+            GRAPHS.get_or_init(|| GraphStore::with_config(BackendConfig { tensor_limits: (&limits()).into(), ..Default::default() }));
         let model = ModelsDir::open(root().join("models")).unwrap().model("shapes").unwrap();
         Classifier::new(rt, plugin, graphs, model, BackendKind::Tract).unwrap()
     })

@@ -50,7 +50,11 @@ fn executor(threads: usize) -> tract_linalg::multithread::Executor {
         return Executor::SingleThread;
     }
     let mut pools = POOLS.lock().unwrap_or_else(|p| p.into_inner());
-    pools.get_or_insert_with(HashMap::new).entry(threads).or_insert_with(|| Executor::multithread_with_name(threads, "nnhost-tract")).clone()
+    pools
+        .get_or_insert_with(HashMap::new)
+        .entry(threads)
+        .or_insert_with(|| Executor::multithread_with_name(threads, "nnhost-tract"))
+        .clone()
 }
 
 impl BackendInner for TractBackend {

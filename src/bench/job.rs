@@ -64,7 +64,9 @@ pub struct JobReport {
 
 impl JobReport {
     pub fn get(&self, pipeline: &str, jobs_one: bool) -> Option<&JobResult> {
-        self.results.iter().find(|r| r.variant.pipeline == pipeline && (r.variant.jobs == Some(1)) == jobs_one && r.variant.threads.is_none())
+        self.results
+            .iter()
+            .find(|r| r.variant.pipeline == pipeline && (r.variant.jobs == Some(1)) == jobs_one && r.variant.threads.is_none())
     }
 }
 

@@ -338,8 +338,8 @@ pub fn svg(report: &Report) -> String {
                 ("native preprocess", &r.native_preprocess),
                 ("guest preprocess", &r.guest_preprocess),
             ]
-                .into_iter()
-                .map(move |(p, s)| (format!("{} / {} / {p}", r.model, r.backend), s))
+            .into_iter()
+            .map(move |(p, s)| (format!("{} / {} / {p}", r.model, r.backend), s))
         })
         .collect();
     let (left, right, top, row_h) = (330.0, 40.0, 50.0, 22.0);
@@ -393,7 +393,11 @@ pub fn svg(report: &Report) -> String {
 pub fn job_svg(reports: &[job::JobReport]) -> String {
     let rows: Vec<(String, f64, &str)> = reports
         .iter()
-        .flat_map(|r| r.results.iter().map(move |x| (format!("{} / {} / {}", r.model, r.backend, x.variant.label), x.images_per_second, x.variant.pipeline)))
+        .flat_map(|r| {
+            r.results
+                .iter()
+                .map(move |x| (format!("{} / {} / {}", r.model, r.backend, x.variant.label), x.images_per_second, x.variant.pipeline))
+        })
         .collect();
     let (left, right, top, row_h) = (430.0, 60.0, 50.0, 22.0);
     let width = 1000.0;

@@ -79,7 +79,10 @@ pub fn native_classify(cli: &Cli, args: &NativeClassifyArgs) -> Result<u8, Fatal
             Ok(top) => out(&format!(
                 "{}  {}",
                 path.display(),
-                top.iter().map(|(i, p)| format!("{} {p:.4}", model.labels.get(*i).map(String::as_str).unwrap_or("?"))).collect::<Vec<_>>().join("   ")
+                top.iter()
+                    .map(|(i, p)| format!("{} {p:.4}", model.labels.get(*i).map(String::as_str).unwrap_or("?")))
+                    .collect::<Vec<_>>()
+                    .join("   ")
             )),
             Err(e) => {
                 failed += 1;
@@ -238,8 +241,8 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> Result<u8, Fatal> {
     }
     let models_dir = cli.models_dir()?;
     let models = args.model.split(',').map(|m| models_dir.model(m.trim())).collect::<Result<Vec<_>, _>>()?;
-    let image = crate::input::read_bounded(&args.input, cli.limits()?.input_bytes)
-        .map_err(|e| Fatal(format!("{}: {e}", args.input.display())))?;
+    let image =
+        crate::input::read_bounded(&args.input, cli.limits()?.input_bytes).map_err(|e| Fatal(format!("{}: {e}", args.input.display())))?;
 
     let per_model = backends.len() * (1 + args.warmup + args.iterations);
     let bar = indicatif::ProgressBar::new((per_model * models.len()) as u64);

@@ -136,7 +136,8 @@ impl<'a> Classifier<'a> {
 impl ClassifierInstance {
     pub fn classify(&mut self, c: &Classifier<'_>, image: &[u8], top_k: u32) -> Result<Vec<Prediction>, ClassifyError> {
         let b = &self.bindings;
-        let p = super::guarded(c.runtime, &mut self.store, |s| b.call_classify(s, &c.spec, image, top_k))?.map_err(ClassifyError::Plugin)?;
+        let p =
+            super::guarded(c.runtime, &mut self.store, |s| b.call_classify(s, &c.spec, image, top_k))?.map_err(ClassifyError::Plugin)?;
         super::results::predictions(p, top_k, c.spec.labels.len())
     }
 

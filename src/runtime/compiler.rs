@@ -77,8 +77,15 @@ pub fn compile_in_child(exe: &Path, flags: &[String], wasm: &[u8], limits: &Limi
         return Ok(bytes);
     }
     let why = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().trim_start_matches("nnhost: ").to_string();
-    if why.contains("memory allocation") || why.contains("out of memory") || why.contains("Cannot allocate memory") || status.code().is_none() {
-        anyhow::bail!("compiling the component needed more than {memory} bytes of memory (limit compile_memory_bytes){}", if why.is_empty() { String::new() } else { format!(": {why}") });
+    if why.contains("memory allocation")
+        || why.contains("out of memory")
+        || why.contains("Cannot allocate memory")
+        || status.code().is_none()
+    {
+        anyhow::bail!(
+            "compiling the component needed more than {memory} bytes of memory (limit compile_memory_bytes){}",
+            if why.is_empty() { String::new() } else { format!(": {why}") }
+        );
     }
     anyhow::bail!("{}", if why.is_empty() { format!("the compiler failed ({status})") } else { why })
 }

@@ -180,7 +180,8 @@ impl<'a> NnView<'a> {
     fn take_tensor(&mut self, r: Resource<Tensor>) -> wasmtime::Result<Tensor> {
         let t = self.table.delete(r)?;
         self.ctx.held.tensors = self.ctx.held.tensors.saturating_sub(1);
-        self.ctx.held.tensor_bytes = self.ctx.held.tensor_bytes.saturating_sub(t.data.len().saturating_add(t.dimensions.len().saturating_mul(4)));
+        self.ctx.held.tensor_bytes =
+            self.ctx.held.tensor_bytes.saturating_sub(t.data.len().saturating_add(t.dimensions.len().saturating_mul(4)));
         Ok(t)
     }
 }

@@ -175,7 +175,10 @@ pub fn decode_oriented(bytes: &[u8], orient: bool) -> Result<DynamicImage, Error
     let err = |e: image::ImageError| Error::Decode(e.to_string());
     let mut decoder = reader.into_decoder().map_err(err)?;
     if decoder.total_bytes() > MAX_DECODE_ALLOC {
-        return Err(Error::Decode(format!("the decoded image would need {} bytes, over the limit of {MAX_DECODE_ALLOC}", decoder.total_bytes())));
+        return Err(Error::Decode(format!(
+            "the decoded image would need {} bytes, over the limit of {MAX_DECODE_ALLOC}",
+            decoder.total_bytes()
+        )));
     }
     // A malformed EXIF block is not worth refusing the photo for: it stays as stored.
     let orientation = if orient { decoder.orientation().unwrap_or(Orientation::NoTransforms) } else { Orientation::NoTransforms };

@@ -110,13 +110,8 @@ fn plan(src_w: usize, src_h: usize, out_w: usize, out_h: usize, mode: &ResizeMod
             // (only for fraction > 1, which validation refuses) would be clamped.
             let left = py_round(new_w.saturating_sub(out_w) as f64 / 2.0);
             let top = py_round(new_h.saturating_sub(out_h) as f64 / 2.0);
-            let axis = |src: usize, new: usize, offset: usize, out: usize| Axis {
-                lo: 0,
-                hi: src,
-                scale: src as f64 / new as f64,
-                offset,
-                out,
-            };
+            let axis =
+                |src: usize, new: usize, offset: usize, out: usize| Axis { lo: 0, hi: src, scale: src as f64 / new as f64, offset, out };
             Plan { x: axis(src_w, new_w, left, out_w), y: axis(src_h, new_h, top, out_h), at: (0, 0) }
         }
         ResizeMode::CenterCrop { fraction, order: CropOrder::CropThenResize } => {
