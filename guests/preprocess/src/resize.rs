@@ -168,7 +168,14 @@ fn filter(interp: Interpolation, x: f64) -> f64 {
                 0.0
             }
         }
-        Interpolation::Nearest => unreachable!("nearest has no convolution filter"),
+        // Not used: nearest is sampled directly (`nearest_table`); a box of width 1 if it were.
+        Interpolation::Nearest => {
+            if x < 0.5 {
+                1.0
+            } else {
+                0.0
+            }
+        }
     }
 }
 
