@@ -16,15 +16,10 @@ use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
 use super::{check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
 
-/// How the deadline check inside a run reports itself through tract's error chain.
-const DEADLINE_HIT: &str = "nnhost deadline hit after ms=";
+/// The deadline check inside a run, carried through tract's error chain (the deadline in ms).
+#[derive(Debug, thiserror::Error)]
+#[error("deadline of {0} ms exceeded")]
 struct DeadlineHit(u64);
-
-impl std::fmt::Display for DeadlineHit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{DEADLINE_HIT}{}", self.0)
-    }
-}
 
 /// Loads ONNX models into tract. Holds only settings: one per store is free.
 #[derive(Default)]
@@ -172,7 +167,7 @@ impl TractGraph {
             state.run_plan_with_eval(inputs, |ctx, op_state, node, values| {
                 if let Some((at, ms)) = deadline {
                     if std::time::Instant::now() >= at {
-                        anyhow::bail!("{}", DeadlineHit(ms));
+                        return Err(DeadlineHit(ms).into());
                     }
                 }
                 tract_onnx::tract_core::plan::eval(ctx, op_state, node, values)
@@ -180,7 +175,7 @@ impl TractGraph {
         };
         crate::catch_quietly(|| tract_linalg::multithread::multithread_tract_scope(exec, run))
             .map_err(|_| invalid("tract panicked while running the model"))?
-            .map_err(|e| match e.chain().find_map(|c| c.to_string().strip_prefix(DEADLINE_HIT).map(str::to_string)) {
+            .map_err(|e| match e.chain().find_map(|c| c.downcast_ref::<DeadlineHit>()).map(|d| d.0) {
                 Some(ms) => invalid(format!("deadline of {ms} ms exceeded: tract stopped between operators (limit deadline_ms)")),
                 None => invalid(format!("tract failed to run the model: {e:#}")),
             })

@@ -45,8 +45,6 @@ pub struct JobResult {
     pub cpu_s: f64,
     pub images_per_second: f64,
     pub peak_rss_mib: f64,
-    #[serde(skip)]
-    pub walls: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -192,8 +190,7 @@ pub fn run_job(
         .into_iter()
         .zip(samples)
         .map(|(variant, s)| {
-            let walls: Vec<f64> = s.iter().map(|x| x.0).collect();
-            let wall_s = median(walls.clone());
+            let wall_s = median(s.iter().map(|x| x.0).collect());
             JobResult {
                 variant,
                 images,
@@ -202,7 +199,6 @@ pub fn run_job(
                 cpu_s: median(s.iter().map(|x| x.1).collect()),
                 images_per_second: images as f64 / wall_s,
                 peak_rss_mib: s.iter().map(|x| x.2).fold(0.0, f64::max),
-                walls,
             }
         })
         .collect();
@@ -230,6 +226,7 @@ pub fn native_classify(
     images: &[PathBuf],
     jobs: usize,
     top_k: usize,
+    max_input_bytes: u64,
 ) -> anyhow::Result<Vec<Result<Ranked, String>>> {
     let graph = GraphStore::with_config(cfg.clone()).get_or_load(model, backend)?;
     let spec = model.input_spec();
@@ -245,7 +242,7 @@ pub fn native_classify(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = images.get(i) else { break };
                 let r = (|| -> Result<Ranked, String> {
-                    let bytes = crate::input::read_bounded(path, crate::runtime::Limits::default().input_bytes)?;
+                    let bytes = crate::input::read_bounded(path, max_input_bytes)?;
                     let t = nnhost_preprocess::preprocess(&bytes, &spec).map_err(|e| e.to_string())?;
                     let mut ctx = graph.init_execution_context().map_err(|e| crate::error_chain(&e))?;
                     let input = wasmtime_wasi_nn::Tensor::new(t.dims, ty, t.data);

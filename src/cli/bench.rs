@@ -71,7 +71,7 @@ pub fn native_classify(cli: &Cli, args: &NativeClassifyArgs) -> Result<u8, Fatal
     let mut cfg = cli.backend_config();
     cfg.threads = Some(plan.threads);
     cfg.jobs = plan.jobs;
-    let results = crate::bench::job::native_classify(&model, backend, &cfg, &images, plan.jobs, args.top)
+    let results = crate::bench::job::native_classify(&model, backend, &cfg, &images, plan.jobs, args.top, cli.limits()?.input_bytes)
         .map_err(|e| Fatal(format!("native-classify: {e:#}")))?;
     let mut failed = 0;
     for (path, r) in images.iter().zip(results) {

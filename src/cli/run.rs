@@ -61,7 +61,8 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<u8, Fatal> {
         None => crate::registry::ModelsDir::open(".")?.resolve_files(&args.model)?,
     };
 
-    let max_input = cli.limits()?.input_bytes;
+    let limits = cli.limits()?;
+    let max_input = limits.input_bytes;
     let mut inputs: Vec<NamedTensor> = Vec::new();
     for n in &args.named {
         let (name, file) = n.split_once('=').ok_or_else(|| Fatal(format!("--input `{n}`: expected NAME=FILE.npy")))?;
@@ -92,7 +93,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<u8, Fatal> {
     }
 
     let wasm = match &args.guest {
-        Some(p) => crate::input::read_limited(p, cli.limits()?.component_bytes as u64, "component_bytes")
+        Some(p) => crate::input::read_limited(p, limits.component_bytes as u64, "component_bytes")
             .map_err(|e| Fatal(format!("guest plugin {}: {e}", p.display())))?,
         None => TENSOR_RUNNER.to_vec(),
     };
