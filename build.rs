@@ -21,6 +21,8 @@ fn main() {
     // The host's own target triple, for tests that ask cargo about this platform's packages.
     println!("cargo:rustc-env=NNHOST_HOST_TARGET={}", std::env::var("TARGET").unwrap());
 
+    compile_protocol(&root);
+
     let toolchain = guest_toolchain();
     ensure_target(toolchain.as_deref());
 
@@ -109,4 +111,18 @@ fn rerun_if_changed(dir: &Path) {
             println!("cargo:rerun-if-changed={}", p.display());
         }
     }
+}
+
+/// The Open Inference Protocol's gRPC service (proto/, vendored unchanged) for `nnhost serve`:
+/// compiled with protox (pure Rust, no system protoc) into tonic server code.
+fn compile_protocol(root: &Path) {
+    let proto = root.join("proto/grpc_predict_v2.proto");
+    println!("cargo:rerun-if-changed={}", proto.display());
+    let fds = protox::compile([&proto], [root.join("proto")]).expect("proto/grpc_predict_v2.proto");
+    tonic_prost_build::configure()
+        // RPCs nnhost does not implement answer UNIMPLEMENTED.
+        .generate_default_stubs(true)
+        .build_client(false)
+        .compile_fds(fds)
+        .expect("generate the gRPC service");
 }

@@ -6,6 +6,7 @@ mod util;
 mod backends;
 mod bench;
 mod classify;
+mod conformance;
 mod hostile;
 mod photos;
 mod preprocess;

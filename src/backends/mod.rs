@@ -335,12 +335,21 @@ pub fn check_tensor(name: &str, t: &Tensor, limits: &TensorLimits) -> Result<usi
 
 /// A backend error carrying a message (the plugin gets it as a `runtime-error` with this text).
 pub fn invalid(msg: impl fmt::Display) -> BackendError {
-    BackendError::BackendAccess(wasmtime::format_err!("{msg}"))
+    BackendError::BackendAccess(wasmtime::format_err!("{}", one_line(&msg.to_string())))
 }
 
 /// A tensor-type error (the plugin gets it as `unsupported-operation` with this text).
 pub fn unsupported(msg: impl fmt::Display) -> BackendError {
-    BackendError::UnsupportedTensorType(msg.to_string())
+    BackendError::UnsupportedTensorType(one_line(&msg.to_string()))
+}
+
+/// Engines' messages span lines (ONNX Runtime's stack of causes, OpenVINO's source locations);
+/// nnhost's errors are one line each.
+fn one_line(msg: &str) -> String {
+    if !msg.contains(['\n', '\r']) {
+        return msg.to_string();
+    }
+    msg.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -162,7 +162,8 @@ struct SessionPool {
 
 fn new_session(bytes: &[u8], threads: Option<usize>, shared_cores: bool) -> Result<Session, BackendError> {
     let err = |e: ort::Error| invalid(format!("ONNX Runtime cannot load the model: {e}"));
-    let mut b = Session::builder().map_err(err)?;
+    // ONNX Runtime would also log its errors to stderr; nnhost reports them, once, on one line.
+    let mut b = Session::builder().map_err(err)?.with_log_level(ort::logging::LogLevel::Fatal).map_err(err)?;
     if let Some(n) = threads {
         b = b.with_intra_threads(n).map_err(err)?;
     }
@@ -232,10 +233,30 @@ fn io_info(name: &str, t: &ValueType) -> IoInfo {
     }
 }
 
+/// The highest ONNX element type number `ort` 2.0.0-rc.10 can describe (INT4 = 22). ONNX Runtime
+/// 1.32 knows newer ones (FLOAT4E2M1, FLOAT8E8M0, INT2, UINT2); `ort` would read those numbers
+/// into its enum, where they are undefined behaviour (seen: an INT2 output reported as f32), so a
+/// model with one at an input or output is refused before ONNX Runtime sees it.
+const ORT_MAX_ELEMENT_TYPE: i32 = 22;
+
+fn check_element_types(bytes: &[u8]) -> Result<(), BackendError> {
+    // A model tract's parser cannot read is left for ONNX Runtime to judge.
+    let Ok(io) = super::tract::onnx_io_element_types(bytes) else { return Ok(()) };
+    match io.into_iter().find(|(_, _, ty)| *ty > ORT_MAX_ELEMENT_TYPE) {
+        Some((name, input, ty)) => Err(unsupported(format!(
+            "{} `{name}` has ONNX element type {} ({ty}), which nnhost's ONNX Runtime binding cannot carry",
+            if input { "input" } else { "output" },
+            super::tract::onnx_type_name(ty)
+        ))),
+        None => Ok(()),
+    }
+}
+
 impl OrtGraph {
     /// Load a model; up to `jobs` runs of it may go at once, each with `threads` threads.
     pub fn load(bytes: &[u8], threads: Option<usize>, jobs: usize, limits: TensorLimits) -> Result<Self, BackendError> {
         let jobs = jobs.max(1);
+        check_element_types(bytes)?;
         let session = new_session(bytes, threads, jobs > 1)?;
         let inputs = session.inputs.iter().map(|i| io_info(&i.name, &i.input_type)).collect();
         let outputs = session.outputs.iter().map(|o| io_info(&o.name, &o.output_type)).collect();
@@ -285,6 +306,10 @@ fn typed<T, const N: usize>(shape: Vec<i64>, data: &[u8], f: fn([u8; N]) -> T) -
 where
     T: PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static,
 {
+    // `from_array` refuses a dimension of 0; an allocated tensor takes it (nothing to copy).
+    if shape.contains(&0) {
+        return Ok(ort::value::DynTensor::new(&ort::memory::Allocator::default(), T::into_tensor_element_type(), shape)?.into_dyn());
+    }
     let values: Vec<T> = data.chunks_exact(N).map(|c| f(c.try_into().expect("chunks_exact gives N bytes"))).collect();
     Ok(Tensor::from_array((shape, values))?.into_dyn())
 }

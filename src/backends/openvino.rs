@@ -150,6 +150,9 @@ struct IoInfo {
     ty: ElementType,
     /// Static shape, when the model has one.
     dims: Option<Vec<i64>>,
+    /// False for an input the ONNX model declares but OpenVINO's compiled model no longer has
+    /// (it drops inputs the graph never reads, e.g. CastLike's `like`): accepted, not bound.
+    bound: bool,
 }
 
 struct Inner {
@@ -185,6 +188,7 @@ impl OvGraph {
             }
             None => None,
         };
+        let onnx_bytes = model;
         let model = core.read_model_from_buffer(model, weights_tensor.as_ref()).map_err(ov_err("cannot read the model"))?;
         core.set_property(&DeviceType::CPU, &RwPropertyKey::HintInferencePrecision, precision.hint())
             .map_err(ov_err("rejected the precision hint"))?;
@@ -206,13 +210,35 @@ impl OvGraph {
                     let name = node.get_name().map_err(ov_err("cannot name a model port"))?;
                     let ty = node.get_element_type().map_err(ov_err("cannot type a model port"))?;
                     let dims = node.get_shape().ok().map(|s| s.get_dimensions().to_vec());
-                    Ok(IoInfo { name, ty, dims })
+                    Ok(IoInfo { name, ty, dims, bound: true })
                 })
                 .collect()
         };
-        let inputs = io(model.get_inputs_len().map_err(ov_err("cannot describe the model"))?, &|i| model.get_input_by_index(i))?;
+        let mut inputs = io(model.get_inputs_len().map_err(ov_err("cannot describe the model"))?, &|i| model.get_input_by_index(i))?;
         let outputs = io(model.get_outputs_len().map_err(ov_err("cannot describe the model"))?, &|i| model.get_output_by_index(i))?;
+        // OpenVINO's CPU plugin computes f64 in f32: precision is lost and infinities saturate to
+        // f32::MAX, so results would be wrong numbers; refuse instead.
+        if let Some(p) = inputs.iter().chain(&outputs).find(|p| p.ty == ElementType::F64) {
+            return Err(unsupported(format!(
+                "`{}` is f64, which OpenVINO's CPU plugin computes in f32 (wrong numbers); use onnxruntime or tract for f64 models",
+                p.name
+            )));
+        }
         let compiled = core.compile_model(&model, DeviceType::CPU).map_err(ov_err("cannot compile the model"))?;
+        for i in &mut inputs {
+            i.bound = compiled.get_input_by_name(&i.name).is_ok();
+        }
+        // Inputs the ONNX graph declares that OpenVINO's reader already dropped.
+        if weights.is_none() {
+            if let Ok(io) = super::tract::onnx_io_element_types(onnx_bytes) {
+                for (name, _, ty) in io.into_iter().filter(|(_, input, _)| *input) {
+                    if compiled.get_input_by_name(&name).is_err() && !inputs.iter().any(|i| i.name == name) {
+                        let ty = onnx_element(ty).unwrap_or(ElementType::Dynamic);
+                        inputs.push(IoInfo { name, ty, dims: None, bound: false });
+                    }
+                }
+            }
+        }
         Ok(OvGraph(Arc::new(Inner { compiled: Mutex::new(compiled), inputs, outputs, limits })))
     }
 }
@@ -247,6 +273,20 @@ fn element_of(ty: TensorType) -> ElementType {
     }
 }
 
+/// OpenVINO's element type for an ONNX element type number, for the types wasi-nn has.
+fn onnx_element(ty: i32) -> Option<ElementType> {
+    Some(match ty {
+        1 => ElementType::F32,
+        2 => ElementType::U8,
+        6 => ElementType::I32,
+        7 => ElementType::I64,
+        10 => ElementType::F16,
+        11 => ElementType::F64,
+        16 => ElementType::Bf16,
+        _ => return None,
+    })
+}
+
 fn wasi_type_of(ty: ElementType) -> Option<TensorType> {
     Some(match ty {
         ElementType::F16 => TensorType::Fp16,
@@ -260,6 +300,36 @@ fn wasi_type_of(ty: ElementType) -> Option<TensorType> {
     })
 }
 
+/// OpenVINO gives a tensor several names and reports any one of them; a name that is not the one
+/// reported is looked up in the compiled model, which knows them all.
+fn input_index(graph: &OvGraph, id: &Id) -> Result<usize, BackendError> {
+    let names = graph.0.inputs.iter().map(|i| i.name.as_str());
+    match super::input_position(names, id) {
+        Err(e) => {
+            let Id::Name(n) = id else { return Err(e) };
+            let compiled = graph.0.compiled.lock().unwrap_or_else(|p| p.into_inner());
+            let Ok(any) = compiled.get_input_by_name(n).and_then(|node| node.get_name()) else { return Err(e) };
+            graph.0.inputs.iter().position(|i| i.name == any).ok_or(e)
+        }
+        ok => ok,
+    }
+}
+
+/// Give `tensor` the shape `dims`, which may be a scalar (`[]`) or hold a 0: the `openvino` crate's
+/// `Shape` refuses both (OpenVINO's `ov_shape_create` does), `ov_tensor_set_shape` takes them.
+fn set_any_shape(tensor: &Tensor, dims: &[i64]) -> Result<(), BackendError> {
+    let mut dims = dims.to_vec();
+    let shape = openvino_sys::ov_shape_t { rank: dims.len() as i64, dims: dims.as_mut_ptr() };
+    // SAFETY: `tensor` is a live tensor; OpenVINO copies `rank` dimensions out of `dims`, which
+    // outlives the call.
+    let status = unsafe { openvino_sys::ov_tensor_set_shape(tensor.as_c_ptr().cast_mut(), shape) };
+    if status == openvino_sys::ov_status_e::OK {
+        Ok(())
+    } else {
+        Err(invalid(format!("OpenVINO rejected the input shape {dims:?} ({status:?})")))
+    }
+}
+
 struct OvContext {
     graph: OvGraph,
     request: InferRequest,
@@ -269,14 +339,14 @@ struct OvContext {
 
 impl OvContext {
     fn input_index(&self, id: &Id) -> Result<usize, BackendError> {
-        super::input_position(self.graph.0.inputs.iter().map(|i| i.name.as_str()), id)
+        input_index(&self.graph, id)
     }
 
     fn set(&mut self, i: usize, t: &wasmtime_wasi_nn::Tensor) -> Result<(), BackendError> {
         let info = &self.graph.0.inputs[i];
         let name = info.name.as_str();
         check_tensor(name, t, &self.graph.0.limits)?;
-        if element_of(t.ty) != info.ty {
+        if element_of(t.ty) != info.ty && info.ty != ElementType::Dynamic {
             let want = wasi_type_of(info.ty).map(type_name).map(str::to_string).unwrap_or_else(|| format!("{:?}", info.ty));
             return Err(invalid(format!("input `{name}` expects {want}, got {}", type_name(t.ty))));
         }
@@ -286,13 +356,25 @@ impl OvContext {
                 return Err(invalid(format!("input `{name}` expects shape {want:?}, got {dims:?}")));
             }
         }
-        let shape = Shape::new(&dims).map_err(ov_err("rejected the input shape"))?;
-        let mut tensor = Tensor::new(element_of(t.ty), &shape).map_err(ov_err("cannot allocate the input"))?;
-        let buf = tensor.get_raw_data_mut().map_err(ov_err("cannot fill the input"))?;
-        if buf.len() != t.data.len() {
-            return Err(invalid(format!("input `{name}`: OpenVINO expects {} bytes, got {}", buf.len(), t.data.len())));
+        if !info.bound {
+            // Declared by the model, never read by OpenVINO's graph: checked, not bound.
+            self.set[i] = true;
+            return Ok(());
         }
-        buf.copy_from_slice(&t.data);
+        let special = dims.is_empty() || dims.contains(&0);
+        let shape = Shape::new(if special { &[1] } else { &dims }).map_err(ov_err("rejected the input shape"))?;
+        let mut tensor = Tensor::new(element_of(t.ty), &shape).map_err(ov_err("cannot allocate the input"))?;
+        if special {
+            set_any_shape(&tensor, &dims)?;
+        }
+        let size = tensor.get_byte_size().map_err(ov_err("cannot fill the input"))?;
+        if size != t.data.len() {
+            return Err(invalid(format!("input `{name}`: OpenVINO expects {size} bytes, got {}", t.data.len())));
+        }
+        // A zero-size tensor may have no buffer at all (a null pointer the crate would make a slice of).
+        if size > 0 {
+            tensor.get_raw_data_mut().map_err(ov_err("cannot fill the input"))?.copy_from_slice(&t.data);
+        }
         self.request.set_tensor(name, &tensor).map_err(ov_err("rejected the input"))?;
         self.set[i] = true;
         Ok(())
@@ -309,8 +391,15 @@ impl OvContext {
             let ety = t.get_element_type().map_err(ov_err("cannot type an output"))?;
             let ty = wasi_type_of(ety)
                 .ok_or_else(|| unsupported(format!("output `{}` is {ety:?}, which wasi-nn cannot represent", info.name)))?;
-            let dims = t.get_shape().map_err(ov_err("cannot shape an output"))?.get_dimensions().iter().map(|d| *d as u32).collect();
-            let data = t.get_raw_data().map_err(ov_err("cannot read an output"))?.to_vec();
+            let size = t.get_byte_size().map_err(ov_err("cannot read an output"))?;
+            // OpenVINO's C API cannot describe a scalar's shape (`ov_shape_create` refuses rank 0,
+            // and only rank 0); a one-element tensor it cannot shape is a scalar.
+            let dims: Vec<u32> = match t.get_shape() {
+                Ok(s) => s.get_dimensions().iter().map(|d| *d as u32).collect(),
+                Err(_) if t.get_size().ok() == Some(1) => Vec::new(),
+                Err(e) => return Err(ov_err("cannot shape an output")(e)),
+            };
+            let data = if size == 0 { Vec::new() } else { t.get_raw_data().map_err(ov_err("cannot read an output"))?.to_vec() };
             named.push(NamedTensor { name: info.name.clone(), tensor: wasmtime_wasi_nn::Tensor::new(dims, ty, data) });
         }
         for s in &mut self.set {
@@ -362,9 +451,12 @@ impl BackendExecutionContext for OvContext {
             None => self.run().map(|_| None),
             Some(named) => {
                 self.set.iter_mut().for_each(|s| *s = false);
-                let graph = self.graph.clone();
-                for (i, t) in super::bind_inputs(graph.0.inputs.iter().map(|i| i.name.as_str()), &named)? {
-                    self.set(i, t)?;
+                for nt in &named {
+                    let i = self.input_index(&Id::Name(nt.name.clone()))?;
+                    if self.set[i] {
+                        return Err(invalid(format!("input `{}` was given twice", nt.name)));
+                    }
+                    self.set(i, &nt.tensor)?;
                 }
                 self.run()?;
                 Ok(Some(std::mem::take(&mut self.outputs)))

@@ -353,6 +353,89 @@ pub fn onnx_input_names(mut bytes: &[u8]) -> Result<Vec<String>, String> {
     Ok(graph.input.iter().map(|i| i.name.clone()).filter(|n| !inits.contains(n.as_str())).collect())
 }
 
+/// One graph input or output of an ONNX model, as declared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnnxIo {
+    pub name: String,
+    pub input: bool,
+    /// ONNX element type number (TensorProto.DataType); 0 when not a tensor.
+    pub elem_type: i32,
+    /// Declared dimensions, -1 where symbolic or unknown; `None` when the rank is unknown.
+    pub dims: Option<Vec<i64>>,
+}
+
+/// The graph inputs (initializers excluded) and outputs of an ONNX model.
+pub fn onnx_io(mut bytes: &[u8]) -> Result<Vec<OnnxIo>, String> {
+    use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+    let proto = crate::catch_quietly(|| tract_onnx::onnx().proto_model_for_read(&mut bytes))
+        .map_err(|_| "the ONNX file made the parser panic".to_string())?
+        .map_err(|e| format!("not a readable ONNX model: {e}"))?;
+    let graph = proto.graph.ok_or("the ONNX model has no graph")?;
+    let inits: std::collections::HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let describe = |v: &tract_onnx::pb::ValueInfoProto, input: bool| {
+        let (elem_type, dims) = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(tract_onnx::pb::type_proto::Value::TensorType(t)) => (
+                t.elem_type,
+                t.shape.as_ref().map(|s| {
+                    s.dim
+                        .iter()
+                        .map(|d| match &d.value {
+                            Some(Dim::DimValue(n)) if *n >= 0 => *n,
+                            _ => -1,
+                        })
+                        .collect()
+                }),
+            ),
+            None => (0, None),
+        };
+        OnnxIo { name: v.name.clone(), input, elem_type, dims }
+    };
+    let ins = graph.input.iter().filter(|v| !inits.contains(v.name.as_str())).map(|v| describe(v, true));
+    let outs = graph.output.iter().map(|v| describe(v, false));
+    Ok(ins.chain(outs).collect())
+}
+
+/// `(name, is_input, ONNX element type number)` of every tensor-typed graph input and output.
+pub fn onnx_io_element_types(bytes: &[u8]) -> Result<Vec<(String, bool, i32)>, String> {
+    Ok(onnx_io(bytes)?.into_iter().filter(|io| io.elem_type != 0).map(|io| (io.name, io.input, io.elem_type)).collect())
+}
+
+/// ONNX's name for an element type number (TensorProto.DataType).
+pub fn onnx_type_name(ty: i32) -> &'static str {
+    const NAMES: [&str; 29] = [
+        "UNDEFINED",
+        "FLOAT",
+        "UINT8",
+        "INT8",
+        "UINT16",
+        "INT16",
+        "INT32",
+        "INT64",
+        "STRING",
+        "BOOL",
+        "FLOAT16",
+        "DOUBLE",
+        "UINT32",
+        "UINT64",
+        "COMPLEX64",
+        "COMPLEX128",
+        "BFLOAT16",
+        "FLOAT8E4M3FN",
+        "FLOAT8E4M3FNUZ",
+        "FLOAT8E5M2",
+        "FLOAT8E5M2FNUZ",
+        "UINT4",
+        "INT4",
+        "FLOAT4E2M1",
+        "FLOAT8E8M0",
+        "UINT2",
+        "INT2",
+        "FLOAT6E2M3",
+        "FLOAT6E3M2",
+    ];
+    usize::try_from(ty).ok().and_then(|i| NAMES.get(i)).copied().unwrap_or("unknown")
+}
+
 fn truncate(s: &str, n: usize) -> String {
     if s.len() <= n {
         return s.to_string();

@@ -7,6 +7,7 @@ mod info;
 mod limits;
 mod regress;
 mod run;
+mod serve;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -80,6 +81,8 @@ pub enum Command {
     CompileComponent,
     /// Check fixtures against their golden results on every backend (exit 1 on any regression).
     Regress(regress::RegressArgs),
+    /// Serve the models over the Open Inference Protocol (KServe v2 REST + gRPC), sandboxed per request.
+    Serve(serve::ServeArgs),
     /// List the models in the models folder.
     Models(info::ModelsArgs),
     /// List the inference backends and whether each is available.
@@ -109,6 +112,7 @@ pub fn main() -> ExitCode {
         Command::Classify(a) => classify::run(&cli, a),
         Command::Run(a) => run::run(&cli, a),
         Command::Regress(a) => regress::run(&cli, a),
+        Command::Serve(a) => serve::run(&cli, a),
         Command::Bench(a) => bench::run(&cli, a),
         Command::NativeClassify(a) => bench::native_classify(&cli, a),
         Command::CompileComponent => compile_component(&cli),

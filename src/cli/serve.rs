@@ -1,0 +1,94 @@
+//! `nnhost serve`: parse the flags, load the plugins and the models, hand over to `serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{Cli, Fatal};
+use crate::backends::Parallelism;
+use crate::registry::GraphStore;
+use crate::serve::models::{self, Plugins};
+
+#[derive(Args, Debug)]
+#[command(long_about = "Serve every model of the models folder over the Open Inference Protocol (KServe v2, as Triton, \
+                  KServe and MLServer speak it): REST on --http and gRPC on --grpc. Each model M is served as raw \
+                  tensors through the tensor-runner plugin, and each image-classification model also as \
+                  M-classify (input `image`: encoded PNG/JPEG as BYTES; outputs `label`, `score`, `index`; \
+                  parameter `top_k`). Every request runs in a fresh sandboxed instance under the limits. Prints \
+                  one JSON event per line on stdout (listening, ready, stopped); SIGTERM or SIGINT drains and exits 0.")]
+pub struct ServeArgs {
+    /// REST address (use 0.0.0.0:8000 in a container).
+    #[arg(long, default_value = "127.0.0.1:8000", value_name = "ADDR")]
+    pub http: SocketAddr,
+    /// gRPC address.
+    #[arg(long, default_value = "127.0.0.1:8001", value_name = "ADDR")]
+    pub grpc: SocketAddr,
+    /// Inference backend for every model.
+    #[arg(long, short, default_value = "tract", value_name = "NAME")]
+    pub backend: String,
+    /// Serve only this model (repeatable) [default: every model of the models folder].
+    #[arg(long = "model", short = 'm', value_name = "NAME")]
+    pub model: Vec<String>,
+    /// Requests running at once [default: the number of cores].
+    #[arg(long, value_name = "N")]
+    pub max_concurrency: Option<usize>,
+    /// Requests waiting for a slot before new ones are turned away (HTTP 503, gRPC UNAVAILABLE).
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub queue: usize,
+    /// Largest request body (REST) or message (gRPC) [default: the input_bytes limit, 64 MiB].
+    #[arg(long, value_name = "BYTES")]
+    pub max_request_bytes: Option<usize>,
+    /// Image-classifier plugin for the -classify models instead of the built-in one.
+    #[arg(long, value_name = "FILE.wasm")]
+    pub classifier: Option<PathBuf>,
+    /// Log one JSON line per request on stderr.
+    #[arg(long)]
+    pub log_requests: bool,
+}
+
+pub fn run(cli: &Cli, args: &ServeArgs) -> Result<u8, Fatal> {
+    let backend = cli.backend(&args.backend)?;
+    let limits = cli.limits()?;
+    let plan = Parallelism::for_this_machine(usize::MAX, args.max_concurrency, cli.threads);
+    let dir = cli.models_dir()?;
+    let classifier_wasm = match &args.classifier {
+        Some(p) => crate::input::read_limited(p, limits.component_bytes as u64, "component_bytes")
+            .map_err(|e| Fatal(format!("classifier plugin {}: {e}", p.display())))?,
+        None => crate::plugins::IMAGE_CLASSIFIER.to_vec(),
+    };
+    // One pooled instance slot per request that may run at once (plus one spare).
+    let runtime: &'static _ = Box::leak(Box::new(cli.runtime_with(cli.cache_dir(), Some(plan.jobs as u32 + 1))?));
+    let load_plugin = |what: &str, wasm: &[u8]| -> Result<&'static crate::runtime::Plugin, Fatal> {
+        Ok(Box::leak(Box::new(runtime.load_plugin(wasm).map_err(|e| Fatal(format!("{what} plugin: {e:#}")))?)))
+    };
+    let plugins = Plugins {
+        tensor_runner: load_plugin("tensor-runner", crate::plugins::TENSOR_RUNNER)?,
+        classifier: load_plugin("image-classifier", &classifier_wasm)?,
+    };
+    let mut config = cli.backend_config();
+    config.jobs = plan.jobs;
+    config.threads = Some(plan.threads);
+    let names = args.model.clone();
+    let opts = crate::serve::Options {
+        http: args.http,
+        grpc: args.grpc,
+        max_concurrency: plan.jobs,
+        queue: args.queue,
+        max_request_bytes: args.max_request_bytes.unwrap_or(limits.input_bytes as usize),
+        log_requests: args.log_requests,
+    };
+    eprintln!(
+        "nnhost serve: {backend}, {} requests at once x {} engine threads, queue {}; models from {}",
+        plan.jobs,
+        plan.threads,
+        args.queue,
+        dir.root().display()
+    );
+    crate::serve::run(opts, backend, move || {
+        let graphs = GraphStore::with_config(config);
+        models::load(runtime, &plugins, &dir, &names, backend, &graphs)
+    })
+    .map_err(Fatal)?;
+    Ok(0)
+}

@@ -1,0 +1,263 @@
+//! `nnhost serve`: sandboxed inference as a service over the Open Inference Protocol (KServe v2,
+//! as Triton, KServe, MLServer and OpenVINO Model Server speak it): REST with JSON and the
+//! binary tensor extension (`rest.rs`), gRPC `GRPCInferenceService` (`grpc.rs`), both on one
+//! tokio runtime over the same models (`models.rs`: loaded once, a fresh sandboxed instance per
+//! request) and the same admission control: at most `max_concurrency` requests run, at most
+//! `queue` wait, the rest are turned away (HTTP 503, gRPC UNAVAILABLE). SIGTERM or SIGINT stops
+//! accepting, drains what is in flight and exits 0.
+
+pub mod grpc;
+pub mod metrics;
+pub mod models;
+pub mod protocol;
+pub mod rest;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{watch, Semaphore};
+
+use self::models::{Models, ServedModel};
+use self::protocol::{ErrorKind, InferRequest, InferResponse, ServeError};
+use crate::backends::BackendKind;
+
+/// How long a shutdown waits for requests in flight before giving up on them.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a client may take to send a request body.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Options {
+    pub http: SocketAddr,
+    pub grpc: SocketAddr,
+    pub max_concurrency: usize,
+    pub queue: usize,
+    pub max_request_bytes: usize,
+    pub log_requests: bool,
+}
+
+/// What every handler shares.
+pub struct State {
+    pub backend: BackendKind,
+    pub models: OnceLock<Models>,
+    ready: AtomicBool,
+    stopping: AtomicBool,
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    queue: usize,
+    in_flight: AtomicUsize,
+    served: AtomicU64,
+    pub metrics: metrics::Metrics,
+    pub max_request_bytes: usize,
+    log_requests: bool,
+}
+
+/// Counts a request as waiting until dropped (also when the client goes away while it waits).
+struct Waiting<'a>(&'a State, prometheus_client::metrics::gauge::Gauge);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+        self.1.dec();
+    }
+}
+
+impl State {
+    pub fn new(backend: BackendKind, opts: &Options) -> Self {
+        Self {
+            backend,
+            models: OnceLock::new(),
+            ready: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            slots: Arc::new(Semaphore::new(opts.max_concurrency.max(1))),
+            waiting: AtomicUsize::new(0),
+            queue: opts.queue,
+            in_flight: AtomicUsize::new(0),
+            served: AtomicU64::new(0),
+            metrics: metrics::Metrics::new(),
+            max_request_bytes: opts.max_request_bytes,
+            log_requests: opts.log_requests,
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst) && !self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// A served model by name; `version` must be absent, empty or "1".
+    pub fn model(&self, name: &str, version: Option<&str>) -> Result<Arc<ServedModel>, ServeError> {
+        let Some(models) = self.models.get() else {
+            return Err(ServeError::new(ErrorKind::Unavailable, "the server is still loading its models"));
+        };
+        let m = models.0.get(name).ok_or_else(|| {
+            let known: Vec<&str> = models.0.keys().map(String::as_str).collect();
+            ServeError::new(ErrorKind::NotFound, format!("unknown model `{name}` (models: {})", known.join(", ")))
+        })?;
+        match version {
+            None | Some("") | Some("1") => Ok(m.clone()),
+            Some(v) => Err(ServeError::new(ErrorKind::NotFound, format!("model `{name}` has no version `{v}` (versions: 1)"))),
+        }
+    }
+
+    /// Run one request under admission control; `protocol` labels metrics and logs.
+    pub async fn infer(
+        &self,
+        protocol: &'static str,
+        name: &str,
+        version: Option<&str>,
+        req: InferRequest,
+    ) -> Result<InferResponse, ServeError> {
+        let start = Instant::now();
+        let result = self.admit_and_run(name, version, req).await;
+        let secs = start.elapsed().as_secs_f64();
+        let model = if self.models.get().is_some_and(|m| m.0.contains_key(name)) { name } else { "-" };
+        self.metrics.finished(model, self.backend.name(), protocol, result.is_ok(), secs);
+        if self.log_requests {
+            let line = serde_json::json!({
+                "protocol": protocol, "model": name, "ok": result.is_ok(), "ms": (secs * 1e3 * 1000.0).round() / 1000.0,
+                "error": result.as_ref().err().map(|e| e.message.clone()),
+            });
+            eprintln!("{line}");
+        }
+        result
+    }
+
+    async fn admit_and_run(&self, name: &str, version: Option<&str>, req: InferRequest) -> Result<InferResponse, ServeError> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(ServeError::new(ErrorKind::Unavailable, "the server is shutting down"));
+        }
+        let model = self.model(name, version)?;
+        let backend = self.backend.name();
+        let permit = match self.slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    return Err(ServeError::new(
+                        ErrorKind::Unavailable,
+                        format!(
+                            "busy: {} requests running and {} queued (--queue {}); retry later",
+                            self.slots_total(),
+                            self.queue,
+                            self.queue
+                        ),
+                    ));
+                }
+                let gauge = self.metrics.queued(name, backend);
+                gauge.inc();
+                let _waiting = Waiting(self, gauge);
+                self.slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| ServeError::new(ErrorKind::Unavailable, "the server is shutting down"))?
+            }
+        };
+        let running = self.metrics.running(name, backend);
+        running.inc();
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        // The sandbox runs on a blocking thread; it finishes (and holds its slot) even if the
+        // client goes away, so the slot count stays true.
+        let joined = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            model.infer(&req)
+        })
+        .await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.served.fetch_add(1, Ordering::Relaxed);
+        running.dec();
+        joined.map_err(|e| ServeError::new(ErrorKind::Failed, format!("the request's worker failed: {e}")))?
+    }
+
+    fn slots_total(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+}
+
+/// Print one event line on stdout (machine-readable: `{"event": ...}`).
+fn event(v: serde_json::Value) {
+    crate::cli::out(&v.to_string());
+}
+
+/// Resolves at SIGTERM or SIGINT.
+async fn signalled() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers the server runs until killed.
+        return std::future::pending().await;
+    };
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+}
+
+/// Serve until SIGTERM/SIGINT. `load` makes the models (on a blocking thread, after the sockets are
+/// bound, so probes see the server live but not ready while it loads).
+pub fn run(opts: Options, backend: BackendKind, load: impl FnOnce() -> Result<Models, String> + Send + 'static) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("nnhost-serve")
+        .build()
+        .map_err(|e| format!("cannot start the server runtime: {e}"))?;
+    rt.block_on(serve(opts, backend, load))
+}
+
+async fn serve(opts: Options, backend: BackendKind, load: impl FnOnce() -> Result<Models, String> + Send + 'static) -> Result<(), String> {
+    let http = tokio::net::TcpListener::bind(opts.http).await.map_err(|e| format!("cannot listen on {} (--http): {e}", opts.http))?;
+    let grpc = tokio::net::TcpListener::bind(opts.grpc).await.map_err(|e| format!("cannot listen on {} (--grpc): {e}", opts.grpc))?;
+    let (http_addr, grpc_addr) = (http.local_addr().map_err(|e| e.to_string())?, grpc.local_addr().map_err(|e| e.to_string())?);
+    let state = Arc::new(State::new(backend, &opts));
+    event(serde_json::json!({ "event": "listening", "http": http_addr.to_string(), "grpc": grpc_addr.to_string() }));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let http_task = tokio::spawn(rest::serve(http, state.clone(), stopped(stop_rx.clone())));
+    let grpc_task = tokio::spawn(grpc::serve(grpc, state.clone(), stopped(stop_rx.clone())));
+
+    // Load the models while the servers answer liveness.
+    let loader = {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || {
+            let models = load()?;
+            let names: Vec<String> = models.0.keys().cloned().collect();
+            let _ = state.models.set(models);
+            state.ready.store(true, Ordering::SeqCst);
+            Ok::<_, String>(names)
+        })
+    };
+    let load_result = tokio::select! {
+        r = loader => Some(r.map_err(|e| format!("loading the models failed: {e}")).and_then(|r| r)),
+        _ = signalled() => None,
+    };
+    let failure = match load_result {
+        Some(Ok(names)) => {
+            event(serde_json::json!({ "event": "ready", "models": names }));
+            signalled().await;
+            None
+        }
+        Some(Err(e)) => Some(e),
+        None => None,
+    };
+
+    state.stopping.store(true, Ordering::SeqCst);
+    let draining = state.in_flight.load(Ordering::SeqCst) + state.waiting.load(Ordering::SeqCst);
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        let (h, g) = tokio::join!(http_task, grpc_task);
+        (h, g)
+    })
+    .await;
+    match drained {
+        Ok((h, g)) => {
+            h.map_err(|e| e.to_string())?.map_err(|e| format!("http server: {e}"))?;
+            g.map_err(|e| e.to_string())?.map_err(|e| format!("grpc server: {e}"))?;
+        }
+        Err(_) => return Err(format!("requests still running after {} s of draining; stopped anyway", DRAIN_TIMEOUT.as_secs())),
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    event(serde_json::json!({ "event": "stopped", "drained": draining, "served": state.served.load(Ordering::Relaxed) }));
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! The Open Inference Protocol's data model, independent of transport: requests and responses
+//! as REST (JSON + binary extension) and gRPC both carry them, datatypes and their mapping to
+//! wasi-nn tensor types, and the errors a request can get (each with its HTTP and gRPC status).
+
+use wasmtime_wasi_nn::wit::TensorType;
+
+/// One input tensor of a request.
+#[derive(Debug, Clone)]
+pub struct InputTensor {
+    pub name: String,
+    pub datatype: String,
+    pub shape: Vec<i64>,
+    pub data: TensorData,
+}
+
+/// Tensor contents: little-endian fixed-size elements, or BYTES elements.
+#[derive(Debug, Clone)]
+pub enum TensorData {
+    Raw(Vec<u8>),
+    Bytes(Vec<Vec<u8>>),
+}
+
+impl TensorData {
+    pub fn byte_len(&self) -> usize {
+        match self {
+            TensorData::Raw(b) => b.len(),
+            TensorData::Bytes(v) => v.iter().map(|e| e.len() + 4).sum(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InferRequest {
+    pub id: Option<String>,
+    pub inputs: Vec<InputTensor>,
+    /// Outputs asked for by name (all when empty), each with whether it is wanted as binary.
+    pub outputs: Vec<(String, Option<bool>)>,
+    /// `binary_data_output` (REST): every output as binary unless an output says otherwise.
+    pub binary_output: bool,
+    /// `top_k` for classification models.
+    pub top_k: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputTensor {
+    pub name: String,
+    pub datatype: &'static str,
+    pub shape: Vec<i64>,
+    pub data: TensorData,
+}
+
+#[derive(Debug, Clone)]
+pub struct InferResponse {
+    pub model: String,
+    pub id: Option<String>,
+    pub outputs: Vec<OutputTensor>,
+}
+
+/// A tensor's name, datatype and shape (-1 for a dynamic dimension), as metadata reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TensorMeta {
+    pub name: String,
+    pub datatype: String,
+    pub shape: Vec<i64>,
+}
+
+/// Why a request failed; the transport maps the kind to its status code.
+#[derive(Debug, Clone)]
+pub struct ServeError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Malformed or inconsistent request: HTTP 400, gRPC INVALID_ARGUMENT.
+    BadRequest,
+    /// No such model or version: 404, NOT_FOUND.
+    NotFound,
+    /// Over the request size limit: 413, RESOURCE_EXHAUSTED.
+    TooLarge,
+    /// Queue full, not ready, or shutting down: 503, UNAVAILABLE.
+    Unavailable,
+    /// The plugin or the engine failed on a well-formed request: 500, INTERNAL.
+    Failed,
+    /// Past the deadline: 504, DEADLINE_EXCEEDED.
+    Deadline,
+}
+
+impl ServeError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let mut message: String = message.into();
+        message = message.replace(['\n', '\r'], " ");
+        if message.len() > 1024 {
+            let mut end = 1024;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push_str("...");
+        }
+        Self { kind, message }
+    }
+    pub fn bad(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadRequest, message)
+    }
+    pub fn http_status(&self) -> u16 {
+        match self.kind {
+            ErrorKind::BadRequest => 400,
+            ErrorKind::NotFound => 404,
+            ErrorKind::TooLarge => 413,
+            ErrorKind::Unavailable => 503,
+            ErrorKind::Failed => 500,
+            ErrorKind::Deadline => 504,
+        }
+    }
+    pub fn grpc_status(&self) -> tonic::Status {
+        let m = self.message.clone();
+        match self.kind {
+            ErrorKind::BadRequest => tonic::Status::invalid_argument(m),
+            ErrorKind::NotFound => tonic::Status::not_found(m),
+            ErrorKind::TooLarge => tonic::Status::resource_exhausted(m),
+            ErrorKind::Unavailable => tonic::Status::unavailable(m),
+            ErrorKind::Failed => tonic::Status::internal(m),
+            ErrorKind::Deadline => tonic::Status::deadline_exceeded(m),
+        }
+    }
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Size in bytes of one element of a fixed-size datatype; `None` for BYTES and unknown names.
+pub fn element_size(datatype: &str) -> Option<usize> {
+    Some(match datatype {
+        "BOOL" | "UINT8" | "INT8" => 1,
+        "UINT16" | "INT16" | "FP16" => 2,
+        "UINT32" | "INT32" | "FP32" => 4,
+        "UINT64" | "INT64" | "FP64" => 8,
+        _ => return None,
+    })
+}
+
+/// The wasi-nn tensor type for a datatype; wasi-nn has no BOOL, INT8/16, UINT16/32/64 or BYTES.
+pub fn wasi_type(datatype: &str) -> Result<TensorType, ServeError> {
+    Ok(match datatype {
+        "FP32" => TensorType::Fp32,
+        "FP16" => TensorType::Fp16,
+        "FP64" => TensorType::Fp64,
+        "UINT8" => TensorType::U8,
+        "INT32" => TensorType::I32,
+        "INT64" => TensorType::I64,
+        "BOOL" | "INT8" | "INT16" | "UINT16" | "UINT32" | "UINT64" | "BYTES" => {
+            return Err(ServeError::bad(format!("datatype {datatype} has no wasi-nn tensor type")))
+        }
+        other => return Err(ServeError::bad(format!("unknown datatype `{other}`"))),
+    })
+}
+
+/// The protocol's datatype for a wasi-nn tensor type; bf16 has none (OIP has no BF16).
+pub fn datatype_of(t: TensorType) -> Option<&'static str> {
+    Some(match t {
+        TensorType::Fp32 => "FP32",
+        TensorType::Fp16 => "FP16",
+        TensorType::Fp64 => "FP64",
+        TensorType::U8 => "UINT8",
+        TensorType::I32 => "INT32",
+        TensorType::I64 => "INT64",
+        TensorType::Bf16 => return None,
+    })
+}
+
+/// The protocol's datatype for an ONNX element type number.
+pub fn datatype_of_onnx(elem: i32) -> &'static str {
+    match elem {
+        1 => "FP32",
+        2 => "UINT8",
+        3 => "INT8",
+        4 => "UINT16",
+        5 => "INT16",
+        6 => "INT32",
+        7 => "INT64",
+        8 => "BYTES",
+        9 => "BOOL",
+        10 => "FP16",
+        11 => "FP64",
+        12 => "UINT32",
+        13 => "UINT64",
+        _ => "UNSUPPORTED",
+    }
+}
+
+/// Elements in a shape; an error for negative dimensions or overflow.
+pub fn element_count(shape: &[i64]) -> Result<usize, ServeError> {
+    shape.iter().try_fold(1usize, |acc, &d| {
+        let d = usize::try_from(d).map_err(|_| ServeError::bad(format!("shape {shape:?} has a negative dimension")))?;
+        acc.checked_mul(d).ok_or_else(|| ServeError::bad(format!("shape {shape:?} overflows")))
+    })
+}
+
+/// Split the binary extension's BYTES encoding (4-byte little-endian length + bytes, repeated).
+pub fn split_bytes(mut raw: &[u8], expected: usize) -> Result<Vec<Vec<u8>>, ServeError> {
+    let mut out = Vec::with_capacity(expected.min(1 << 16));
+    while !raw.is_empty() {
+        if raw.len() < 4 {
+            return Err(ServeError::bad("BYTES data: a length prefix is cut short"));
+        }
+        let n = u32::from_le_bytes(raw[..4].try_into().unwrap()) as usize;
+        raw = &raw[4..];
+        if n > raw.len() {
+            return Err(ServeError::bad(format!("BYTES data: an element says {n} bytes, {} remain", raw.len())));
+        }
+        out.push(raw[..n].to_vec());
+        raw = &raw[n..];
+    }
+    if out.len() != expected {
+        return Err(ServeError::bad(format!("BYTES data holds {} elements, the shape says {expected}", out.len())));
+    }
+    Ok(out)
+}
+
+/// The binary extension's BYTES encoding.
+pub fn join_bytes(elems: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(elems.iter().map(|e| e.len() + 4).sum());
+    for e in elems {
+        out.extend_from_slice(&(e.len() as u32).to_le_bytes());
+        out.extend_from_slice(e);
+    }
+    out
+}
