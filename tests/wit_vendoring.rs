@@ -30,3 +30,23 @@ fn vendored_wasi_nn_matches_the_locked_crate() {
         upstream.display()
     );
 }
+
+/// proto/grpc_predict_v2.proto is kserve's file byte for byte: its git blob id is the one
+/// proto/README.md records from upstream (`git hash-object` needs no network).
+#[test]
+fn vendored_inference_proto_is_unchanged() {
+    let readme = std::fs::read_to_string(root().join("proto/README.md")).unwrap();
+    let recorded = readme
+        .lines()
+        .find(|l| l.starts_with("| git blob |"))
+        .and_then(|l| l.split('`').nth(1))
+        .expect("proto/README.md records the git blob id")
+        .to_string();
+    let out = std::process::Command::new("git")
+        .current_dir(root())
+        .args(["hash-object", "proto/grpc_predict_v2.proto"])
+        .output()
+        .expect("git hash-object");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), recorded, "proto/grpc_predict_v2.proto differs from kserve's: vendor it again");
+}
