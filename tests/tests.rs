@@ -12,4 +12,5 @@ mod photos;
 mod preprocess;
 mod registry;
 mod regress;
+mod serve;
 mod wit_vendoring;

@@ -152,13 +152,12 @@ impl GrpcInferenceService for Grpc {
     }
 
     async fn model_infer(&self, r: Request<ModelInferRequest>) -> Result<Response<ModelInferResponse>, Status> {
-        let (model, version, req) = match parse(r.into_inner()) {
-            Ok(p) => p,
-            Err(e) => {
-                self.state.metrics.finished("-", self.state.backend.name(), "grpc", false, 0.0);
-                return Err(e.grpc_status());
-            }
-        };
+        let r = r.into_inner();
+        let name = r.model_name.clone();
+        if let Err(e) = self.state.model(&r.model_name, version(&r.model_version)) {
+            return Err(self.state.rejected("grpc", &name, e).grpc_status());
+        }
+        let (model, version, req) = parse(r).map_err(|e| self.state.rejected("grpc", &name, e).grpc_status())?;
         let resp = self.state.infer("grpc", &model, super::grpc::version(&version), req).await.map_err(|e| e.grpc_status())?;
         let mut outputs = Vec::with_capacity(resp.outputs.len());
         let mut raw = Vec::with_capacity(resp.outputs.len());

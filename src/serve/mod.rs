@@ -110,17 +110,28 @@ impl State {
     ) -> Result<InferResponse, ServeError> {
         let start = Instant::now();
         let result = self.admit_and_run(name, version, req).await;
+        self.record(protocol, name, start, result.as_ref().err());
+        result
+    }
+
+    /// Count and log a request that failed before it could be run (unreadable, unknown model).
+    pub fn rejected(&self, protocol: &'static str, name: &str, e: ServeError) -> ServeError {
+        self.record(protocol, name, Instant::now(), Some(&e));
+        e
+    }
+
+    fn record(&self, protocol: &'static str, name: &str, start: Instant, error: Option<&ServeError>) {
         let secs = start.elapsed().as_secs_f64();
+        // Unknown names share one label, so clients cannot grow the metrics without bound.
         let model = if self.models.get().is_some_and(|m| m.0.contains_key(name)) { name } else { "-" };
-        self.metrics.finished(model, self.backend.name(), protocol, result.is_ok(), secs);
+        self.metrics.finished(model, self.backend.name(), protocol, error.is_none(), secs);
         if self.log_requests {
             let line = serde_json::json!({
-                "protocol": protocol, "model": name, "ok": result.is_ok(), "ms": (secs * 1e3 * 1000.0).round() / 1000.0,
-                "error": result.as_ref().err().map(|e| e.message.clone()),
+                "protocol": protocol, "model": name, "ok": error.is_none(), "ms": (secs * 1e3 * 1000.0).round() / 1000.0,
+                "error": error.map(|e| e.message.clone()),
             });
             eprintln!("{line}");
         }
-        result
     }
 
     async fn admit_and_run(&self, name: &str, version: Option<&str>, req: InferRequest) -> Result<InferResponse, ServeError> {

@@ -118,29 +118,33 @@ async fn infer_v(
 }
 
 async fn infer_any(s: Arc<State>, model: String, version: Option<String>, headers: HeaderMap, body: Body) -> Response {
+    if let Err(e) = s.model(&model, version.as_deref()) {
+        return error(s.rejected("http", &model, e));
+    }
     let limit = s.max_request_bytes;
     let too_big =
         || ServeError::new(ErrorKind::TooLarge, format!("the request body is over the limit of {limit} bytes (--max-request-bytes)"));
     if let Some(n) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
         if n > limit as u64 {
-            return error(too_big());
+            return error(s.rejected("http", &model, too_big()));
         }
     }
     let body = match tokio::time::timeout(super::BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
-        Err(_) => return error(ServeError::bad(format!("the request body did not arrive within {} s", super::BODY_TIMEOUT.as_secs()))),
+        Err(_) => {
+            let e = ServeError::bad(format!("the request body did not arrive within {} s", super::BODY_TIMEOUT.as_secs()));
+            return error(s.rejected("http", &model, e));
+        }
         Ok(Err(e)) => {
             // axum reports the limit as `http_body_util::LengthLimitError` ("length limit exceeded").
             let over = format!("{e} {:?}", std::error::Error::source(&e)).contains("length limit");
-            return error(if over { too_big() } else { ServeError::bad(format!("reading the request body: {e}")) });
+            let e = if over { too_big() } else { ServeError::bad(format!("reading the request body: {e}")) };
+            return error(s.rejected("http", &model, e));
         }
         Ok(Ok(b)) => b,
     };
     let req = match parse_request(&headers, &body) {
         Ok(r) => r,
-        Err(e) => {
-            s.metrics.finished("-", s.backend.name(), "http", false, 0.0);
-            return error(e);
-        }
+        Err(e) => return error(s.rejected("http", &model, e)),
     };
     let wants: Vec<(String, Option<bool>)> = req.outputs.clone();
     let binary_default = req.binary_output;

@@ -20,8 +20,8 @@ What it does with a request, as nnhost does:
 Engine threads: --threads sets ONNX Runtime's intra-op threads (0: ONNX Runtime's choice).
 --max-concurrency C runs up to C inferences at once on a thread pool (ONNX Runtime releases the GIL
 and a session may run from several threads); kserve itself would call a model's predict on its
-event loop, one at a time, which is what C=1 gives. --quiet turns off kserve's per-request access
-and latency log lines (nnhost serve logs no request unless --log-requests).
+event loop, one at a time, which is what C=1 gives. --quiet turns off kserve's per-request access,
+latency and gRPC-call log lines (nnhost serve logs no request unless --log-requests).
 On startup it prints `{"event":"ready","models":[...],"http":PORT,"grpc":PORT}` on stdout, just
 before the server starts listening (poll /v2/health/ready to know it is up).
 """
@@ -164,6 +164,8 @@ def main():
     if opts.quiet:
         for logger in ("uvicorn.access", "kserve.trace"):
             logging.getLogger(logger).setLevel(logging.WARNING)
+        # kserve's gRPC interceptor logs every call ("grpc method: ...") at INFO on the kserve logger
+        logging.getLogger("kserve").addFilter(lambda r: not str(r.msg).startswith("grpc method:"))
     print(f"python_server: {', '.join(f'{n} from {p}' for n, p in specs)}; kserve {importlib.metadata.version('kserve')}, "
           f"onnxruntime {ort.__version__}, threads {opts.threads or 'default'}, max concurrency {opts.max_concurrency}; "
           f"http :{kserve_args.http_port}, grpc :{kserve_args.grpc_port}", file=sys.stderr)
