@@ -9,6 +9,11 @@ const TARGET: &str = "wasm32-wasip2";
 /// Every plugin in guests/; build.rs exports `NNHOST_GUEST_<NAME>` (the component's path) for each.
 /// `hostile` is only used by the sandbox tests, never embedded in the binary.
 const GUESTS: &[&str] = &["image-classifier", "tensor-runner", "hostile"];
+/// Command components (binaries) in guests/ for `nnhost exec` tests: `NNHOST_GUEST_<NAME>` too.
+const COMMANDS: &[&str] = &["nn-command"];
+/// The WITX core-module guests (guests/witx/, their own workspace, wasm32-wasip1) for `exec` tests.
+const WITX_TARGET: &str = "wasm32-wasip1";
+const WITX_GUESTS: &[&str] = &["nn-witx", "witx-hostile"];
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -24,7 +29,8 @@ fn main() {
     compile_protocol(&root);
 
     let toolchain = guest_toolchain();
-    ensure_target(toolchain.as_deref());
+    ensure_target(toolchain.as_deref(), TARGET);
+    ensure_target(toolchain.as_deref(), WITX_TARGET);
 
     let target_dir = std::env::var_os("NNHOST_GUEST_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| guests.join("target"));
     let mut cmd = match &toolchain {
@@ -49,11 +55,47 @@ fn main() {
     if !status.success() {
         panic!("building the guest plugins in guests/ failed (see the cargo output above)");
     }
-    for guest in GUESTS {
-        let wasm = target_dir.join(TARGET).join("release").join(format!("{}.wasm", guest.replace('-', "_")));
-        assert!(wasm.is_file(), "guest component {} was not produced", wasm.display());
+    let export = |guest: &str, wasm: PathBuf| {
+        assert!(wasm.is_file(), "guest {} was not produced", wasm.display());
         let var = format!("NNHOST_GUEST_{}", guest.replace('-', "_").to_uppercase());
         println!("cargo:rustc-env={var}={}", wasm.display());
+    };
+    for guest in GUESTS {
+        export(guest, target_dir.join(TARGET).join("release").join(format!("{}.wasm", guest.replace('-', "_"))));
+    }
+    for guest in COMMANDS {
+        export(guest, target_dir.join(TARGET).join("release").join(format!("{guest}.wasm")));
+    }
+
+    // The WITX core modules: same toolchain and flags, their own workspace and target.
+    let mut witx = cargo_for(toolchain.as_deref());
+    witx.current_dir(guests.join("witx"))
+        .args(["build", "--release", "--locked", "--target", WITX_TARGET])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
+        witx.env_remove(var);
+    }
+    if !witx.status().expect("failed to run cargo for guests/witx").success() {
+        panic!("building the WITX guests in guests/witx failed (see the cargo output above)");
+    }
+    for guest in WITX_GUESTS {
+        export(guest, target_dir.join(WITX_TARGET).join("release").join(format!("{guest}.wasm")));
+    }
+}
+
+/// cargo for the guests' toolchain (see `guest_toolchain`).
+fn cargo_for(toolchain: Option<&str>) -> Command {
+    match toolchain {
+        Some(tc) => {
+            let mut c = Command::new("rustup");
+            c.args(["run", tc, "cargo"]);
+            for var in ["RUSTUP_TOOLCHAIN", "RUSTC", "RUSTDOC", "CARGO"] {
+                c.env_remove(var);
+            }
+            c
+        }
+        None => Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())),
     }
 }
 
@@ -70,9 +112,9 @@ fn guest_toolchain() -> Option<String> {
     version.contains("nightly").then(|| "stable".to_string())
 }
 
-/// Install the wasm32-wasip2 standard library with rustup if the toolchain lacks it, so a fresh
+/// Install a wasm target's standard library with rustup if the toolchain lacks it, so a fresh
 /// machine with only rustup needs no manual step.
-fn ensure_target(toolchain: Option<&str>) {
+fn ensure_target(toolchain: Option<&str>, target: &str) {
     let sysroot = match toolchain {
         Some(tc) => Command::new("rustup").args(["run", tc, "rustc", "--print", "sysroot"]).env_remove("RUSTUP_TOOLCHAIN").output().ok(),
         None => {
@@ -81,19 +123,19 @@ fn ensure_target(toolchain: Option<&str>) {
         }
     };
     let has_target =
-        sysroot.map(|o| Path::new(String::from_utf8_lossy(&o.stdout).trim()).join("lib/rustlib").join(TARGET).is_dir()).unwrap_or(false);
+        sysroot.map(|o| Path::new(String::from_utf8_lossy(&o.stdout).trim()).join("lib/rustlib").join(target).is_dir()).unwrap_or(false);
     if has_target {
         return;
     }
-    println!("cargo:warning=installing the {TARGET} target with rustup (needed to build the plugins)");
+    println!("cargo:warning=installing the {target} target with rustup (needed to build the guests)");
     let mut add = Command::new("rustup");
-    add.args(["target", "add", TARGET]);
+    add.args(["target", "add", target]);
     if let Some(tc) = toolchain {
         add.args(["--toolchain", tc]).env_remove("RUSTUP_TOOLCHAIN");
     }
     let ok = add.status().map(|s| s.success()).unwrap_or(false);
     if !ok {
-        panic!("the {TARGET} target is missing and `rustup target add {TARGET}` failed; install it by hand");
+        panic!("the {target} target is missing and `rustup target add {target}` failed; install it by hand");
     }
 }
 

@@ -577,6 +577,39 @@ impl GraphRegistry for InstanceRegistry {
     }
 }
 
+/// A registry whose graphs load on first use (`exec`: every model of the models folder may be
+/// asked for by name, few are). A model that fails to load is reported once on stderr and is then
+/// not found.
+pub struct LazyRegistry {
+    graphs: HashMap<String, std::sync::OnceLock<Option<Graph>>>,
+    load: Box<dyn Fn(&str) -> Result<Graph, String> + Send + Sync>,
+}
+
+impl LazyRegistry {
+    pub fn new(names: impl IntoIterator<Item = String>, load: impl Fn(&str) -> Result<Graph, String> + Send + Sync + 'static) -> Self {
+        Self { graphs: names.into_iter().map(|n| (n, std::sync::OnceLock::new())).collect(), load: Box::new(load) }
+    }
+}
+
+impl GraphRegistry for LazyRegistry {
+    fn get(&self, name: &str) -> Option<&Graph> {
+        self.graphs
+            .get(name)?
+            .get_or_init(|| match (self.load)(name) {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    eprintln!("nnhost: model `{name}`: {e}");
+                    None
+                }
+            })
+            .as_ref()
+    }
+    fn get_mut(&mut self, name: &str) -> Option<&mut Graph> {
+        self.get(name)?;
+        self.graphs.get_mut(name)?.get_mut()?.as_mut()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,10 @@ use crate::util::{python, required, root};
 #[test]
 fn the_triton_client_gets_correct_answers_from_nnhost_serve() {
     let py = python();
-    let has_client = std::process::Command::new(&py).args(["-c", "import tritonclient.grpc, tritonclient.http, onnx"]).status().is_ok_and(|s| s.success());
+    let has_client = std::process::Command::new(&py)
+        .args(["-c", "import tritonclient.grpc, tritonclient.http, onnx"])
+        .status()
+        .is_ok_and(|s| s.success());
     if !has_client {
         assert!(!required(), "tests/serve needs tritonclient and onnx in {} (scripts/setup-native)", py.display());
         eprintln!("skipped: no tritonclient in {}", py.display());

@@ -3,6 +3,7 @@
 
 mod bench;
 mod classify;
+mod exec;
 mod info;
 mod limits;
 mod regress;
@@ -81,6 +82,8 @@ pub enum Command {
     CompileComponent,
     /// Check fixtures against their golden results on every backend (exit 1 on any regression).
     Regress(regress::RegressArgs),
+    /// Run an existing wasi-nn guest (a wasi:cli/command component or a WITX core module) with only what is granted.
+    Exec(exec::ExecArgs),
     /// Serve the models over the Open Inference Protocol (KServe v2 REST + gRPC), sandboxed per request.
     Serve(serve::ServeArgs),
     /// List the models in the models folder.
@@ -113,6 +116,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(&cli, a),
         Command::Regress(a) => regress::run(&cli, a),
         Command::Serve(a) => serve::run(&cli, a),
+        Command::Exec(a) => exec::run(&cli, a),
         Command::Bench(a) => bench::run(&cli, a),
         Command::NativeClassify(a) => bench::native_classify(&cli, a),
         Command::CompileComponent => compile_component(&cli),
@@ -208,7 +212,7 @@ fn compile_component(cli: &Cli) -> Result<u8, Fatal> {
     }
     let runtime = Runtime::new(RuntimeOptions { cache_dir: None, limits, pool_slots: None, compiler: None })
         .map_err(|e| Fatal(format!("cannot start the runtime: {e:#}")))?;
-    let bytes = runtime.engine().precompile_component(&wasm).map_err(|e| Fatal(crate::wasm_error(&e)))?;
+    let bytes = crate::runtime::precompile_here(runtime.engine(), &wasm).map_err(|e| Fatal(format!("{e:#}")))?;
     std::io::stdout().lock().write_all(&bytes).map_err(|e| Fatal(format!("stdout: {e}")))?;
     Ok(0)
 }

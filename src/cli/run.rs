@@ -99,6 +99,10 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<u8, Fatal> {
     };
     let runtime = cli.runtime()?;
     let plugin = runtime.load_plugin(&wasm).map_err(|e| Fatal(format!("tensor-runner plugin: {e:#}")))?;
+    if let Some(g) = &args.guest {
+        crate::plugins::check_world(&plugin, crate::plugins::World::TensorRunner)
+            .map_err(|e| Fatal(format!("guest plugin {}: {e}", g.display())))?;
+    }
     let graphs = GraphStore::with_config(cli.backend_config());
     let graph = graphs.get_or_load_files(&files, backend)?;
     let runner = TensorRunner::new(&runtime, &plugin, files.name.clone(), graph, backend, cli.backend_config());

@@ -43,6 +43,38 @@ pub(crate) mod bindings {
 pub use bindings::classifier::nnhost::plugins::types::{NamedTensor, PluginError, Prediction, TensorValue};
 pub use bindings::classifier::wasi::nn::tensor::TensorType as WitTensorType;
 
+/// The plugin worlds nnhost calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum World {
+    Classifier,
+    TensorRunner,
+}
+
+impl World {
+    pub fn name(self) -> &'static str {
+        match self {
+            World::Classifier => "nnhost:plugins/classifier",
+            World::TensorRunner => "nnhost:plugins/tensor-runner",
+        }
+    }
+}
+
+/// Check, before any input, that a plugin exports `world`; if not, say what it is instead (a
+/// `wasi:cli/command` component is for `nnhost exec`).
+pub fn check_world(plugin: &Plugin, world: World) -> Result<(), String> {
+    let pre = plugin.pre.clone();
+    let ok = match world {
+        World::Classifier => bindings::classifier::ClassifierPre::new(pre).is_ok(),
+        World::TensorRunner => bindings::tensor_runner::TensorRunnerPre::new(pre).is_ok(),
+    };
+    if ok {
+        return Ok(());
+    }
+    let what = crate::runtime::describe_world(plugin);
+    let hint = if what.contains("wasi:cli/run") { " (a wasi:cli/command component: run it with `nnhost exec`)" } else { "" };
+    Err(format!("the component is not a {} plugin: {what}{hint}", world.name()))
+}
+
 /// The host-side wasi-nn tensor type of a plugin-world tensor type.
 pub fn to_wasi_type(t: WitTensorType) -> wasmtime_wasi_nn::wit::TensorType {
     use wasmtime_wasi_nn::wit::TensorType as T;

@@ -4,9 +4,11 @@
 
 pub mod cache;
 pub mod compiler;
+pub mod exec;
 pub mod limits;
 pub mod nn;
 mod timers;
+pub mod witx;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -139,7 +141,7 @@ impl Runtime {
     fn precompile(&self, wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
         match &self.options.compiler {
             Some(exe) => compiler::compile_in_child(exe, &self.compile_flags(), wasm, &self.options.limits),
-            None => self.engine.precompile_component(wasm).map_err(crate::wt),
+            None => precompile_here(&self.engine, wasm),
         }
     }
 
@@ -181,13 +183,26 @@ impl Runtime {
 
     /// A fresh store for one plugin instance: empty WASI, the given backends and registry.
     pub fn new_store(&self, backends: Vec<Backend>, registry: impl Into<Registry>) -> Store<HostState> {
+        self.new_store_with(backends, registry, None)
+    }
+
+    /// A fresh store whose WASI is `wasi` (`exec`: what the user granted) instead of empty.
+    pub fn new_store_with(
+        &self,
+        backends: Vec<Backend>,
+        registry: impl Into<Registry>,
+        wasi: Option<wasmtime_wasi::WasiCtxBuilder>,
+    ) -> Store<HostState> {
         let l = &self.options.limits;
         let mut table = ResourceTable::new();
         table.set_max_capacity(l.max_resources);
-        let mut wasi = WasiCtx::builder();
-        if !l.allow_clocks {
-            wasi.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
-        }
+        let mut wasi = wasi.unwrap_or_else(|| {
+            let mut w = WasiCtx::builder();
+            if !l.allow_clocks {
+                w.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
+            }
+            w
+        });
         let limits = StoreLimitsBuilder::new()
             .memory_size(l.memory_bytes)
             .table_elements(l.table_elements)
@@ -249,6 +264,26 @@ impl Runtime {
         } else {
             msg
         }
+    }
+}
+
+/// `precompile_component` or `precompile_module`, by the binary's header.
+pub fn precompile_here(engine: &Engine, wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
+    match exec::guest_kind(wasm) {
+        Some(exec::GuestKind::CoreModule) => engine.precompile_module(wasm).map_err(crate::wt),
+        _ => engine.precompile_component(wasm).map_err(crate::wt),
+    }
+}
+
+/// What a component exports, in one line, for errors about the wrong world.
+pub fn describe_world(plugin: &Plugin) -> String {
+    let engine = plugin.pre.component().engine();
+    let ty = plugin.pre.component().component_type();
+    let names: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+    if names.is_empty() {
+        "it exports nothing".into()
+    } else {
+        format!("it exports {}", names.join(", "))
     }
 }
 

@@ -28,6 +28,10 @@ pub async fn serve(
     let limit = state.max_request_bytes;
     let service = GrpcInferenceServiceServer::new(Grpc { state }).max_decoding_message_size(limit).max_encoding_message_size(usize::MAX);
     tonic::transport::Server::builder()
+        // Tensors are large: with HTTP/2's default 64 KiB windows a 600 KB request waits on
+        // several window updates.
+        .initial_stream_window_size(Some(8 << 20))
+        .initial_connection_window_size(Some(32 << 20))
         .add_service(service)
         .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), stop)
         .await

@@ -1,0 +1,283 @@
+//! The WITX `wasi_ephemeral_nn` module for core-wasm guests (wasm32-wasip1, the Rust `wasi-nn`
+//! crate 0.5/0.6, WasmEdge's and WAMR's examples), written by nnhost over its own backends.
+//!
+//! wasmtime-wasi-nn 48 has WITX glue, but it panics the host on a bad guest pointer and has no
+//! quotas. Here every pointer and length a guest passes is checked against its memory (an error
+//! code, never a trap or a panic), handles are checked, and the same limits as the component
+//! `wasi:nn` (runtime/nn.rs) apply: live graphs and contexts, tensor rank and bytes, guest-supplied
+//! models only when allowed. WITX has no error messages, so each failure's cause is printed on
+//! stderr (the first few), naming the flag that allows what was refused.
+
+use wasmtime::{Caller, Extern, Linker};
+use wasmtime_wasi_nn::backend::{BackendError, Id};
+use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
+use wasmtime_wasi_nn::{Backend, ExecutionContext, Graph, Registry, Tensor};
+
+use super::Limits;
+
+/// `nn_errno` of the WITX spec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Errno {
+    Success = 0,
+    InvalidArgument = 1,
+    InvalidEncoding = 2,
+    MissingMemory = 3,
+    Busy = 4,
+    RuntimeError = 5,
+    UnsupportedOperation = 6,
+    TooLarge = 7,
+    NotFound = 8,
+}
+
+/// Most causes printed per run; a guest that fails in a loop cannot flood stderr.
+const MAX_REPORTS: usize = 20;
+/// Most graph builders in one `load` (OpenVINO IR takes 2).
+const MAX_BUILDERS: u32 = 16;
+/// Longest name `load_by_name` takes.
+const MAX_NAME: u32 = 1024;
+
+/// One guest's WITX `wasi-nn` state: its backends, registry, handles and quotas.
+pub struct WitxNn {
+    backends: Vec<Backend>,
+    registry: Registry,
+    graphs: Vec<Graph>,
+    contexts: Vec<ExecutionContext>,
+    limits: Limits,
+    reports: usize,
+}
+
+type Res<T> = Result<T, (Errno, String)>;
+
+fn fail<T>(code: Errno, msg: impl Into<String>) -> Res<T> {
+    Err((code, msg.into()))
+}
+
+fn engine(e: BackendError) -> (Errno, String) {
+    let msg = crate::error_chain(&e);
+    let code = match e {
+        BackendError::UnsupportedTensorType(_) => Errno::UnsupportedOperation,
+        BackendError::InvalidNumberOfBuilders(..) => Errno::InvalidArgument,
+        _ if msg.contains("limit deadline_ms") => Errno::Busy,
+        _ => Errno::RuntimeError,
+    };
+    (code, msg)
+}
+
+impl WitxNn {
+    pub fn new(backends: Vec<Backend>, registry: Registry, limits: &Limits) -> Self {
+        Self { backends, registry, graphs: Vec::new(), contexts: Vec::new(), limits: limits.clone(), reports: 0 }
+    }
+
+    fn report(&mut self, what: &str, code: Errno, msg: &str) {
+        self.reports += 1;
+        if self.reports <= MAX_REPORTS {
+            let msg = crate::plugins::sanitize(msg);
+            eprintln!("nnhost: wasi-nn {what}: {code:?}: {msg}");
+        } else if self.reports == MAX_REPORTS + 1 {
+            eprintln!("nnhost: wasi-nn: more errors; not shown");
+        }
+    }
+
+    fn push_graph(&mut self, g: Graph) -> Res<u32> {
+        if self.graphs.len() >= self.limits.max_graphs {
+            return fail(Errno::TooLarge, format!("more than {} graphs (limit max_graphs)", self.limits.max_graphs));
+        }
+        self.graphs.push(g);
+        Ok(self.graphs.len() as u32 - 1)
+    }
+
+    fn context(&mut self, h: u32) -> Res<&mut ExecutionContext> {
+        let n = self.contexts.len();
+        self.contexts.get_mut(h as usize).ok_or((Errno::InvalidArgument, format!("no execution context {h} (this guest has {n})")))
+    }
+}
+
+/// A guest's memory, with every access checked.
+struct Mem<'a>(&'a mut [u8]);
+
+impl Mem<'_> {
+    fn slice(&self, ptr: u32, len: u32) -> Res<&[u8]> {
+        let (start, end) = (ptr as usize, ptr as usize + len as usize);
+        self.0.get(start..end).ok_or((Errno::InvalidArgument, format!("pointer {ptr} + {len} bytes is outside the guest's memory")))
+    }
+    fn u32(&self, ptr: u32) -> Res<u32> {
+        Ok(u32::from_le_bytes(self.slice(ptr, 4)?.try_into().unwrap()))
+    }
+    fn write(&mut self, ptr: u32, bytes: &[u8]) -> Res<()> {
+        let (start, end) = (ptr as usize, ptr as usize + bytes.len());
+        let n = self.0.len();
+        self.0
+            .get_mut(start..end)
+            .ok_or((Errno::InvalidArgument, format!("pointer {ptr} + {} bytes is outside the guest's memory ({n} bytes)", bytes.len())))?
+            .copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
+fn encoding(e: i32) -> Res<GraphEncoding> {
+    Ok(match e {
+        0 => GraphEncoding::Openvino,
+        1 => GraphEncoding::Onnx,
+        2 => GraphEncoding::Tensorflow,
+        3 => GraphEncoding::Pytorch,
+        4 => GraphEncoding::Tensorflowlite,
+        5 => GraphEncoding::Autodetect,
+        _ => return fail(Errno::InvalidEncoding, format!("unknown graph encoding {e}")),
+    })
+}
+
+fn target(t: i32) -> Res<ExecutionTarget> {
+    Ok(match t {
+        0 => ExecutionTarget::Cpu,
+        1 => ExecutionTarget::Gpu,
+        2 => ExecutionTarget::Tpu,
+        _ => return fail(Errno::InvalidArgument, format!("unknown execution target {t}")),
+    })
+}
+
+fn tensor_type(t: u8) -> Res<TensorType> {
+    Ok(match t {
+        0 => TensorType::Fp16,
+        1 => TensorType::Fp32,
+        2 => TensorType::Fp64,
+        3 => TensorType::U8,
+        4 => TensorType::I32,
+        5 => TensorType::I64,
+        _ => return fail(Errno::InvalidArgument, format!("unknown tensor type {t}")),
+    })
+}
+
+/// Run `f` with the guest's memory and its WITX state; a missing memory export is `missing_memory`.
+fn with<T>(
+    caller: &mut Caller<'_, T>,
+    get: fn(&mut T) -> &mut WitxNn,
+    what: &str,
+    f: impl FnOnce(&mut Mem, &mut WitxNn) -> Res<()>,
+) -> i32 {
+    let Some(memory) = caller.get_export("memory").and_then(Extern::into_memory) else {
+        get(caller.data_mut()).report(what, Errno::MissingMemory, "the module exports no memory");
+        return Errno::MissingMemory as i32;
+    };
+    let (data, state) = memory.data_and_store_mut(caller);
+    let nn = get(state);
+    match f(&mut Mem(data), nn) {
+        Ok(()) => Errno::Success as i32,
+        Err((code, msg)) => {
+            nn.report(what, code, &msg);
+            code as i32
+        }
+    }
+}
+
+/// Add `wasi_ephemeral_nn` to a core-module linker.
+pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut WitxNn) -> wasmtime::Result<()> {
+    const M: &str = "wasi_ephemeral_nn";
+    linker.func_wrap(M, "load", move |mut c: Caller<'_, T>, builders: i32, count: i32, enc: i32, tgt: i32, out: i32| -> i32 {
+        with(&mut c, get, "load", |m, nn| {
+            if !nn.limits.allow_guest_models {
+                return fail(
+                    Errno::InvalidArgument,
+                    "loading a model from the guest's bytes is not allowed: pass --allow-guest-models, or give the model with --graph / --nn-graph and load it by name",
+                );
+            }
+            let (builders, count) = (builders as u32, count as u32);
+            if count == 0 || count > MAX_BUILDERS {
+                return fail(Errno::InvalidArgument, format!("{count} graph builders (1 to {MAX_BUILDERS})"));
+            }
+            let mut parts = Vec::with_capacity(count as usize);
+            let mut total = 0usize;
+            for i in 0..count {
+                let at = builders.checked_add(i * 8).ok_or((Errno::InvalidArgument, "builder array overflows".to_string()))?;
+                let (ptr, len) = (m.u32(at)?, m.u32(at + 4)?);
+                total = total.saturating_add(len as usize);
+                if total > nn.limits.guest_model_bytes {
+                    return fail(Errno::TooLarge, format!("the guest's model is over {} bytes (limit guest_model_bytes)", nn.limits.guest_model_bytes));
+                }
+                parts.push(m.slice(ptr, len)?);
+            }
+            let enc = encoding(enc)?;
+            let tgt = target(tgt)?;
+            let Some(backend) = nn.backends.iter_mut().find(|b| b.encoding() == enc) else {
+                let have: Vec<String> = nn.backends.iter().map(|b| b.encoding().to_string()).collect();
+                return fail(Errno::InvalidEncoding, format!("no backend for encoding {enc} (this run has: {})", have.join(", ")));
+            };
+            let graph = backend.load(&parts, tgt).map_err(engine)?;
+            let h = nn.push_graph(graph)?;
+            m.write(out as u32, &h.to_le_bytes())
+        })
+    })?;
+    linker.func_wrap(M, "load_by_name", move |mut c: Caller<'_, T>, name: i32, len: i32, out: i32| -> i32 {
+        with(&mut c, get, "load_by_name", |m, nn| {
+            if len as u32 > MAX_NAME {
+                return fail(Errno::InvalidArgument, format!("a {}-byte name (at most {MAX_NAME})", len as u32));
+            }
+            let name = std::str::from_utf8(m.slice(name as u32, len as u32)?)
+                .map_err(|_| (Errno::InvalidArgument, "the name is not UTF-8".to_string()))?;
+            let Some(graph) = nn.registry.get(name).cloned() else {
+                return fail(
+                    Errno::NotFound,
+                    format!(
+                        "no model named `{}` (give one with --graph NAME=PATH or --nn-graph ENCODING::DIR)",
+                        crate::plugins::sanitize(name)
+                    ),
+                );
+            };
+            let h = nn.push_graph(graph)?;
+            m.write(out as u32, &h.to_le_bytes())
+        })
+    })?;
+    linker.func_wrap(M, "init_execution_context", move |mut c: Caller<'_, T>, graph: i32, out: i32| -> i32 {
+        with(&mut c, get, "init_execution_context", |m, nn| {
+            let n = nn.graphs.len();
+            let g = nn
+                .graphs
+                .get(graph as u32 as usize)
+                .ok_or((Errno::InvalidArgument, format!("no graph {} (this guest has {n})", graph as u32)))?;
+            if nn.contexts.len() >= nn.limits.max_contexts {
+                return fail(Errno::TooLarge, format!("more than {} execution contexts (limit max_contexts)", nn.limits.max_contexts));
+            }
+            let ctx = g.init_execution_context().map_err(engine)?;
+            nn.contexts.push(ctx);
+            m.write(out as u32, &(nn.contexts.len() as u32 - 1).to_le_bytes())
+        })
+    })?;
+    linker.func_wrap(M, "set_input", move |mut c: Caller<'_, T>, ctx: i32, index: i32, tensor: i32| -> i32 {
+        with(&mut c, get, "set_input", |m, nn| {
+            // The tensor record: dimensions (ptr, len), type (u8, padded to 4), data (ptr, len).
+            let t = tensor as u32;
+            let rec = m.slice(t, 20)?;
+            let field = |o: usize| u32::from_le_bytes(rec[o..o + 4].try_into().unwrap());
+            let (dims_ptr, rank, ty, data_ptr, data_len) = (field(0), field(4), rec[8], field(12), field(16));
+            if rank as usize > nn.limits.tensor_rank {
+                return fail(Errno::InvalidArgument, format!("rank {rank}, more than {} (limit tensor_rank)", nn.limits.tensor_rank));
+            }
+            if data_len as usize > nn.limits.tensor_bytes {
+                return fail(
+                    Errno::TooLarge,
+                    format!("{data_len} bytes of tensor data, more than {} (limit tensor_bytes)", nn.limits.tensor_bytes),
+                );
+            }
+            let dims = m.slice(dims_ptr, rank.checked_mul(4).unwrap_or(u32::MAX))?;
+            let dimensions: Vec<u32> = dims.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+            let ty = tensor_type(ty)?;
+            let data = m.slice(data_ptr, data_len)?.to_vec();
+            let ctx = nn.context(ctx as u32)?;
+            ctx.set_input(Id::Index(index as u32), &Tensor { dimensions, ty, data }).map_err(engine)
+        })
+    })?;
+    linker.func_wrap(M, "compute", move |mut c: Caller<'_, T>, ctx: i32| -> i32 {
+        with(&mut c, get, "compute", |_, nn| nn.context(ctx as u32)?.compute().map_err(engine))
+    })?;
+    linker.func_wrap(M, "get_output", move |mut c: Caller<'_, T>, ctx: i32, index: i32, out: i32, max: i32, written: i32| -> i32 {
+        with(&mut c, get, "get_output", |m, nn| {
+            let t = nn.context(ctx as u32)?.get_output(Id::Index(index as u32)).map_err(engine)?;
+            if t.data.len() > max as u32 as usize {
+                return fail(Errno::TooLarge, format!("output {index} is {} bytes, the guest's buffer {}", t.data.len(), max as u32));
+            }
+            m.write(out as u32, &t.data)?;
+            m.write(written as u32, &(t.data.len() as u32).to_le_bytes())
+        })
+    })?;
+    Ok(())
+}
