@@ -7,6 +7,7 @@ mod backends;
 mod bench;
 mod classify;
 mod conformance;
+mod deploy;
 mod exec;
 mod hostile;
 mod photos;
