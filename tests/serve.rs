@@ -1,7 +1,8 @@
 //! `nnhost serve` against the real Triton client (`tritonclient[http,grpc]`), on every backend:
 //! health, exact metadata, raw inference equal to `nnhost run` (JSON, binary extension, gRPC),
 //! classification equal to `nnhost classify`, hundreds of concurrent mixed requests, backpressure,
-//! bad and hostile requests, the size limit, and a SIGTERM that drains requests in flight.
+//! bad and hostile requests, a hostile plugin named with --classifier, the size limit, and a
+//! SIGTERM that drains requests in flight.
 //! The checks live in tests/serve/test_serve.py; this runs it on the binary cargo built.
 
 use crate::util::{python, required, root};
@@ -21,7 +22,7 @@ fn the_triton_client_gets_correct_answers_from_nnhost_serve() {
     let out = std::process::Command::new(&py)
         .current_dir(root())
         .arg(root().join("tests/serve/test_serve.py"))
-        .args(["--nnhost", env!("CARGO_BIN_EXE_nnhost")])
+        .args(["--nnhost", env!("CARGO_BIN_EXE_nnhost"), "--hostile-plugin", env!("NNHOST_GUEST_HOSTILE")])
         .env("NNHOST_CACHE_DIR", crate::util::cache_dir())
         .output()
         .expect("run tests/serve/test_serve.py");

@@ -1046,6 +1046,15 @@ class Suite:
                     self.check(bp_label, self.backpressure, srv)
             finally:
                 srv.close()
+        hostile = "hostile plugin named with --classifier: every attack an error response, good requests unaffected"
+        if a.hostile_plugin and self.backend == "tract" and self.wanted(hostile):
+            srv = self.start("hostile", ["--max-concurrency", "2", "--queue", "64", "--classifier", a.hostile_plugin,
+                                         "--deadline-ms", "3000", "-m", "shapes"])
+            try:
+                if self.check("hostile-plugin server starts", lambda: srv.wait_ready() and None, force=True):
+                    self.check(hostile, self.hostile_plugin, srv)
+            finally:
+                srv.close()
         big = ["max-request-bytes 1000000: request under the limit works",
                "max-request-bytes 1000000: 3 MB body (Content-Length) -> 413",
                "max-request-bytes 1000000: 3 MB chunked body -> 413"]
@@ -1058,6 +1067,30 @@ class Suite:
                     self.check(big[2], self.too_big, srv, True)
             finally:
                 srv.close()
+
+    def hostile_plugin(self, srv):
+        """A hostile classifier plugin named with --classifier: each attack (selected by the "image"
+        bytes, see guests/hostile) is an error response; good requests keep working meanwhile."""
+        attacks = ["loop", "grow", "recurse", "trap", "leak", "huge-label", "many-predictions", "bad-index",
+                   "nan-score", "sleep", "tensor-flood", "huge-dims", "path-names", "env"]
+
+        def one(attack):
+            try:
+                infer_classify("http-binary", hclient(srv), "shapes-classify", [attack.encode()])
+                return attack, "answered"
+            except Exception as e:  # noqa: BLE001
+                return attack, http_code(e)
+
+        with ThreadPoolExecutor(max_workers=4) as ex:
+            futs = [ex.submit(one, a) for a in attacks]
+            # Good requests alongside the attacks.
+            for _ in range(5):
+                self.still_ok(srv)
+            results = dict(f.result(timeout=REQUEST_TIMEOUT) for f in futs)
+        answered = [a for a, r in results.items() if r == "answered"]
+        need(not answered, f"attacks answered as if they were fine: {answered}")
+        self.still_ok(srv)
+        return ", ".join(f"{a} {r}" for a, r in sorted(results.items()))
 
     def ready_event(self, srv):
         ev = srv.wait_ready()
@@ -1201,6 +1234,7 @@ def main():
     ap.add_argument("--attach-grpc", help="its gRPC address (HOST:PORT)")
     ap.add_argument("--attach-models", default="shapes,mobilenet-v2", help="the models the attached server has")
     ap.add_argument("--reference-backend", default="onnxruntime", help="backend of the references with --attach-*")
+    ap.add_argument("--hostile-plugin", help="guests/hostile's component: also check a server whose --classifier is it")
     a = ap.parse_args()
     if bool(a.attach_http) != bool(a.attach_grpc):
         ap.error("--attach-http and --attach-grpc go together")
