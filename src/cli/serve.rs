@@ -42,6 +42,9 @@ pub struct ServeArgs {
     /// Image-classifier plugin for the -classify models instead of the built-in one.
     #[arg(long, value_name = "FILE.wasm")]
     pub classifier: Option<PathBuf>,
+    /// Seconds a REST client may take to send a request's headers (and keep an idle connection).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub header_timeout: u64,
     /// Log one JSON line per request on stderr.
     #[arg(long)]
     pub log_requests: bool,
@@ -77,6 +80,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<u8, Fatal> {
         queue: args.queue,
         max_request_bytes: args.max_request_bytes.unwrap_or(limits.input_bytes as usize),
         log_requests: args.log_requests,
+        header_timeout: std::time::Duration::from_secs(args.header_timeout.max(1)),
     };
     eprintln!(
         "nnhost serve: {backend}, {} requests at once x {} engine threads, queue {}; models from {}",

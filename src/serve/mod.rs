@@ -35,6 +35,8 @@ pub struct Options {
     pub queue: usize,
     pub max_request_bytes: usize,
     pub log_requests: bool,
+    /// How long a REST client may take to send a request's headers.
+    pub header_timeout: Duration,
 }
 
 /// What every handler shares.
@@ -50,6 +52,7 @@ pub struct State {
     served: AtomicU64,
     pub metrics: metrics::Metrics,
     pub max_request_bytes: usize,
+    pub header_timeout: Duration,
     log_requests: bool,
 }
 
@@ -77,6 +80,7 @@ impl State {
             served: AtomicU64::new(0),
             metrics: metrics::Metrics::new(),
             max_request_bytes: opts.max_request_bytes,
+            header_timeout: opts.header_timeout,
             log_requests: opts.log_requests,
         }
     }

@@ -2,7 +2,7 @@
 //! binary tensor data extension (`Inference-Header-Content-Length`, `binary_data_size`,
 //! `binary_data_output`). Every error is `{"error": "..."}` with the status its kind maps to.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -25,6 +25,7 @@ pub async fn serve(
     state: Arc<State>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let timeout = state.header_timeout;
     let app = Router::new()
         .route("/v2", get(server_metadata))
         .route("/v2/health/live", get(live))
@@ -42,7 +43,52 @@ pub async fn serve(
         // The body is read, within the size limit and a time limit, by the infer handler.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state);
-    axum::serve(listener, app).with_graceful_shutdown(stop).into_future().await
+    serve_connections(listener, app, timeout, stop).await;
+    Ok(())
+}
+
+/// Most REST connections open at once; beyond that new ones wait to be accepted.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// The accept loop (axum's `serve` sets no header timeout): HTTP/1.1 per connection with a
+/// header-read timeout (also how long a kept-alive connection may sit idle, so slow or vanished
+/// clients do not hold connections for ever), at most [`MAX_CONNECTIONS`], drained gracefully
+/// when `stop` resolves.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: std::time::Duration,
+    stop: impl Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    tokio::pin!(stop);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = &mut stop => break,
+        };
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                // Out of file descriptors and the like: wait, do not spin.
+                Err(_) => { tokio::time::sleep(std::time::Duration::from_millis(50)).await; continue }
+            },
+            _ = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    // Finishes the requests in flight; idle connections close at once.
+    graceful.shutdown().await;
 }
 
 fn error(e: ServeError) -> Response {

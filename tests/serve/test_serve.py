@@ -1040,10 +1040,12 @@ class Suite:
                 srv.close()
         bp_label = "backpressure: 40 at once with --max-concurrency 1 --queue 1 -> some 503/UNAVAILABLE, the rest correct"
         if self.wanted(bp_label):
-            srv = self.start("limits", ["--max-concurrency", "1", "--queue", "1"])
+            srv = self.start("limits", ["--max-concurrency", "1", "--queue", "1", "--header-timeout", "2"])
             try:
                 if self.check("backpressure server starts", lambda: srv.wait_ready() and None, force=True):
                     self.check(bp_label, self.backpressure, srv)
+                    self.check("slow headers: a client that stops mid-request is disconnected (--header-timeout 2)",
+                               self.slow_headers, srv)
             finally:
                 srv.close()
         hostile = "hostile plugin named with --classifier: every attack an error response, good requests unaffected"
@@ -1067,6 +1069,31 @@ class Suite:
                     self.check(big[2], self.too_big, srv, True)
             finally:
                 srv.close()
+
+    def slow_headers(self, srv):
+        """A client that sends half a request line and then nothing is disconnected after
+        --header-timeout (2 s here); the server keeps answering others meanwhile."""
+        host, port = split_addr(srv.http)
+        s = socket.create_connection((host, port), timeout=30)
+        t0 = time.monotonic()
+        try:
+            s.sendall(b"POST /v2/models/shapes/infer HTTP/1.1\r\nHost: x\r\n")
+            self.still_ok(srv)
+            closed = False
+            while time.monotonic() - t0 < 25:
+                try:
+                    if s.recv(65536) == b"":
+                        closed = True
+                        break
+                except (ConnectionResetError, socket.timeout):
+                    closed = True
+                    break
+            secs = time.monotonic() - t0
+        finally:
+            s.close()
+        need(closed, "the half-sent request was still open after 25 s")
+        self.still_ok(srv)
+        return f"disconnected after {secs:.1f} s"
 
     def hostile_plugin(self, srv):
         """A hostile classifier plugin named with --classifier: each attack (selected by the "image"
