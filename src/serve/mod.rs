@@ -190,9 +190,12 @@ impl State {
     }
 }
 
-/// Print one event line on stdout (machine-readable: `{"event": ...}`).
+/// Print one event line on stdout (machine-readable: `{"event": ...}`). A closed stdout does not
+/// stop the server (unlike the CLI's output, where a closed pipe ends the program).
 fn event(v: serde_json::Value) {
-    crate::cli::out(&v.to_string());
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{v}").and_then(|_| out.flush());
 }
 
 /// Resolves at SIGTERM or SIGINT.
