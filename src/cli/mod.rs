@@ -31,7 +31,8 @@ pub const EXIT_USAGE: u8 = 2;
     long_about = "nnhost runs WebAssembly plugins that pre-process inputs, call wasi-nn to run a model on an \
                   inference engine (tract, embedded; more with native libraries), and post-process the \
                   results. Plugins get no files, environment, network or clocks: only wasi-nn and the \
-                  models of the models folder."
+                  models of the models folder. `exec` runs wasi-nn guests written for other hosts with only \
+                  what is granted; `serve` serves the models over the Open Inference Protocol (KServe v2)."
 )]
 pub struct Cli {
     /// Models folder: one sub-folder per model with model.toml, the model file and labels.
