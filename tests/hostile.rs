@@ -473,6 +473,67 @@ fn component_size_compile_time_and_compile_memory_are_bounded() {
     assert!(r.stdout.contains("\"label\":\"cross\""), "{}", r.stdout);
 }
 
+/// A component holding one core module, written by hand: `nested` is one function of `n` nested
+/// blocks (5.25 MB for 1,750,000; wasmparser refuses function bodies over 7,654,321 bytes),
+/// `many` is `n` empty functions. These are the compile attacks: 7 MB of nested blocks
+/// took 11 s and 2 GB to compile, 300,000 functions 40-80 s and 1.7 GB.
+fn compile_bomb(kind: &str, n: usize) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+    fn section(id: u8, payload: &[u8], out: &mut Vec<u8>) {
+        out.push(id);
+        leb(payload.len(), out);
+        out.extend_from_slice(payload);
+    }
+    let mut core = b"\0asm\x01\0\0\0".to_vec();
+    section(1, &[1, 0x60, 0, 0], &mut core); // one type: () -> ()
+    let (mut funcs, mut code) = (Vec::new(), Vec::new());
+    let count = if kind == "nested" { 1 } else { n };
+    leb(count, &mut funcs);
+    funcs.resize(funcs.len() + count, 0);
+    leb(count, &mut code);
+    let body: Vec<u8> = if kind == "nested" { [vec![0], [0x02, 0x40].repeat(n), vec![0x0b; n + 1]].concat() } else { vec![0, 0x0b] };
+    for _ in 0..count {
+        leb(body.len(), &mut code);
+        code.extend_from_slice(&body);
+    }
+    section(3, &funcs, &mut core);
+    section(10, &code, &mut core);
+    let mut component = b"\0asm\x0d\0\x01\0".to_vec();
+    section(1, &core, &mut component);
+    component
+}
+
+/// The compile attacks themselves, rebuilt: each stops at its limit with one line, exit 2. With
+/// the defaults (60 s, 4 GiB) both compile here (3.5 s / 1.4 GB and 7 s / 1.7 GB, measured) and
+/// are then refused for not being classifier plugins.
+#[test]
+fn compile_bombs_stop_at_the_compile_limits() {
+    let dir = tempdir();
+    let nested = dir.path().join("nested.wasm");
+    std::fs::write(&nested, compile_bomb("nested", 1_750_000)).unwrap();
+    let many = dir.path().join("many.wasm");
+    std::fs::write(&many, compile_bomb("many", 300_000)).unwrap();
+    let img = "fixtures/images/004-cross.png";
+    let r = run(&["--no-cache", "--compile-memory-bytes", "1000000000", "classify", "--guest", nested.to_str().unwrap(), img]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("needed more than 1000000000 bytes of memory (limit compile_memory_bytes)"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    let r = run(&["--no-cache", "--compile-ms", "1500", "classify", "--guest", many.to_str().unwrap(), img]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("took more than 1500 ms (limit compile_ms)"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+}
+
 /// The `wasi:nn` glue under arbitrary call sequences from a plugin (the hostile plugin runs a
 /// "program" of calls: loads by good and bad names, guest models, contexts, tensors of odd ranks,
 /// types and lengths, computes, reads, drops in every order). Every program ends in an error value

@@ -76,15 +76,15 @@ pub fn compile_in_child(exe: &Path, flags: &[String], wasm: &[u8], limits: &Limi
     if status.success() {
         return Ok(bytes);
     }
-    let why = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().trim_start_matches("nnhost: ").to_string();
-    if why.contains("memory allocation")
-        || why.contains("out of memory")
-        || why.contains("Cannot allocate memory")
-        || status.code().is_none()
-    {
+    let lines: Vec<&str> = err.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let why = lines.last().copied().unwrap_or("").trim_start_matches("nnhost: ").to_string();
+    // A compiler out of address space aborts: the allocator's line says so, then the panic
+    // machinery's own notes follow; report the allocator's line, not the last one.
+    let oom = lines.iter().find(|l| l.contains("memory allocation") || l.contains("out of memory") || l.contains("Cannot allocate memory"));
+    if oom.is_some() || status.code().is_none() {
         anyhow::bail!(
             "compiling the component needed more than {memory} bytes of memory (limit compile_memory_bytes){}",
-            if why.is_empty() { String::new() } else { format!(": {why}") }
+            oom.map(|l| format!(": {}", l.trim_start_matches("nnhost: "))).unwrap_or_default()
         );
     }
     anyhow::bail!("{}", if why.is_empty() { format!("the compiler failed ({status})") } else { why })
