@@ -582,8 +582,11 @@ impl GraphRegistry for InstanceRegistry {
 /// not found.
 pub struct LazyRegistry {
     graphs: HashMap<String, std::sync::OnceLock<Option<Graph>>>,
-    load: Box<dyn Fn(&str) -> Result<Graph, String> + Send + Sync>,
+    load: Box<LoadGraph>,
 }
+
+/// How a [`LazyRegistry`] loads a graph by name.
+type LoadGraph = dyn Fn(&str) -> Result<Graph, String> + Send + Sync;
 
 impl LazyRegistry {
     pub fn new(names: impl IntoIterator<Item = String>, load: impl Fn(&str) -> Result<Graph, String> + Send + Sync + 'static) -> Self {

@@ -172,7 +172,8 @@ pub fn run(cli: &Cli, args: &ExecArgs) -> Result<u8, Fatal> {
         .map_err(|e| Fatal(format!("{}: {e}", args.guest.display())))?;
     let runtime = cli.runtime()?;
     match runtime.exec(&wasm, &grants, backends, registry.into()).map_err(|e| Fatal(format!("{}: {e:#}", args.guest.display())))? {
-        Exit::Code(c) => Ok(c.clamp(0, 255) as u8),
+        // A code outside 1..=255 (negative, or 256 and up) is still a failure, never 0.
+        Exit::Code(c) => Ok(u8::try_from(c).unwrap_or(1)),
         Exit::Trap(why) => {
             eprintln!("nnhost: {}: {why}", args.guest.display());
             Ok(EXIT_FAILURES)

@@ -258,7 +258,7 @@ pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut
                     format!("{data_len} bytes of tensor data, more than {} (limit tensor_bytes)", nn.limits.tensor_bytes),
                 );
             }
-            let dims = m.slice(dims_ptr, rank.checked_mul(4).unwrap_or(u32::MAX))?;
+            let dims = m.slice(dims_ptr, rank.saturating_mul(4))?;
             let dimensions: Vec<u32> = dims.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
             let ty = tensor_type(ty)?;
             let data = m.slice(data_ptr, data_len)?.to_vec();

@@ -23,7 +23,7 @@ pub const DEFAULT_TOP_K: usize = 5;
 
 enum Kind {
     Raw(TensorRunner<'static>),
-    Classify { classifier: Classifier<'static>, classes: usize },
+    Classify { classifier: Box<Classifier<'static>>, classes: usize },
 }
 
 pub struct ServedModel {
@@ -104,7 +104,7 @@ pub fn load(
                     backend,
                     inputs: vec![TensorMeta { name: "image".into(), datatype: "BYTES".into(), shape: vec![-1] }],
                     outputs: vec![k("label", "BYTES"), k("score", "FP32"), k("index", "INT64")],
-                    kind: Kind::Classify { classifier, classes },
+                    kind: Kind::Classify { classifier: Box::new(classifier), classes },
                 }),
             );
         }
