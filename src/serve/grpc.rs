@@ -32,6 +32,11 @@ pub async fn serve(
         // several window updates.
         .initial_stream_window_size(Some(8 << 20))
         .initial_connection_window_size(Some(32 << 20))
+        // A client cannot open streams without end on one connection, and a peer that stops
+        // answering HTTP/2 pings is dropped.
+        .max_concurrent_streams(Some(256))
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
         .add_service(service)
         // Without TCP_NODELAY a small response waits on the client's delayed ACK: about 40 ms a
         // request at low concurrency.
