@@ -33,24 +33,7 @@ fn main() {
     ensure_target(toolchain.as_deref(), WITX_TARGET);
 
     let target_dir = std::env::var_os("NNHOST_GUEST_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| guests.join("target"));
-    let mut cmd = match &toolchain {
-        // Another toolchain than the one building the host: through rustup, with the outer
-        // build's toolchain settings removed.
-        Some(tc) => {
-            let mut c = Command::new("rustup");
-            c.args(["run", tc, "cargo"]);
-            for var in ["RUSTUP_TOOLCHAIN", "RUSTC", "RUSTDOC", "CARGO"] {
-                c.env_remove(var);
-            }
-            c
-        }
-        None => Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())),
-    };
-    cmd.current_dir(&guests).args(["build", "--release", "--locked", "--target", TARGET]).arg("--target-dir").arg(&target_dir);
-    // The outer build's flags and jobserver belong to the host target, not to the guests.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = guest_build(toolchain.as_deref(), &guests, TARGET, &target_dir);
     let status = cmd.status().expect("failed to run cargo for the guests");
     if !status.success() {
         panic!("building the guest plugins in guests/ failed (see the cargo output above)");
@@ -68,14 +51,7 @@ fn main() {
     }
 
     // The WITX core modules: same toolchain and flags, their own workspace and target.
-    let mut witx = cargo_for(toolchain.as_deref());
-    witx.current_dir(guests.join("witx"))
-        .args(["build", "--release", "--locked", "--target", WITX_TARGET])
-        .arg("--target-dir")
-        .arg(&target_dir);
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
-        witx.env_remove(var);
-    }
+    let mut witx = guest_build(toolchain.as_deref(), &guests.join("witx"), WITX_TARGET, &target_dir);
     if !witx.status().expect("failed to run cargo for guests/witx").success() {
         panic!("building the WITX guests in guests/witx failed (see the cargo output above)");
     }
@@ -84,9 +60,12 @@ fn main() {
     }
 }
 
-/// cargo for the guests' toolchain (see `guest_toolchain`).
-fn cargo_for(toolchain: Option<&str>) -> Command {
-    match toolchain {
+/// `cargo build --release --locked --target TARGET` of the guest workspace in `dir`, with the
+/// guests' toolchain (see `guest_toolchain`).
+fn guest_build(toolchain: Option<&str>, dir: &Path, target: &str, target_dir: &Path) -> Command {
+    let mut cmd = match toolchain {
+        // Another toolchain than the one building the host: through rustup, with the outer
+        // build's toolchain settings removed.
         Some(tc) => {
             let mut c = Command::new("rustup");
             c.args(["run", tc, "cargo"]);
@@ -96,7 +75,13 @@ fn cargo_for(toolchain: Option<&str>) -> Command {
             c
         }
         None => Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())),
+    };
+    cmd.current_dir(dir).args(["build", "--release", "--locked", "--target", target]).arg("--target-dir").arg(target_dir);
+    // The outer build's flags and jobserver belong to the host target, not to the guests.
+    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
+        cmd.env_remove(var);
     }
+    cmd
 }
 
 /// The toolchain that builds the plugins: `NNHOST_GUEST_TOOLCHAIN`, else `stable` when the host

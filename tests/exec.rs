@@ -54,112 +54,89 @@ fn assert_matches(r: &Run, want: (usize, f32, f32), what: &str) {
     assert!((got.1 - want.1).abs() < 1e-4 && (got.2 - want.2).abs() < 1e-3, "{what}: {got:?} vs {want:?}");
 }
 
-#[test]
-fn command_components_run_unchanged_on_every_backend() {
+/// A temporary folder with the input (`in.f32`, `in.npy`) and a copy of `shapes`' `model.onnx`.
+struct Fixture {
+    dir: tempfile::TempDir,
+    raw: String,
+    npy: String,
+    onnx: String,
+}
+
+fn fixture() -> Fixture {
     let dir = tempdir();
     let (raw, npy) = input(dir.path());
-    let d = dir.path().display().to_string();
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/shapes/model.onnx");
-    std::fs::copy(&model, dir.path().join("model.onnx")).unwrap();
-    let onnx = dir.path().join("model.onnx").display().to_string();
+    let onnx = dir.path().join("model.onnx");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/shapes/model.onnx"), &onnx).unwrap();
+    Fixture { raw, npy, onnx: onnx.display().to_string(), dir }
+}
+
+impl Fixture {
+    fn folder(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    /// `nnhost exec FLAGS GUEST MODE SOURCE ...`, then what each test guest takes next: nn-command
+    /// the input's name and file, nn-witx the input's file and the output's length; then the shape.
+    fn exec(&self, flags: &[&str], guest: &str, mode: &str, source: &str) -> Run {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(flags);
+        args.extend([guest, mode, source]);
+        if guest == COMMAND {
+            args.extend(["image", self.raw.as_str()]);
+        } else {
+            args.extend([self.raw.as_str(), "6"]);
+        }
+        args.extend(["1", "3", "64", "64"]);
+        run(&args)
+    }
+}
+
+#[test]
+fn command_components_run_unchanged_on_every_backend() {
+    let f = fixture();
+    let d = f.folder();
+    let folder_name = f.dir.path().file_name().unwrap().to_str().unwrap().to_string();
     for b in backends() {
-        let want = expected(b, &npy, dir.path());
-        let by_name = run(&["exec", "-b", b.name(), "--dir", &d, COMMAND, "name", "shapes", "image", &raw, "1", "3", "64", "64"]);
+        let want = expected(b, &f.npy, f.dir.path());
+        let by_name = f.exec(&["-b", b.name(), "--dir", &d], COMMAND, "name", "shapes");
         assert_matches(&by_name, want, &format!("{b}: command component, load-by-name"));
-        let bytes = run(&[
-            "exec",
-            "-b",
-            b.name(),
-            "--allow-guest-models",
-            "--dir",
-            &d,
-            COMMAND,
-            "bytes",
-            &onnx,
-            "image",
-            &raw,
-            "1",
-            "3",
-            "64",
-            "64",
-        ]);
+        let bytes = f.exec(&["-b", b.name(), "--allow-guest-models", "--dir", &d], COMMAND, "bytes", &f.onnx);
         assert_matches(&bytes, want, &format!("{b}: command component, graph.load from bytes"));
         // wasmtime's spelling: the graph is named after its folder.
-        let nn_graph = run(&[
-            "exec",
-            "-b",
-            b.name(),
-            "--dir",
-            &d,
-            "--nn-graph",
-            &format!("onnx::{d}"),
-            COMMAND,
-            "name",
-            dir.path().file_name().unwrap().to_str().unwrap(),
-            "image",
-            &raw,
-            "1",
-            "3",
-            "64",
-            "64",
-        ]);
+        let nn_graph = f.exec(&["-b", b.name(), "--dir", &d, "--nn-graph", &format!("onnx::{d}")], COMMAND, "name", &folder_name);
         assert_matches(&nn_graph, want, &format!("{b}: --nn-graph onnx::DIR"));
     }
 }
 
 #[test]
 fn witx_core_modules_run_unchanged_on_every_backend() {
-    let dir = tempdir();
-    let (raw, npy) = input(dir.path());
-    let d = dir.path().display().to_string();
-    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/shapes/model.onnx"), dir.path().join("m.onnx")).unwrap();
-    let onnx = dir.path().join("m.onnx").display().to_string();
+    let f = fixture();
+    let d = f.folder();
     for b in backends() {
-        let want = expected(b, &npy, dir.path());
-        let by_name = run(&["exec", "-b", b.name(), "--dir", &d, WITX, "name", "shapes", &raw, "6", "1", "3", "64", "64"]);
+        let want = expected(b, &f.npy, f.dir.path());
+        let by_name = f.exec(&["-b", b.name(), "--dir", &d], WITX, "name", "shapes");
         assert_matches(&by_name, want, &format!("{b}: WITX module, load_by_name"));
         assert!(by_name.stdout.contains("bytes 24"), "{b}: get_output returns the bytes written: {}", by_name.stdout);
-        let bytes =
-            run(&["exec", "-b", b.name(), "--allow-guest-models", "--dir", &d, WITX, "bytes", &onnx, &raw, "6", "1", "3", "64", "64"]);
+        let bytes = f.exec(&["-b", b.name(), "--allow-guest-models", "--dir", &d], WITX, "bytes", &f.onnx);
         assert_matches(&bytes, want, &format!("{b}: WITX module, load from bytes"));
         // WasmEdge's --nn-preload NAME:ONNX:CPU:FILE becomes --graph NAME=FILE.
-        let graph = run(&[
-            "exec",
-            "-b",
-            b.name(),
-            "--dir",
-            &d,
-            "--graph",
-            &format!("default={onnx}"),
-            WITX,
-            "name",
-            "default",
-            &raw,
-            "6",
-            "1",
-            "3",
-            "64",
-            "64",
-        ]);
+        let graph = f.exec(&["-b", b.name(), "--dir", &d, "--graph", &format!("default={}", f.onnx)], WITX, "name", "default");
         assert_matches(&graph, want, &format!("{b}: --graph NAME=FILE"));
     }
 }
 
 #[test]
 fn guest_bytes_are_refused_unless_allowed_and_the_error_names_the_flag() {
-    let dir = tempdir();
-    let (raw, _) = input(dir.path());
-    let d = dir.path().display().to_string();
-    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/shapes/model.onnx"), dir.path().join("m.onnx")).unwrap();
-    let onnx = dir.path().join("m.onnx").display().to_string();
-    let r = run(&["exec", "--dir", &d, WITX, "bytes", &onnx, &raw, "6", "1", "3", "64", "64"]);
+    let f = fixture();
+    let d = f.folder();
+    let r = f.exec(&["--dir", &d], WITX, "bytes", &f.onnx);
     assert_eq!(r.code, 1, "the guest's own exit code: {}", r.stderr);
     assert!(r.stderr.contains("--allow-guest-models"), "{}", r.stderr);
-    let r = run(&["exec", "--dir", &d, COMMAND, "bytes", &onnx, "image", &raw, "1", "3", "64", "64"]);
+    let r = f.exec(&["--dir", &d], COMMAND, "bytes", &f.onnx);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("allow_guest_models"), "{}", r.stderr);
     // No --dir: the guest cannot read the file at all.
-    let r = run(&["exec", COMMAND, "name", "shapes", "image", &raw, "1", "3", "64", "64"]);
+    let r = f.exec(&[], COMMAND, "name", "shapes");
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("cannot read"), "{}", r.stderr);
 }

@@ -116,3 +116,27 @@ pub fn copy_shapes_onnx_only(models: &Path, name: &str) -> PathBuf {
         .unwrap();
     m
 }
+
+/// Run a Python check script of tests/ (`script`, relative to the repository root) with `args`
+/// against the built `nnhost`; its stdout when it passed. `None` (a skip) when the project's
+/// Python lacks `imports`, unless NNHOST_REQUIRE_BACKENDS=1; a failed run panics with its output.
+pub fn python_check(script: &str, imports: &str, args: &[&str]) -> Option<String> {
+    let py = python();
+    if !Command::new(&py).args(["-c", &format!("import {imports}")]).status().is_ok_and(|s| s.success()) {
+        assert!(!required(), "{script} needs {imports} in {} (scripts/setup-native)", py.display());
+        eprintln!("skipped: no {imports} in {}", py.display());
+        return None;
+    }
+    let out = Command::new(&py)
+        .current_dir(root())
+        .arg(root().join(script))
+        .args(["--nnhost", env!("CARGO_BIN_EXE_nnhost")])
+        .args(args)
+        .env("NNHOST_CACHE_DIR", cache_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    eprintln!("{stdout}\n{stderr}");
+    assert!(out.status.success(), "{script} failed (see above)");
+    Some(stdout + &stderr)
+}

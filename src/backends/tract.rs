@@ -344,13 +344,8 @@ impl BackendExecutionContext for TractContext {
 
 /// The graph inputs of an ONNX model, in order (initializers excluded), read from the protobuf
 /// without building the model: used to bind positional tensors to names.
-pub fn onnx_input_names(mut bytes: &[u8]) -> Result<Vec<String>, String> {
-    let proto = crate::catch_quietly(|| tract_onnx::onnx().proto_model_for_read(&mut bytes))
-        .map_err(|_| "the ONNX file made the parser panic".to_string())?
-        .map_err(|e| format!("not a readable ONNX model: {e}"))?;
-    let graph = proto.graph.ok_or("the ONNX model has no graph")?;
-    let inits: std::collections::HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    Ok(graph.input.iter().map(|i| i.name.clone()).filter(|n| !inits.contains(n.as_str())).collect())
+pub fn onnx_input_names(bytes: &[u8]) -> Result<Vec<String>, String> {
+    Ok(onnx_io(bytes)?.into_iter().filter(|io| io.input).map(|io| io.name).collect())
 }
 
 /// One graph input or output of an ONNX model, as declared.

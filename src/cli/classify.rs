@@ -116,9 +116,9 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
         let what = args.guest.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in image-classifier".into());
         Fatal(format!("guest plugin {what}: {e:#}"))
     })?;
-    if args.guest.is_some() {
+    if let Some(g) = &args.guest {
         crate::plugins::check_world(&plugin, crate::plugins::World::Classifier)
-            .map_err(|e| Fatal(format!("guest plugin {}: {e}", args.guest.as_ref().unwrap().display())))?;
+            .map_err(|e| Fatal(format!("guest plugin {}: {e}", g.display())))?;
     }
     let mut cfg = cli.backend_config();
     cfg.threads = Some(plan.threads);

@@ -7,14 +7,13 @@
 //! nnhost's WITX implementation (runtime/witx.rs). Limits and the deadline are the plugins'.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
-use wasmtime::{Module, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Module, Store, StoreLimits};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 use wasmtime_wasi_nn::{Backend, Registry};
 
-use super::{limits, witx, FrozenClock, Runtime};
+use super::{witx, FrozenClock, Runtime};
 
 /// What a guest is given.
 #[derive(Clone, Debug, Default)]
@@ -65,30 +64,8 @@ fn wasi(runtime: &Runtime, grants: &Grants) -> anyhow::Result<WasiCtxBuilder> {
     Ok(b)
 }
 
-fn store_limits(l: &limits::Limits) -> StoreLimits {
-    StoreLimitsBuilder::new()
-        .memory_size(l.memory_bytes)
-        .table_elements(l.table_elements)
-        .instances(l.instances)
-        .tables(l.instances)
-        .memories(l.instances)
-        .trap_on_grow_failure(true)
-        .build()
-}
-
-/// The wasm deadline (epochs), fuel and the engines' deadline for the whole run.
-fn arm<T>(runtime: &Runtime, store: &mut Store<T>) {
-    let l = runtime.limits();
-    store.set_epoch_deadline(l.deadline_ms.div_ceil(limits::TICK.as_millis() as u64).max(1) + 1);
-    store.epoch_deadline_trap();
-    if let Some(fuel) = l.fuel {
-        let _ = store.set_fuel(fuel);
-    }
-    limits::set_call_deadline(Some((Instant::now() + Duration::from_millis(l.deadline_ms), l.deadline_ms)));
-}
-
 fn ended(runtime: &Runtime, r: wasmtime::Result<()>) -> Exit {
-    limits::set_call_deadline(None);
+    runtime.disarm();
     match r {
         Ok(()) => Exit::Code(0),
         Err(e) => match e.downcast_ref::<I32Exit>() {
@@ -121,7 +98,7 @@ impl Runtime {
             anyhow::anyhow!("the component is not a wasi:cli/command (it does not export wasi:cli/run); {}", super::describe_world(&plugin))
         })?;
         let mut store = self.new_store_with(backends, registry, Some(wasi(self, grants)?));
-        arm(self, &mut store);
+        self.arm_any(&mut store);
         let r = pre
             .instantiate(&mut store)
             .and_then(|cmd| cmd.wasi_cli_run().call_run(&mut store))
@@ -135,13 +112,14 @@ impl Runtime {
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| &mut s.p1).map_err(crate::wt)?;
         witx::add_to_linker(&mut linker, |s| &mut s.nn).map_err(crate::wt)?;
         let l = self.limits();
-        let state = CoreState { p1: wasi(self, grants)?.build_p1(), nn: witx::WitxNn::new(backends, registry, l), limits: store_limits(l) };
+        let state =
+            CoreState { p1: wasi(self, grants)?.build_p1(), nn: witx::WitxNn::new(backends, registry, l), limits: super::store_limits(l) };
         let mut store = Store::new(self.engine(), state);
         store.limiter(|s| &mut s.limits);
         let pre = linker
             .instantiate_pre(&module)
             .map_err(|e| anyhow::anyhow!("the module needs imports nnhost does not grant: {}", crate::wasm_error(&e)))?;
-        arm(self, &mut store);
+        self.arm_any(&mut store);
         let r = pre.instantiate(&mut store).and_then(|i| {
             let start = i
                 .get_typed_func::<(), ()>(&mut store, "_start")

@@ -203,14 +203,7 @@ impl Runtime {
             }
             w
         });
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(l.memory_bytes)
-            .table_elements(l.table_elements)
-            .instances(l.instances)
-            .tables(l.instances)
-            .memories(l.instances)
-            .trap_on_grow_failure(true)
-            .build();
+        let limits = store_limits(l);
         let state = HostState {
             table,
             // No preopens, environment, arguments, stdio or network.
@@ -226,6 +219,12 @@ impl Runtime {
     /// Arm the limits of one call into a plugin: the wasm deadline (epochs), fuel, and the
     /// deadline the backends see for inference. Call right before each export call.
     pub fn arm(&self, store: &mut Store<HostState>) {
+        store.data_mut().nn.take_last_failure();
+        self.arm_any(store);
+    }
+
+    /// [`Runtime::arm`] for any store (`exec`'s core modules have their own state).
+    pub(crate) fn arm_any<T>(&self, store: &mut Store<T>) {
         let l = &self.options.limits;
         let ticks = l.deadline_ms.div_ceil(limits::TICK.as_millis() as u64).max(1) + 1;
         store.set_epoch_deadline(ticks);
@@ -233,7 +232,6 @@ impl Runtime {
         if let Some(fuel) = l.fuel {
             let _ = store.set_fuel(fuel);
         }
-        store.data_mut().nn.take_last_failure();
         limits::set_call_deadline(Some((Instant::now() + Duration::from_millis(l.deadline_ms), l.deadline_ms)));
     }
 
@@ -265,6 +263,18 @@ impl Runtime {
             msg
         }
     }
+}
+
+/// The store limits of one guest instance (memory, tables, instances).
+fn store_limits(l: &Limits) -> StoreLimits {
+    StoreLimitsBuilder::new()
+        .memory_size(l.memory_bytes)
+        .table_elements(l.table_elements)
+        .instances(l.instances)
+        .tables(l.instances)
+        .memories(l.instances)
+        .trap_on_grow_failure(true)
+        .build()
 }
 
 /// `precompile_component` or `precompile_module`, by the binary's header.

@@ -12,6 +12,7 @@ pub mod models;
 pub mod protocol;
 pub mod rest;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -198,14 +199,18 @@ fn event(v: serde_json::Value) {
     let _ = writeln!(out, "{v}").and_then(|_| out.flush());
 }
 
-/// Resolves at SIGTERM or SIGINT.
-async fn signalled() {
+/// Resolves at SIGTERM or SIGINT. The handlers are installed when this is called, not when it
+/// is first polled, so a signal sent any time after the call is seen.
+fn signalled() -> impl Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        // Without signal handlers the server runs until killed.
-        return std::future::pending().await;
-    };
-    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            // Without signal handlers the server runs until killed.
+            return std::future::pending().await;
+        };
+        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    }
 }
 
 /// Serve until SIGTERM/SIGINT. `load` makes the models (on a blocking thread, after the sockets are
@@ -220,6 +225,8 @@ pub fn run(opts: Options, backend: BackendKind, load: impl FnOnce() -> Result<Mo
 }
 
 async fn serve(opts: Options, backend: BackendKind, load: impl FnOnce() -> Result<Models, String> + Send + 'static) -> Result<(), String> {
+    // Before the listening event, so a supervisor's SIGTERM is never missed.
+    let stop_signal = signalled();
     let http = tokio::net::TcpListener::bind(opts.http).await.map_err(|e| format!("cannot listen on {} (--http): {e}", opts.http))?;
     let grpc = tokio::net::TcpListener::bind(opts.grpc).await.map_err(|e| format!("cannot listen on {} (--grpc): {e}", opts.grpc))?;
     let (http_addr, grpc_addr) = (http.local_addr().map_err(|e| e.to_string())?, grpc.local_addr().map_err(|e| e.to_string())?);
@@ -244,14 +251,17 @@ async fn serve(opts: Options, backend: BackendKind, load: impl FnOnce() -> Resul
             Ok::<_, String>(names)
         })
     };
+    // One listener for the whole life of the server: a signal that arrives between the end of
+    // loading and the wait that follows is not lost.
+    tokio::pin!(stop_signal);
     let load_result = tokio::select! {
         r = loader => Some(r.map_err(|e| format!("loading the models failed: {e}")).and_then(|r| r)),
-        _ = signalled() => None,
+        _ = &mut stop_signal => None,
     };
     let failure = match load_result {
         Some(Ok(names)) => {
             event(serde_json::json!({ "event": "ready", "models": names }));
-            signalled().await;
+            stop_signal.await;
             None
         }
         Some(Err(e)) => Some(e),

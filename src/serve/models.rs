@@ -12,7 +12,7 @@ use super::protocol::{
 use crate::backends::BackendKind;
 use crate::plugins::classifier::Classifier;
 use crate::plugins::tensor_runner::TensorRunner;
-use crate::plugins::{CallError, NamedTensor, TensorValue, WitTensorType};
+use crate::plugins::{CallError, NamedTensor, TensorValue};
 use crate::registry::{GraphStore, ModelsDir};
 use crate::runtime::{Plugin, Runtime};
 
@@ -125,19 +125,6 @@ fn call_error(what: &str, e: CallError) -> ServeError {
     ServeError::new(kind, msg)
 }
 
-fn wit_type(t: wasmtime_wasi_nn::wit::TensorType) -> WitTensorType {
-    use wasmtime_wasi_nn::wit::TensorType as T;
-    match t {
-        T::Fp16 => WitTensorType::Fp16,
-        T::Fp32 => WitTensorType::Fp32,
-        T::Fp64 => WitTensorType::Fp64,
-        T::Bf16 => WitTensorType::Bf16,
-        T::U8 => WitTensorType::U8,
-        T::I32 => WitTensorType::I32,
-        T::I64 => WitTensorType::I64,
-    }
-}
-
 fn shape_fits(want: &[i64], got: &[i64]) -> bool {
     want.is_empty() && got.is_empty() || (want.len() == got.len() && want.iter().zip(got).all(|(w, g)| *w < 0 || w == g))
 }
@@ -203,7 +190,10 @@ impl ServedModel {
                 .iter()
                 .map(|d| u32::try_from(*d).map_err(|_| ServeError::bad(format!("input `{}`: dimension {d} is too large", t.name))))
                 .collect::<Result<Vec<u32>, _>>()?;
-            inputs.push(NamedTensor { name: t.name.clone(), tensor: TensorValue { dimensions, ty: wit_type(ty), data: data.clone() } });
+            inputs.push(NamedTensor {
+                name: t.name.clone(),
+                tensor: TensorValue { dimensions, ty: crate::plugins::classifier::wit_type(ty), data: data.clone() },
+            });
         }
         if let Some(m) = self.inputs.iter().find(|m| !inputs.iter().any(|i| i.name == m.name)) {
             return Err(ServeError::bad(format!("input `{}` is missing", m.name)));

@@ -74,7 +74,10 @@ def run_for_real(nnhost: str, args: list[str], probes: list[str], where: str) ->
                     code = str(e)
                 check(code == 200, f"{where}: probe {path} answers 200 (got {code})")
         p.send_signal(signal.SIGTERM)
-        code = p.wait(timeout=60)
+        try:
+            code = p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            code = "still running 60 s after SIGTERM"
         check(code == 0, f"{where}: SIGTERM exits 0 (got {code})")
     finally:
         if p.poll() is None:
