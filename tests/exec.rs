@@ -134,7 +134,7 @@ fn guest_bytes_are_refused_unless_allowed_and_the_error_names_the_flag() {
     assert!(r.stderr.contains("--allow-guest-models"), "{}", r.stderr);
     let r = f.exec(&["--dir", &d], COMMAND, "bytes", &f.onnx);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("allow_guest_models"), "{}", r.stderr);
+    assert!(r.stderr.contains("--allow-guest-models"), "the component gets the flag too: {}", r.stderr);
     // No --dir: the guest cannot read the file at all.
     let r = f.exec(&[], COMMAND, "name", "shapes");
     assert_eq!(r.code, 1, "{}", r.stderr);

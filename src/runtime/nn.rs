@@ -264,7 +264,7 @@ impl wit::graph::Host for NnView<'_> {
         if !quota.allow_guest_models {
             return self.fail(
                 ErrorCode::InvalidArgument,
-                "loading models from plugin-supplied bytes is disabled (limit allow_guest_models = false); use a registry model with load-by-name",
+                "loading models from plugin-supplied bytes is disabled (limit allow_guest_models = false; the flag --allow-guest-models allows it); use a registry model with load-by-name",
             );
         }
         let total = builders.iter().try_fold(0usize, |a, b| a.checked_add(b.len())).unwrap_or(usize::MAX);
