@@ -157,7 +157,7 @@ fn path_like_model_names_find_nothing() {
 #[test]
 fn guest_supplied_models_are_off_by_default_and_capped_when_on() {
     let (e, _) = attack(&runtime(test_limits()), "garbage-model");
-    assert!(msg(&e).contains("disabled (limit allow_guest_models = false)"), "{e}");
+    assert!(msg(&e).contains("disabled (limit allow_guest_models = false; the flag --allow-guest-models allows it)"), "{e}");
     let open = runtime(Limits { allow_guest_models: true, ..test_limits() });
     let (e, _) = attack(&open, "garbage-model");
     assert!(msg(&e).contains("tract cannot load the model"), "{e}");
