@@ -111,6 +111,9 @@ impl Runtime {
                 // back and faulted in again by the next instance.
                 .linear_memory_keep_resident(16 << 20)
                 .table_keep_resident(64 << 10);
+            // Where the kernel can say which pages an instance wrote (PAGEMAP_SCAN, Linux 6.7+),
+            // only those are reset between instances.
+            pool.pagemap_scan(wasmtime::Enabled::Auto);
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&config).map_err(crate::wt)?;
