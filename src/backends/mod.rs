@@ -4,6 +4,7 @@
 //! `BackendExecutionContext`. This module holds what they share: which backends exist, and the
 //! checks every tensor crossing the guest/host boundary goes through before an engine sees it.
 
+pub mod known_wrong;
 pub mod native;
 pub mod onnxruntime;
 pub mod openvino;

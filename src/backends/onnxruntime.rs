@@ -257,6 +257,7 @@ impl OrtGraph {
     pub fn load(bytes: &[u8], threads: Option<usize>, jobs: usize, limits: TensorLimits) -> Result<Self, BackendError> {
         let jobs = jobs.max(1);
         check_element_types(bytes)?;
+        super::known_wrong::check(super::BackendKind::Onnxruntime, bytes)?;
         let session = new_session(bytes, threads, jobs > 1)?;
         let inputs = session.inputs.iter().map(|i| io_info(&i.name, &i.input_type)).collect();
         let outputs = session.outputs.iter().map(|o| io_info(&o.name, &o.output_type)).collect();

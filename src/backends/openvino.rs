@@ -183,6 +183,9 @@ impl OvGraph {
         streams: Streams,
         limits: TensorLimits,
     ) -> Result<Self, BackendError> {
+        if weights.is_none() {
+            super::known_wrong::check(super::BackendKind::Openvino, model)?;
+        }
         let mut core = Core::new().map_err(|e| invalid(format!("OpenVINO cannot start: {e}")))?;
         let weights_tensor = match weights {
             Some(w) => {

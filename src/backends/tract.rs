@@ -103,6 +103,7 @@ impl TractGraph {
     /// Parse, type-check and optimize an ONNX model. Malformed bytes give an error; a panic inside
     /// tract on hostile input is caught and reported as an error too.
     pub fn from_onnx_bytes(bytes: &[u8], limits: TensorLimits) -> Result<Self, BackendError> {
+        super::known_wrong::check(super::BackendKind::Tract, bytes)?;
         let result = crate::catch_quietly(|| Self::build(bytes, limits));
         match result {
             Ok(r) => r.map_err(|e| {
