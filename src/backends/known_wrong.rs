@@ -131,6 +131,13 @@ const RULES: &[Rule] = &[
     },
     Rule {
         engine: BackendKind::Openvino,
+        op: "RandomUniformLike",
+        what: "seeded RandomUniformLike (OpenVINO draws from its own generator, not the seed's sequence)",
+        instead: "",
+        matches: |n| n.attrs.contains_key("seed"),
+    },
+    Rule {
+        engine: BackendKind::Openvino,
         op: "GRU",
         what: "batch-major GRU (layout 1)",
         instead: "tract",
@@ -230,13 +237,6 @@ const RULES: &[Rule] = &[
         what: "GRU running in reverse (direction reverse or bidirectional)",
         instead: "onnxruntime",
         matches: |n| reverse_direction(n) || n.text("direction") == Some(b"bidirectional"),
-    },
-    Rule {
-        engine: BackendKind::Tract,
-        op: "GRU",
-        what: "GRU with a sequence_lens input",
-        instead: "onnxruntime",
-        matches: |n| n.has_input(4),
     },
     Rule {
         engine: BackendKind::Tract,
