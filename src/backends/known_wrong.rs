@@ -6,9 +6,11 @@
 //! the cases that do can be told apart from the cases that pass by the model alone (operator,
 //! attributes, which optional inputs are given, element types), the configuration is listed here
 //! and a model that uses it is refused with a one-line error naming the operator, the engine and
-//! a backend that computes it correctly. Wrong results that depend on the input values (a shift
-//! count, a tie between equal values, a resize that shrinks rather than grows) cannot be caught
-//! at load; they stay listed in `tests/conformance/expect-*.toml`.
+//! a backend that computes it correctly. Where the wrong results depend on the values of one input
+//! (a shift count past the width, a Resize that shrinks with align_corners), the check happens on
+//! those values: at load when the input is a constant of the model, else on every tensor the plugin
+//! gives that input (`Guards`). What neither can tell apart (ties in TopK, graphs decomposed into
+//! generic operators) stays listed in `tests/conformance/expect-*.toml`.
 //!
 //! Each rule is bound to the engine versions nnhost pins; the conformance check in CI fails when
 //! an engine upgrade makes a refused configuration pass (it then counts as lost) or a new one fail.
@@ -277,39 +279,229 @@ const RULES: &[Rule] = &[
     },
 ];
 
-/// Refuse an ONNX model that uses a configuration `engine` is known to compute wrongly. Bytes
-/// that do not parse are left to the engine, which reports them its own way.
-pub fn check(engine: BackendKind, model: &[u8]) -> Result<(), BackendError> {
-    if !RULES.iter().any(|r| r.engine == engine) {
-        return Ok(());
-    }
-    let mut bytes = model;
-    let Ok(Ok(proto)) = crate::catch_quietly(|| tract_onnx::onnx().proto_model_for_read(&mut bytes)) else { return Ok(()) };
-    let opset = proto.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version).unwrap_or(0);
-    let Some(graph) = proto.graph.as_ref() else { return Ok(()) };
-    match first_match(engine, graph, opset) {
-        Some(rule) => {
-            let instead = if rule.instead.is_empty() { String::new() } else { format!("; {} computes it", rule.instead) };
-            Err(super::unsupported(format!(
-                "{engine} computes {} wrongly (ONNX conformance cases, natively too), so nnhost refuses the model rather than return wrong numbers{instead}",
-                rule.what
-            )))
-        }
-        None => Ok(()),
+
+/// A configuration `engine` computes wrongly for some values of one of the node's inputs:
+/// `bad` says whether the values given (as f64, with the node for context) are such values.
+struct ValueRule {
+    engine: BackendKind,
+    op: &'static str,
+    /// Which input of the node holds the values.
+    input: usize,
+    what: &'static str,
+    instead: &'static str,
+    /// Whether the rule applies to this node at all.
+    applies: fn(&Node) -> bool,
+    bad: fn(&Node, &[f64]) -> bool,
+}
+
+/// Bits of an integer element type (ONNX numbering); 0 when not an integer type.
+fn int_bits(ty: Option<i32>) -> u32 {
+    match ty {
+        Some(2) | Some(3) => 8,
+        Some(4) | Some(5) => 16,
+        Some(6) | Some(12) => 32,
+        Some(7) | Some(13) => 64,
+        _ => 0,
     }
 }
 
-/// The first rule a node of `graph`, or of a graph nested in one of its nodes' attributes, matches.
-fn first_match(engine: BackendKind, graph: &pb::GraphProto, opset: i64) -> Option<&'static Rule> {
+fn shift_out_of_range(n: &Node, v: &[f64]) -> bool {
+    let bits = int_bits(n.input_type(0));
+    bits > 0 && v.iter().any(|s| *s >= bits as f64 || *s < 0.0)
+}
+
+fn interpolating_align_corners(n: &Node) -> bool {
+    n.text("coordinate_transformation_mode") == Some(b"align_corners") && matches!(n.text("mode"), Some(b"linear") | Some(b"cubic"))
+}
+
+fn shrinks(_: &Node, scales: &[f64]) -> bool {
+    scales.iter().any(|s| *s < 1.0)
+}
+
+const VALUE_RULES: &[ValueRule] = &[
+    ValueRule {
+        engine: BackendKind::Tract,
+        op: "BitShift",
+        input: 1,
+        what: "BitShift by a negative count or by the bit width or more",
+        instead: "onnxruntime",
+        applies: |_| true,
+        bad: shift_out_of_range,
+    },
+    ValueRule {
+        engine: BackendKind::Openvino,
+        op: "BitShift",
+        input: 1,
+        what: "BitShift by the bit width or more, or right by a negative count",
+        instead: "onnxruntime",
+        applies: |_| true,
+        bad: |n, v| {
+            let bits = int_bits(n.input_type(0)) as f64;
+            bits > 0.0 && v.iter().any(|s| *s >= bits || (*s < 0.0 && n.text("direction") == Some(b"RIGHT")))
+        },
+    },
+    ValueRule {
+        engine: BackendKind::Openvino,
+        op: "BitShift",
+        input: 0,
+        what: "right BitShift of negative numbers",
+        instead: "onnxruntime",
+        applies: |n| n.text("direction") == Some(b"RIGHT"),
+        bad: |_, v| v.iter().any(|x| *x < 0.0),
+    },
+    ValueRule {
+        engine: BackendKind::Onnxruntime,
+        op: "Resize",
+        input: 2,
+        what: "linear or cubic Resize with align_corners that shrinks",
+        instead: "",
+        applies: interpolating_align_corners,
+        bad: shrinks,
+    },
+    ValueRule {
+        engine: BackendKind::Openvino,
+        op: "Resize",
+        input: 2,
+        what: "linear or cubic Resize with align_corners that shrinks",
+        instead: "",
+        applies: interpolating_align_corners,
+        bad: shrinks,
+    },
+];
+
+/// The error for a configuration `engine` computes wrongly.
+fn refusal(engine: BackendKind, what: &str, instead: &str) -> BackendError {
+    let instead = if instead.is_empty() { String::new() } else { format!("; {instead} computes it") };
+    super::unsupported(format!(
+        "{engine} computes {what} wrongly (ONNX conformance cases, natively too), so nnhost refuses the model rather than return wrong numbers{instead}"
+    ))
+}
+
+/// Checks on the values a plugin gives a graph input that feeds a value rule.
+#[derive(Clone, Debug, Default)]
+pub struct Guards(Vec<Guard>);
+
+#[derive(Clone, Debug)]
+struct Guard {
+    /// The graph input whose values are checked.
+    input: String,
+    engine: BackendKind,
+    rule: usize,
+    /// What the rule needs of the node (its attributes and input types), kept from load.
+    node: OwnedNode,
+}
+
+/// The parts of a node a value rule reads, owned so that a guard outlives the parsed model.
+#[derive(Clone, Debug)]
+struct OwnedNode {
+    attrs: HashMap<String, pb::AttributeProto>,
+    inputs: Vec<Option<String>>,
+    types: HashMap<String, i32>,
+    opset: i64,
+}
+
+impl Guards {
+    /// Refuse `tensor`, given for graph input `name`, when its values are ones the engine computes
+    /// wrongly.
+    pub fn check(&self, name: &str, tensor: &wasmtime_wasi_nn::Tensor) -> Result<(), BackendError> {
+        for g in self.0.iter().filter(|g| g.input == name) {
+            let rule = &VALUE_RULES[g.rule];
+            let node = Node {
+                op: rule.op,
+                attrs: g.node.attrs.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+                inputs: g.node.inputs.iter().map(|i| i.as_deref()).collect(),
+                types: &g.node.types,
+                opset: g.node.opset,
+            };
+            if tensor_bad(tensor, rule, &node) {
+                return Err(refusal(g.engine, rule.what, rule.instead));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Whether any value of `t` (of the types value rules read) is bad for `rule` at `node`, decoded a
+/// chunk at a time so that a large tensor costs no more memory than one chunk.
+fn tensor_bad(t: &wasmtime_wasi_nn::Tensor, rule: &ValueRule, node: &Node) -> bool {
+    use wasmtime_wasi_nn::wit::TensorType as T;
+    let (size, decode): (usize, fn(&[u8]) -> f64) = match t.ty {
+        T::Fp32 => (4, |c| f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64),
+        T::Fp64 => (8, |c| f64::from_le_bytes(c.try_into().expect("8 bytes"))),
+        T::I32 => (4, |c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as f64),
+        T::I64 => (8, |c| i64::from_le_bytes(c.try_into().expect("8 bytes")) as f64),
+        T::U8 => (1, |c| c[0] as f64),
+        _ => return false,
+    };
+    let mut buf = Vec::with_capacity(1024);
+    t.data.chunks(1024 * size).any(|bytes| {
+        buf.clear();
+        buf.extend(bytes.chunks_exact(size).map(decode));
+        (rule.bad)(node, &buf)
+    })
+}
+
+/// A constant tensor's values as f64 (initializer or Constant node), for the types value rules read.
+fn proto_values(t: &pb::TensorProto) -> Option<Vec<f64>> {
+    let raw = &t.raw_data;
+    Some(match t.data_type {
+        1 if !raw.is_empty() => raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64).collect(),
+        1 => t.float_data.iter().map(|v| *v as f64).collect(),
+        6 if !raw.is_empty() => raw.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as f64).collect(),
+        2..=6 if raw.is_empty() => t.int32_data.iter().map(|v| *v as f64).collect(),
+        7 if !raw.is_empty() => raw.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")) as f64).collect(),
+        7 => t.int64_data.iter().map(|v| *v as f64).collect(),
+        2 => raw.iter().map(|b| *b as f64).collect(),
+        3 => raw.iter().map(|b| *b as i8 as f64).collect(),
+        _ => return None,
+    })
+}
+
+/// Refuse an ONNX model that uses a configuration `engine` is known to compute wrongly, and return
+/// the checks its inputs' values need. Bytes that do not parse are left to the engine, which
+/// reports them its own way.
+pub fn check(engine: BackendKind, model: &[u8]) -> Result<Guards, BackendError> {
+    if !RULES.iter().any(|r| r.engine == engine) && !VALUE_RULES.iter().any(|r| r.engine == engine) {
+        return Ok(Guards::default());
+    }
+    let mut bytes = model;
+    let Ok(Ok(proto)) = crate::catch_quietly(|| tract_onnx::onnx().proto_model_for_read(&mut bytes)) else {
+        return Ok(Guards::default());
+    };
+    let opset = proto.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version).unwrap_or(0);
+    let Some(graph) = proto.graph.as_ref() else { return Ok(Guards::default()) };
+    let mut guards = Vec::new();
+    visit(engine, graph, opset, true, &mut guards)?;
+    Ok(Guards(guards))
+}
+
+/// Check every node of `graph`, and of graphs nested in its nodes' attributes. `top`: whether
+/// `graph` is the model's own graph, whose inputs a plugin gives.
+fn visit(engine: BackendKind, graph: &pb::GraphProto, opset: i64, top: bool, guards: &mut Vec<Guard>) -> Result<(), BackendError> {
     let mut types: HashMap<String, i32> = HashMap::new();
     for v in graph.input.iter().chain(&graph.value_info).chain(&graph.output) {
         if let Some(pb::type_proto::Value::TensorType(t)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
             types.insert(v.name.clone(), t.elem_type);
         }
     }
+    let mut constants: HashMap<&str, &pb::TensorProto> = HashMap::new();
     for t in &graph.initializer {
         types.insert(t.name.clone(), t.data_type);
+        constants.insert(&t.name, t);
     }
+    for node in &graph.node {
+        if node.op_type == "Constant" {
+            if let (Some(out), Some(t)) = (node.output.first(), node.attribute.iter().find(|a| a.name == "value").and_then(|a| a.t.as_ref())) {
+                constants.insert(out, t);
+            }
+        }
+    }
+    let graph_inputs: std::collections::HashSet<&str> =
+        graph.input.iter().map(|v| v.name.as_str()).filter(|n| !constants.contains_key(n)).collect();
     for node in &graph.node {
         if node.domain.is_empty() || node.domain == "ai.onnx" {
             let n = Node {
@@ -320,18 +512,36 @@ fn first_match(engine: BackendKind, graph: &pb::GraphProto, opset: i64) -> Optio
                 opset,
             };
             if let Some(rule) = RULES.iter().find(|r| r.engine == engine && r.op == n.op && (r.matches)(&n)) {
-                return Some(rule);
+                return Err(refusal(engine, rule.what, rule.instead));
+            }
+            for (i, rule) in VALUE_RULES.iter().enumerate().filter(|(_, r)| r.engine == engine && r.op == n.op && (r.applies)(&n)) {
+                let Some(Some(input)) = n.inputs.get(rule.input).copied() else { continue };
+                if let Some(values) = constants.get(input).and_then(|t| proto_values(t)) {
+                    if (rule.bad)(&n, &values) {
+                        return Err(refusal(engine, rule.what, rule.instead));
+                    }
+                } else if top && graph_inputs.contains(input) {
+                    guards.push(Guard {
+                        input: input.to_string(),
+                        engine,
+                        rule: i,
+                        node: OwnedNode {
+                            attrs: node.attribute.iter().map(|a| (a.name.clone(), a.clone())).collect(),
+                            inputs: node.input.iter().map(|i| (!i.is_empty()).then(|| i.clone())).collect(),
+                            types: types.clone(),
+                            opset,
+                        },
+                    });
+                }
             }
         }
         for a in &node.attribute {
             for g in a.g.iter().chain(&a.graphs) {
-                if let Some(rule) = first_match(engine, g, opset) {
-                    return Some(rule);
-                }
+                visit(engine, g, opset, false, guards)?;
             }
         }
     }
-    None
+    Ok(())
 }
 
 #[cfg(test)]
@@ -343,5 +553,70 @@ mod tests {
         for r in RULES {
             assert_ne!(r.instead, r.engine.name(), "{}", r.what);
         }
+        for r in VALUE_RULES {
+            assert_ne!(r.instead, r.engine.name(), "{}", r.what);
+        }
+    }
+
+    /// A one-node BitShift model on int32: `Y` a graph input, or an initializer holding `shift`.
+    fn bitshift(direction: &str, shift: Option<i32>) -> Vec<u8> {
+        use prost::Message;
+        let int32 = |name: &str| pb::ValueInfoProto {
+            name: name.into(),
+            r#type: Some(pb::TypeProto {
+                value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor { elem_type: 6, shape: None })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let node = pb::NodeProto {
+            op_type: "BitShift".into(),
+            input: vec!["X".into(), "Y".into()],
+            output: vec!["Z".into()],
+            attribute: vec![pb::AttributeProto { name: "direction".into(), s: direction.as_bytes().to_vec(), r#type: 3, ..Default::default() }],
+            ..Default::default()
+        };
+        let initializer = shift
+            .map(|v| pb::TensorProto { name: "Y".into(), data_type: 6, dims: vec![1], int32_data: vec![v], ..Default::default() })
+            .into_iter()
+            .collect();
+        let graph = pb::GraphProto {
+            node: vec![node],
+            input: if shift.is_some() { vec![int32("X")] } else { vec![int32("X"), int32("Y")] },
+            output: vec![int32("Z")],
+            initializer,
+            ..Default::default()
+        };
+        pb::ModelProto {
+            ir_version: 10,
+            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 18 }],
+            graph: Some(graph),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    fn i32s(v: &[i32]) -> wasmtime_wasi_nn::Tensor {
+        let data = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        wasmtime_wasi_nn::Tensor::new(vec![v.len() as u32], wasmtime_wasi_nn::wit::TensorType::I32, data)
+    }
+
+    #[test]
+    fn a_shift_past_the_width_is_refused_at_load_or_when_given() {
+        // A constant shift is judged at load.
+        let e = check(BackendKind::Tract, &bitshift("LEFT", Some(32))).unwrap_err();
+        assert!(format!("{e:?}").contains("tract computes BitShift by a negative count or by the bit width or more wrongly"), "{e:?}");
+        assert!(check(BackendKind::Tract, &bitshift("LEFT", Some(31))).unwrap().is_empty());
+        // A shift the plugin gives is judged on its values; other inputs and engines are not checked.
+        let guards = check(BackendKind::Tract, &bitshift("RIGHT", None)).unwrap();
+        assert!(guards.check("Y", &i32s(&[0, 5, 31])).is_ok());
+        assert!(guards.check("Y", &i32s(&[1, 32])).is_err());
+        assert!(guards.check("Y", &i32s(&[-1])).is_err());
+        assert!(guards.check("X", &i32s(&[-1, 40])).is_ok());
+        assert!(check(BackendKind::Onnxruntime, &bitshift("RIGHT", None)).unwrap().is_empty());
+        // OpenVINO also shifts negative numbers right wrongly, and shifts left by a negative count right.
+        let ov = check(BackendKind::Openvino, &bitshift("RIGHT", None)).unwrap();
+        assert!(ov.check("X", &i32s(&[-8])).is_err());
+        assert!(check(BackendKind::Openvino, &bitshift("LEFT", None)).unwrap().check("Y", &i32s(&[-1])).is_ok());
     }
 }

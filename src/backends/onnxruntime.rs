@@ -141,6 +141,7 @@ struct Inner {
     inputs: Vec<IoInfo>,
     outputs: Vec<IoInfo>,
     limits: TensorLimits,
+    guards: super::known_wrong::Guards,
 }
 
 #[derive(Clone)]
@@ -257,14 +258,14 @@ impl OrtGraph {
     pub fn load(bytes: &[u8], threads: Option<usize>, jobs: usize, limits: TensorLimits) -> Result<Self, BackendError> {
         let jobs = jobs.max(1);
         check_element_types(bytes)?;
-        super::known_wrong::check(super::BackendKind::Onnxruntime, bytes)?;
+        let guards = super::known_wrong::check(super::BackendKind::Onnxruntime, bytes)?;
         let session = new_session(bytes, threads, jobs > 1)?;
         let inputs = session.inputs.iter().map(|i| io_info(&i.name, &i.input_type)).collect();
         let outputs = session.outputs.iter().map(|o| io_info(&o.name, &o.output_type)).collect();
         // The model bytes are kept only when more sessions may be needed.
         let model = if jobs > 1 { bytes.to_vec() } else { Vec::new() };
         let sessions = SessionPool { idle: Mutex::new((vec![session], 1)), returned: Condvar::new(), max: jobs, model, threads };
-        Ok(OrtGraph(Arc::new(Inner { sessions, inputs, outputs, limits })))
+        Ok(OrtGraph(Arc::new(Inner { sessions, inputs, outputs, limits, guards })))
     }
 }
 
@@ -387,7 +388,9 @@ impl OrtContext {
     fn set(&mut self, id: Id, t: &wasmtime_wasi_nn::Tensor) -> Result<(), BackendError> {
         let i = self.input_index(&id)?;
         let info = &self.graph.0.inputs[i];
-        self.pending[i] = Some(to_ort(&info.name, t, info, &self.graph.0.limits)?);
+        let value = to_ort(&info.name, t, info, &self.graph.0.limits)?;
+        self.graph.0.guards.check(&info.name, t)?;
+        self.pending[i] = Some(value);
         Ok(())
     }
 

@@ -162,6 +162,7 @@ struct Inner {
     /// instance per image would otherwise create one per image. At most `max_idle` are kept.
     idle: Mutex<Vec<InferRequest>>,
     max_idle: usize,
+    guards: super::known_wrong::Guards,
     inputs: Vec<IoInfo>,
     outputs: Vec<IoInfo>,
     limits: TensorLimits,
@@ -183,9 +184,10 @@ impl OvGraph {
         streams: Streams,
         limits: TensorLimits,
     ) -> Result<Self, BackendError> {
-        if weights.is_none() {
-            super::known_wrong::check(super::BackendKind::Openvino, model)?;
-        }
+        let guards = match weights {
+            None => super::known_wrong::check(super::BackendKind::Openvino, model)?,
+            Some(_) => Default::default(),
+        };
         let mut core = Core::new().map_err(|e| invalid(format!("OpenVINO cannot start: {e}")))?;
         let weights_tensor = match weights {
             Some(w) => {
@@ -248,7 +250,7 @@ impl OvGraph {
             }
         }
         let max_idle = streams.jobs.max(1);
-        Ok(OvGraph(Arc::new(Inner { compiled: Mutex::new(compiled), idle: Mutex::new(Vec::new()), max_idle, inputs, outputs, limits })))
+        Ok(OvGraph(Arc::new(Inner { compiled: Mutex::new(compiled), idle: Mutex::new(Vec::new()), max_idle, guards, inputs, outputs, limits })))
     }
 }
 
@@ -385,6 +387,7 @@ impl OvContext {
         let info = &self.graph.0.inputs[i];
         let name = info.name.as_str();
         check_tensor(name, t, &self.graph.0.limits)?;
+        self.graph.0.guards.check(name, t)?;
         if element_of(t.ty) != info.ty && info.ty != ElementType::Dynamic {
             let want = wasi_type_of(info.ty).map(type_name).map(str::to_string).unwrap_or_else(|| format!("{:?}", info.ty));
             return Err(invalid(format!("input `{name}` expects {want}, got {}", type_name(t.ty))));

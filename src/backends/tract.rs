@@ -92,6 +92,7 @@ struct Inner {
     inputs: Vec<IoInfo>,
     outputs: Vec<IoInfo>,
     limits: TensorLimits,
+    guards: super::known_wrong::Guards,
     executor: tract_linalg::multithread::Executor,
 }
 
@@ -103,8 +104,8 @@ impl TractGraph {
     /// Parse, type-check and optimize an ONNX model. Malformed bytes give an error; a panic inside
     /// tract on hostile input is caught and reported as an error too.
     pub fn from_onnx_bytes(bytes: &[u8], limits: TensorLimits) -> Result<Self, BackendError> {
-        super::known_wrong::check(super::BackendKind::Tract, bytes)?;
-        let result = crate::catch_quietly(|| Self::build(bytes, limits));
+        let guards = super::known_wrong::check(super::BackendKind::Tract, bytes)?;
+        let result = crate::catch_quietly(|| Self::build(bytes, limits, guards));
         match result {
             Ok(r) => r.map_err(|e| {
                 let msg = format!("{e:#}");
@@ -118,7 +119,7 @@ impl TractGraph {
         }
     }
 
-    fn build(mut bytes: &[u8], limits: TensorLimits) -> TractResult<Self> {
+    fn build(mut bytes: &[u8], limits: TensorLimits, guards: super::known_wrong::Guards) -> TractResult<Self> {
         let model = tract_onnx::onnx().model_for_read(&mut bytes)?;
         let input_names: Vec<String> = model.input_outlets()?.iter().map(|o| model.node(o.node).name.clone()).collect();
         let output_names: Vec<String> = model
@@ -139,7 +140,7 @@ impl TractGraph {
         let inputs = io(in_facts, input_names);
         let outputs = io(out_facts, output_names);
         let plan = typed.into_runnable()?;
-        Ok(TractGraph(Arc::new(Inner { plan, inputs, outputs, limits, executor: Default::default() })))
+        Ok(TractGraph(Arc::new(Inner { plan, inputs, outputs, limits, guards, executor: Default::default() })))
     }
 
     pub fn inputs(&self) -> &[IoInfo] {
@@ -306,7 +307,9 @@ impl BackendExecutionContext for TractContext {
     fn set_input(&mut self, id: Id, tensor: &wasmtime_wasi_nn::Tensor) -> Result<(), BackendError> {
         let i = self.input_index(&id)?;
         let info = &self.graph.inputs()[i];
-        self.pending[i] = Some(to_tract(&info.name, tensor, info, &self.graph.0.limits)?);
+        let value = to_tract(&info.name, tensor, info, &self.graph.0.limits)?;
+        self.graph.0.guards.check(&info.name, tensor)?;
+        self.pending[i] = Some(value);
         Ok(())
     }
 
@@ -326,7 +329,9 @@ impl BackendExecutionContext for TractContext {
                 self.pending.iter_mut().for_each(|slot| *slot = None);
                 for (i, t) in super::bind_inputs(self.graph.inputs().iter().map(|i| i.name.as_str()), &named)? {
                     let info = &self.graph.inputs()[i];
-                    self.pending[i] = Some(to_tract(&info.name, t, info, &self.graph.0.limits)?);
+                    let value = to_tract(&info.name, t, info, &self.graph.0.limits)?;
+                    self.graph.0.guards.check(&info.name, t)?;
+                    self.pending[i] = Some(value);
                 }
                 drop(named);
                 self.run_pending()?;

@@ -390,8 +390,8 @@ def derive_reason(case: dict, nn: dict, native: dict | None, backend: str) -> st
         seen = ("its own wrong result" if native is None
                 else f"native {backend} gives the same wrong result" if native["status"] == "fail"
                 else f"native {backend}: {native['status']}")
-        return (f"known wrong on {backend} ({seen}): nnhost refuses the configuration at load "
-                "(src/backends/known_wrong.rs) rather than return wrong numbers")
+        return (f"known wrong on {backend} ({seen}): nnhost refuses the configuration, at load or on the input "
+                "values that trigger it (src/backends/known_wrong.rs), rather than return wrong numbers")
     if native is None:
         return f"{backend} itself: {'wrong result' if nn['status'] == 'fail' else 'refuses the model'} (no native run to compare)"
     if native["status"] == nn["status"]:
@@ -470,10 +470,11 @@ def markdown(summary: dict, expects: dict) -> str:
             "Where an engine returns wrong numbers for a configuration that the model alone identifies (an operator, its",
             "attributes, which optional inputs are given, element types), nnhost refuses the model at load with a",
             "one-line error naming the operator and a backend that computes it (`src/backends/known_wrong.rs`; the",
-            "*known wrong* rows below). The *fail* rows that remain are wrong results that depend on input values (shift",
-            "counts past the width, ties in TopK, a Resize that shrinks with align_corners) or on graphs decomposed into",
-            "generic operators (the `_expanded` cases), which no check of the model at load can tell apart from the",
-            "cases that pass.",
+            "*known wrong* rows below). Where the wrong results depend on the values of one input (a shift count past",
+            "the width, a Resize that shrinks with align_corners), those values are checked: at load when they are a",
+            "constant of the model, else on every tensor given for that input. The *fail* rows that remain depend on",
+            "the data in ways no such check singles out (ties in TopK, a quantization range, an IoU exactly at the",
+            "threshold) or are graphs decomposed into generic operators (the `_expanded` cases).",
             "",
             "## Exceptions, per backend",
             "",
