@@ -133,6 +133,9 @@ fn rerun_if_changed(dir: &Path) {
             continue;
         }
         if p.is_dir() {
+            // A directory is scanned whole, so a file added to it (a guest's new build.rs or
+            // module) triggers a rebuild too; the files are listed for the top-level folders.
+            println!("cargo:rerun-if-changed={}", p.display());
             rerun_if_changed(&p);
         } else {
             println!("cargo:rerun-if-changed={}", p.display());
