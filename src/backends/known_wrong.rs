@@ -18,7 +18,6 @@
 use std::collections::HashMap;
 
 use tract_onnx::pb;
-use tract_onnx::prelude::Framework;
 use wasmtime_wasi_nn::backend::BackendError;
 
 use super::BackendKind;
@@ -465,13 +464,17 @@ fn proto_values(t: &pb::TensorProto) -> Option<Vec<f64>> {
 /// the checks its inputs' values need. Bytes that do not parse are left to the engine, which
 /// reports them its own way.
 pub fn check(engine: BackendKind, model: &[u8]) -> Result<Guards, BackendError> {
+    match super::tract::parse_onnx(model) {
+        Ok(proto) => check_proto(engine, &proto),
+        Err(_) => Ok(Guards::default()),
+    }
+}
+
+/// `check` on a model already parsed.
+pub fn check_proto(engine: BackendKind, proto: &pb::ModelProto) -> Result<Guards, BackendError> {
     if !RULES.iter().any(|r| r.engine == engine) && !VALUE_RULES.iter().any(|r| r.engine == engine) {
         return Ok(Guards::default());
     }
-    let mut bytes = model;
-    let Ok(Ok(proto)) = crate::catch_quietly(|| tract_onnx::onnx().proto_model_for_read(&mut bytes)) else {
-        return Ok(Guards::default());
-    };
     let opset = proto.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version).unwrap_or(0);
     let Some(graph) = proto.graph.as_ref() else { return Ok(Guards::default()) };
     let mut guards = Vec::new();

@@ -240,14 +240,15 @@ fn io_info(name: &str, t: &ValueType) -> IoInfo {
 /// model with one at an input or output is refused before ONNX Runtime sees it.
 const ORT_MAX_ELEMENT_TYPE: i32 = 22;
 
-fn check_element_types(bytes: &[u8]) -> Result<(), BackendError> {
-    // A model tract's parser cannot read is left for ONNX Runtime to judge.
-    let Ok(io) = super::tract::onnx_io_element_types(bytes) else { return Ok(()) };
-    match io.into_iter().find(|(_, _, ty)| *ty > ORT_MAX_ELEMENT_TYPE) {
-        Some((name, input, ty)) => Err(unsupported(format!(
-            "{} `{name}` has ONNX element type {} ({ty}), which nnhost's ONNX Runtime binding cannot carry",
-            if input { "input" } else { "output" },
-            super::tract::onnx_type_name(ty)
+fn check_element_types(proto: &tract_onnx::pb::ModelProto) -> Result<(), BackendError> {
+    let Ok(io) = super::tract::onnx_io_of(proto) else { return Ok(()) };
+    match io.into_iter().find(|io| io.elem_type > ORT_MAX_ELEMENT_TYPE) {
+        Some(io) => Err(unsupported(format!(
+            "{} `{}` has ONNX element type {} ({}), which nnhost's ONNX Runtime binding cannot carry",
+            if io.input { "input" } else { "output" },
+            io.name,
+            super::tract::onnx_type_name(io.elem_type),
+            io.elem_type
         ))),
         None => Ok(()),
     }
@@ -257,8 +258,15 @@ impl OrtGraph {
     /// Load a model; up to `jobs` runs of it may go at once, each with `threads` threads.
     pub fn load(bytes: &[u8], threads: Option<usize>, jobs: usize, limits: TensorLimits) -> Result<Self, BackendError> {
         let jobs = jobs.max(1);
-        check_element_types(bytes)?;
-        let guards = super::known_wrong::check(super::BackendKind::Onnxruntime, bytes)?;
+        // Parsed once for both checks; a model tract's parser cannot read is left for ONNX Runtime
+        // to judge.
+        let guards = match super::tract::parse_onnx(bytes) {
+            Ok(proto) => {
+                check_element_types(&proto)?;
+                super::known_wrong::check_proto(super::BackendKind::Onnxruntime, &proto)?
+            }
+            Err(_) => Default::default(),
+        };
         let session = new_session(bytes, threads, jobs > 1)?;
         let inputs = session.inputs.iter().map(|i| io_info(&i.name, &i.input_type)).collect();
         let outputs = session.outputs.iter().map(|o| io_info(&o.name, &o.output_type)).collect();

@@ -184,9 +184,12 @@ impl OvGraph {
         streams: Streams,
         limits: TensorLimits,
     ) -> Result<Self, BackendError> {
-        let guards = match weights {
-            None => super::known_wrong::check(super::BackendKind::Openvino, model)?,
-            Some(_) => Default::default(),
+        // An ONNX model (no weights file) is parsed once, for the known-wrong check and to find the
+        // inputs OpenVINO's reader drops.
+        let proto = if weights.is_none() { super::tract::parse_onnx(model).ok() } else { None };
+        let guards = match &proto {
+            Some(p) => super::known_wrong::check_proto(super::BackendKind::Openvino, p)?,
+            None => Default::default(),
         };
         let mut core = Core::new().map_err(|e| invalid(format!("OpenVINO cannot start: {e}")))?;
         let weights_tensor = match weights {
@@ -198,7 +201,6 @@ impl OvGraph {
             }
             None => None,
         };
-        let onnx_bytes = model;
         let model = core.read_model_from_buffer(model, weights_tensor.as_ref()).map_err(ov_err("cannot read the model"))?;
         core.set_property(&DeviceType::CPU, &RwPropertyKey::HintInferencePrecision, precision.hint())
             .map_err(ov_err("rejected the precision hint"))?;
@@ -239,9 +241,9 @@ impl OvGraph {
             i.bound = compiled.get_input_by_name(&i.name).is_ok();
         }
         // Inputs the ONNX graph declares that OpenVINO's reader already dropped.
-        if weights.is_none() {
-            if let Ok(io) = super::tract::onnx_io_element_types(onnx_bytes) {
-                for (name, _, ty) in io.into_iter().filter(|(_, input, _)| *input) {
+        if let Some(proto) = &proto {
+            if let Ok(io) = super::tract::onnx_io_of(proto) {
+                for (name, ty) in io.into_iter().filter(|io| io.input && io.elem_type != 0).map(|io| (io.name, io.elem_type)) {
                     if compiled.get_input_by_name(&name).is_err() && !inputs.iter().any(|i| i.name == name) {
                         let ty = onnx_element(ty).unwrap_or(ElementType::Dynamic);
                         inputs.push(IoInfo { name, ty, dims: None, bound: false });

@@ -104,23 +104,29 @@ impl TractGraph {
     /// Parse, type-check and optimize an ONNX model. Malformed bytes give an error; a panic inside
     /// tract on hostile input is caught and reported as an error too.
     pub fn from_onnx_bytes(bytes: &[u8], limits: TensorLimits) -> Result<Self, BackendError> {
-        let guards = super::known_wrong::check(super::BackendKind::Tract, bytes)?;
-        let result = crate::catch_quietly(|| Self::build(bytes, limits, guards));
-        match result {
-            Ok(r) => r.map_err(|e| {
-                let msg = format!("{e:#}");
-                if msg.contains("Bfloat16") {
-                    invalid("tract cannot load the model: tract has no bf16 tensors")
-                } else {
-                    invalid(format!("tract cannot load the model: {}", truncate(&msg, 400)))
-                }
-            }),
-            Err(_) => Err(invalid("tract cannot load the model: the model bytes made tract panic")),
+        let load_error = |e: TractError| {
+            let msg = format!("{e:#}");
+            if msg.contains("Bfloat16") {
+                invalid("tract cannot load the model: tract has no bf16 tensors")
+            } else {
+                invalid(format!("tract cannot load the model: {}", truncate(&msg, 400)))
+            }
+        };
+        let panicked = || invalid("tract cannot load the model: the model bytes made tract panic");
+        // Parsed once: the known-wrong check and the model both read this.
+        let proto = match crate::catch_quietly(|| tract_onnx::onnx().proto_model_for_read(&mut &bytes[..])) {
+            Ok(r) => r.map_err(load_error)?,
+            Err(_) => return Err(panicked()),
+        };
+        let guards = super::known_wrong::check_proto(super::BackendKind::Tract, &proto)?;
+        match crate::catch_quietly(|| Self::build(&proto, limits, guards)) {
+            Ok(r) => r.map_err(load_error),
+            Err(_) => Err(panicked()),
         }
     }
 
-    fn build(mut bytes: &[u8], limits: TensorLimits, guards: super::known_wrong::Guards) -> TractResult<Self> {
-        let model = tract_onnx::onnx().model_for_read(&mut bytes)?;
+    fn build(proto: &tract_onnx::pb::ModelProto, limits: TensorLimits, guards: super::known_wrong::Guards) -> TractResult<Self> {
+        let model = tract_onnx::onnx().model_for_proto_model(proto)?;
         let input_names: Vec<String> = model.input_outlets()?.iter().map(|o| model.node(o.node).name.clone()).collect();
         let output_names: Vec<String> = model
             .output_outlets()?
@@ -366,12 +372,21 @@ pub struct OnnxIo {
 }
 
 /// The graph inputs (initializers excluded) and outputs of an ONNX model.
-pub fn onnx_io(mut bytes: &[u8]) -> Result<Vec<OnnxIo>, String> {
-    use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
-    let proto = crate::catch_quietly(|| tract_onnx::onnx().proto_model_for_read(&mut bytes))
+pub fn onnx_io(bytes: &[u8]) -> Result<Vec<OnnxIo>, String> {
+    onnx_io_of(&parse_onnx(bytes)?)
+}
+
+/// An ONNX model's protobuf, read without building the model.
+pub fn parse_onnx(mut bytes: &[u8]) -> Result<tract_onnx::pb::ModelProto, String> {
+    crate::catch_quietly(|| tract_onnx::onnx().proto_model_for_read(&mut bytes))
         .map_err(|_| "the ONNX file made the parser panic".to_string())?
-        .map_err(|e| format!("not a readable ONNX model: {e}"))?;
-    let graph = proto.graph.ok_or("the ONNX model has no graph")?;
+        .map_err(|e| format!("not a readable ONNX model: {e}"))
+}
+
+/// The graph inputs (initializers excluded) and outputs of a parsed ONNX model.
+pub fn onnx_io_of(proto: &tract_onnx::pb::ModelProto) -> Result<Vec<OnnxIo>, String> {
+    use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+    let graph = proto.graph.as_ref().ok_or("the ONNX model has no graph")?;
     let inits: std::collections::HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
     let describe = |v: &tract_onnx::pb::ValueInfoProto, input: bool| {
         let (elem_type, dims) = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
@@ -394,11 +409,6 @@ pub fn onnx_io(mut bytes: &[u8]) -> Result<Vec<OnnxIo>, String> {
     let ins = graph.input.iter().filter(|v| !inits.contains(v.name.as_str())).map(|v| describe(v, true));
     let outs = graph.output.iter().map(|v| describe(v, false));
     Ok(ins.chain(outs).collect())
-}
-
-/// `(name, is_input, ONNX element type number)` of every tensor-typed graph input and output.
-pub fn onnx_io_element_types(bytes: &[u8]) -> Result<Vec<(String, bool, i32)>, String> {
-    Ok(onnx_io(bytes)?.into_iter().filter(|io| io.elem_type != 0).map(|io| (io.name, io.input, io.elem_type)).collect())
 }
 
 /// ONNX's name for an element type number (TensorProto.DataType).
