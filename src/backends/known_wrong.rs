@@ -60,10 +60,10 @@ impl Node<'_> {
 const FLOAT16: i32 = 10;
 const BFLOAT16: i32 = 16;
 
-/// A configuration `engine` computes wrongly: `matches` says whether a node is one, `what` names
+/// A configuration `engines` compute wrongly: `matches` says whether a node is one, `what` names
 /// it for the error, `instead` is a backend that computes it right (empty: none of nnhost's).
 struct Rule {
-    engine: BackendKind,
+    engines: &'static [BackendKind],
     op: &'static str,
     what: &'static str,
     instead: &'static str,
@@ -83,111 +83,103 @@ fn reverse_direction(n: &Node) -> bool {
 }
 
 const RULES: &[Rule] = &[
-    // ONNX Runtime 1.32
-    Rule { engine: BackendKind::Onnxruntime, op: "DFT", what: "DFT", instead: "", matches: any },
-    Rule { engine: BackendKind::Onnxruntime, op: "STFT", what: "STFT", instead: "", matches: any },
+    // ONNX Runtime 1.32 (rules listing OpenVINO too hold for both)
+    Rule { engines: &[BackendKind::Onnxruntime, BackendKind::Openvino], op: "DFT", what: "DFT", instead: "", matches: any },
+    Rule { engines: &[BackendKind::Onnxruntime], op: "STFT", what: "STFT", instead: "", matches: any },
     Rule {
-        engine: BackendKind::Onnxruntime,
+        engines: &[BackendKind::Onnxruntime],
         op: "MaxUnpool",
         what: "MaxUnpool with an output_shape input",
         instead: "",
         matches: |n| n.has_input(2),
     },
     Rule {
-        engine: BackendKind::Onnxruntime,
+        engines: &[BackendKind::Onnxruntime, BackendKind::Openvino],
         op: "Attention",
         what: "causal Attention whose qk_matmul output is taken after the bias (qk_matmul_output_mode 2)",
         instead: "",
         matches: |n| n.int("is_causal") == Some(1) && n.int("qk_matmul_output_mode") == Some(2),
     },
     // OpenVINO 2026.1 (CPU plugin)
-    Rule { engine: BackendKind::Openvino, op: "DFT", what: "DFT", instead: "", matches: any },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "Attention",
         what: "Attention on bf16 tensors",
         instead: "",
         matches: |n| n.input_type(0) == Some(BFLOAT16),
     },
     Rule {
-        engine: BackendKind::Openvino,
-        op: "Attention",
-        what: "causal Attention whose qk_matmul output is taken after the bias (qk_matmul_output_mode 2)",
-        instead: "",
-        matches: |n| n.int("is_causal") == Some(1) && n.int("qk_matmul_output_mode") == Some(2),
-    },
-    Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "Attention",
         what: "sliding-window Attention (left_window_size / right_window_size) on f32",
         instead: "onnxruntime",
         matches: |n| windowed(n) && n.input_type(0) != Some(FLOAT16),
     },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "Bernoulli",
         what: "seeded Bernoulli (OpenVINO draws from its own generator, not the seed's sequence)",
         instead: "",
         matches: |n| n.attrs.contains_key("seed"),
     },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "RandomUniformLike",
         what: "seeded RandomUniformLike (OpenVINO draws from its own generator, not the seed's sequence)",
         instead: "",
         matches: |n| n.attrs.contains_key("seed"),
     },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "GRU",
         what: "batch-major GRU (layout 1)",
         instead: "tract",
         matches: |n| n.int("layout") == Some(1),
     },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "LSTM",
         what: "batch-major LSTM (layout 1)",
         instead: "tract",
         matches: |n| n.int("layout") == Some(1),
     },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "RNN",
         what: "batch-major RNN (layout 1)",
         instead: "tract",
         matches: |n| n.int("layout") == Some(1),
     },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "LSTM",
         what: "LSTM with peepholes (input P)",
         instead: "onnxruntime",
         matches: |n| n.has_input(7),
     },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "Max",
         what: "Max of a single input",
         instead: "onnxruntime",
         matches: |n| n.given_inputs() == 1,
     },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "Min",
         what: "Min of a single input",
         instead: "onnxruntime",
         matches: |n| n.given_inputs() == 1,
     },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "Sum",
         what: "Sum of a single input",
         instead: "onnxruntime",
         matches: |n| n.given_inputs() == 1,
     },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "MaxPool",
         what: "ceil-mode MaxPool with a kernel smaller than its stride",
         instead: "onnxruntime",
@@ -197,35 +189,35 @@ const RULES: &[Rule] = &[
         },
     },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "Resize",
         what: "antialiased Resize",
         instead: "onnxruntime",
         matches: |n| n.int("antialias") == Some(1),
     },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "Resize",
         what: "cubic Resize with exclude_outside",
         instead: "onnxruntime",
         matches: |n| n.int("exclude_outside") == Some(1),
     },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "Resize",
         what: "Resize with a keep_aspect_ratio_policy",
         instead: "onnxruntime",
         matches: |n| n.text("keep_aspect_ratio_policy").is_some_and(|p| p != b"stretch"),
     },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino, BackendKind::Tract],
         op: "SpaceToDepth",
         what: "SpaceToDepth in CRD mode",
         instead: "onnxruntime",
         matches: |n| n.text("mode") == Some(b"CRD"),
     },
     Rule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "RoiAlign",
         what: "RoiAlign in max mode",
         instead: "",
@@ -233,44 +225,37 @@ const RULES: &[Rule] = &[
     },
     // tract 0.23.9
     Rule {
-        engine: BackendKind::Tract,
+        engines: &[BackendKind::Tract],
         op: "GRU",
         what: "GRU running in reverse (direction reverse or bidirectional)",
         instead: "onnxruntime",
         matches: |n| reverse_direction(n) || n.text("direction") == Some(b"bidirectional"),
     },
     Rule {
-        engine: BackendKind::Tract,
+        engines: &[BackendKind::Tract],
         op: "LSTM",
         what: "LSTM running in reverse (direction reverse)",
         instead: "onnxruntime",
         matches: reverse_direction,
     },
     Rule {
-        engine: BackendKind::Tract,
+        engines: &[BackendKind::Tract],
         op: "RNN",
         what: "RNN running in reverse (direction reverse)",
         instead: "onnxruntime",
         matches: reverse_direction,
     },
+    Rule { engines: &[BackendKind::Tract], op: "Celu", what: "Celu on f16", instead: "onnxruntime", matches: |n| n.input_type(0) == Some(FLOAT16) },
     Rule {
-        engine: BackendKind::Tract,
-        op: "SpaceToDepth",
-        what: "SpaceToDepth in CRD mode",
-        instead: "onnxruntime",
-        matches: |n| n.text("mode") == Some(b"CRD"),
-    },
-    Rule { engine: BackendKind::Tract, op: "Celu", what: "Celu on f16", instead: "onnxruntime", matches: |n| n.input_type(0) == Some(FLOAT16) },
-    Rule {
-        engine: BackendKind::Tract,
+        engines: &[BackendKind::Tract],
         op: "DFT",
         what: "forward DFT with an axis attribute (opset 17-19)",
         instead: "",
         matches: |n| n.opset < 20 && n.int("inverse").unwrap_or(0) == 0,
     },
-    Rule { engine: BackendKind::Tract, op: "Attention", what: "sliding-window Attention", instead: "onnxruntime", matches: windowed },
+    Rule { engines: &[BackendKind::Tract], op: "Attention", what: "sliding-window Attention", instead: "onnxruntime", matches: windowed },
     Rule {
-        engine: BackendKind::Tract,
+        engines: &[BackendKind::Tract],
         op: "Attention",
         what: "causal Attention with a past key and value",
         instead: "onnxruntime",
@@ -279,10 +264,10 @@ const RULES: &[Rule] = &[
 ];
 
 
-/// A configuration `engine` computes wrongly for some values of one of the node's inputs:
+/// A configuration `engines` compute wrongly for some values of one of the node's inputs:
 /// `bad` says whether the values given (as f64, with the node for context) are such values.
 struct ValueRule {
-    engine: BackendKind,
+    engines: &'static [BackendKind],
     op: &'static str,
     /// Which input of the node holds the values.
     input: usize,
@@ -319,7 +304,7 @@ fn shrinks(_: &Node, scales: &[f64]) -> bool {
 
 const VALUE_RULES: &[ValueRule] = &[
     ValueRule {
-        engine: BackendKind::Tract,
+        engines: &[BackendKind::Tract],
         op: "BitShift",
         input: 1,
         what: "BitShift by a negative count or by the bit width or more",
@@ -328,7 +313,7 @@ const VALUE_RULES: &[ValueRule] = &[
         bad: shift_out_of_range,
     },
     ValueRule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "BitShift",
         input: 1,
         what: "BitShift by the bit width or more, or right by a negative count",
@@ -340,7 +325,7 @@ const VALUE_RULES: &[ValueRule] = &[
         },
     },
     ValueRule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Openvino],
         op: "BitShift",
         input: 0,
         what: "right BitShift of negative numbers",
@@ -349,16 +334,7 @@ const VALUE_RULES: &[ValueRule] = &[
         bad: |_, v| v.iter().any(|x| *x < 0.0),
     },
     ValueRule {
-        engine: BackendKind::Onnxruntime,
-        op: "Resize",
-        input: 2,
-        what: "linear or cubic Resize with align_corners that shrinks",
-        instead: "",
-        applies: interpolating_align_corners,
-        bad: shrinks,
-    },
-    ValueRule {
-        engine: BackendKind::Openvino,
+        engines: &[BackendKind::Onnxruntime, BackendKind::Openvino],
         op: "Resize",
         input: 2,
         what: "linear or cubic Resize with align_corners that shrinks",
@@ -395,6 +371,7 @@ struct Guard {
 struct OwnedNode {
     attrs: HashMap<String, pb::AttributeProto>,
     inputs: Vec<Option<String>>,
+    /// Element types of the node's inputs, where the graph declares them.
     types: HashMap<String, i32>,
     opset: i64,
 }
@@ -419,7 +396,8 @@ impl Guards {
         Ok(())
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
@@ -460,19 +438,10 @@ fn proto_values(t: &pb::TensorProto) -> Option<Vec<f64>> {
     })
 }
 
-/// Refuse an ONNX model that uses a configuration `engine` is known to compute wrongly, and return
-/// the checks its inputs' values need. Bytes that do not parse are left to the engine, which
-/// reports them its own way.
-pub fn check(engine: BackendKind, model: &[u8]) -> Result<Guards, BackendError> {
-    match super::tract::parse_onnx(model) {
-        Ok(proto) => check_proto(engine, &proto),
-        Err(_) => Ok(Guards::default()),
-    }
-}
-
-/// `check` on a model already parsed.
+/// Refuse a (parsed) ONNX model that uses a configuration `engine` is known to compute wrongly,
+/// and return the checks its inputs' values need.
 pub fn check_proto(engine: BackendKind, proto: &pb::ModelProto) -> Result<Guards, BackendError> {
-    if !RULES.iter().any(|r| r.engine == engine) && !VALUE_RULES.iter().any(|r| r.engine == engine) {
+    if !RULES.iter().any(|r| r.engines.contains(&engine)) && !VALUE_RULES.iter().any(|r| r.engines.contains(&engine)) {
         return Ok(Guards::default());
     }
     let opset = proto.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version).unwrap_or(0);
@@ -514,10 +483,10 @@ fn visit(engine: BackendKind, graph: &pb::GraphProto, opset: i64, top: bool, gua
                 types: &types,
                 opset,
             };
-            if let Some(rule) = RULES.iter().find(|r| r.engine == engine && r.op == n.op && (r.matches)(&n)) {
+            if let Some(rule) = RULES.iter().find(|r| r.engines.contains(&engine) && r.op == n.op && (r.matches)(&n)) {
                 return Err(refusal(engine, rule.what, rule.instead));
             }
-            for (i, rule) in VALUE_RULES.iter().enumerate().filter(|(_, r)| r.engine == engine && r.op == n.op && (r.applies)(&n)) {
+            for (i, rule) in VALUE_RULES.iter().enumerate().filter(|(_, r)| r.engines.contains(&engine) && r.op == n.op && (r.applies)(&n)) {
                 let Some(Some(input)) = n.inputs.get(rule.input).copied() else { continue };
                 if let Some(values) = constants.get(input).and_then(|t| proto_values(t)) {
                     if (rule.bad)(&n, &values) {
@@ -531,7 +500,7 @@ fn visit(engine: BackendKind, graph: &pb::GraphProto, opset: i64, top: bool, gua
                         node: OwnedNode {
                             attrs: node.attribute.iter().map(|a| (a.name.clone(), a.clone())).collect(),
                             inputs: node.input.iter().map(|i| (!i.is_empty()).then(|| i.clone())).collect(),
-                            types: types.clone(),
+                            types: node.input.iter().filter_map(|i| Some((i.clone(), *types.get(i)?))).collect(),
                             opset,
                         },
                     });
@@ -553,11 +522,9 @@ mod tests {
 
     #[test]
     fn every_rule_names_a_backend_that_is_not_its_own() {
-        for r in RULES {
-            assert_ne!(r.instead, r.engine.name(), "{}", r.what);
-        }
-        for r in VALUE_RULES {
-            assert_ne!(r.instead, r.engine.name(), "{}", r.what);
+        let rules = RULES.iter().map(|r| (r.engines, r.instead, r.what));
+        for (engines, instead, what) in rules.chain(VALUE_RULES.iter().map(|r| (r.engines, r.instead, r.what))) {
+            assert!(engines.iter().all(|e| e.name() != instead), "{what}");
         }
     }
 
@@ -597,6 +564,10 @@ mod tests {
             ..Default::default()
         }
         .encode_to_vec()
+    }
+
+    fn check(engine: BackendKind, model: &[u8]) -> Result<Guards, BackendError> {
+        check_proto(engine, &super::super::tract::parse_onnx(model).unwrap())
     }
 
     fn i32s(v: &[i32]) -> wasmtime_wasi_nn::Tensor {
