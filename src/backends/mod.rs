@@ -201,7 +201,10 @@ impl BackendKind {
             BackendKind::Tract => {
                 a.available = true;
                 a.version = Some(TRACT_VERSION.to_string());
-                a.library = Some("embedded".into());
+                a.library = Some(match tract::kernels::depthwise_kernel() {
+                    Some(k) => format!("embedded (depthwise kernel {k})"),
+                    None => "embedded".into(),
+                });
                 a.source = Some("built in");
             }
             BackendKind::Onnxruntime => {

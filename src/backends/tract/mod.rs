@@ -6,6 +6,8 @@
 //! Tensors are converted from wasi-nn bytes with safe little-endian decoding, checked against the
 //! model's declared input types and shapes first.
 
+pub mod kernels;
+
 use std::path::Path;
 use std::sync::Arc;
 
