@@ -9,8 +9,9 @@
 //! a backend that computes it correctly. Where the wrong results depend on the values of one input
 //! (a shift count past the width, a Resize that shrinks with align_corners), the check happens on
 //! those values: at load when the input is a constant of the model, else on every tensor the plugin
-//! gives that input (`Guards`). What neither can tell apart (ties in TopK, graphs decomposed into
-//! generic operators) stays listed in `tests/conformance/expect-*.toml`.
+//! gives that input (`Guards`). What neither can tell apart (values computed inside the graph: a
+//! ReduceMax over a row of -inf inside an attention graph, a quantization tie, an IoU exactly at
+//! the threshold) stays listed in `tests/conformance/expect-*.toml`.
 //!
 //! Each rule is bound to the engine versions nnhost pins; the conformance check in CI fails when
 //! an engine upgrade makes a refused configuration pass (it then counts as lost) or a new one fail.
@@ -39,6 +40,10 @@ impl Node<'_> {
         self.attrs.get(name).map(|a| a.i)
     }
 
+    fn float(&self, name: &str) -> Option<f32> {
+        self.attrs.get(name).map(|a| a.f)
+    }
+
     fn text(&self, name: &str) -> Option<&[u8]> {
         self.attrs.get(name).map(|a| a.s.as_slice())
     }
@@ -57,8 +62,15 @@ impl Node<'_> {
     }
 }
 
+const FLOAT: i32 = 1;
 const FLOAT16: i32 = 10;
+const DOUBLE: i32 = 11;
 const BFLOAT16: i32 = 16;
+
+/// Whether input `i` is a floating-point tensor (or of a type the graph does not declare).
+fn float_input(n: &Node, i: usize) -> bool {
+    n.input_type(i).is_none_or(|t| matches!(t, FLOAT | FLOAT16 | DOUBLE | BFLOAT16))
+}
 
 /// A configuration `engines` compute wrongly: `matches` says whether a node is one, `what` names
 /// it for the error, `instead` is a backend that computes it right (empty: none of nnhost's).
@@ -100,7 +112,7 @@ const RULES: &[Rule] = &[
         instead: "",
         matches: |n| n.int("is_causal") == Some(1) && n.int("qk_matmul_output_mode") == Some(2),
     },
-    // OpenVINO 2026.1 (CPU plugin)
+    // OpenVINO 2026.4 (CPU plugin)
     Rule {
         engines: &[BackendKind::Openvino],
         op: "Attention",
@@ -256,6 +268,13 @@ const RULES: &[Rule] = &[
     Rule { engines: &[BackendKind::Tract], op: "Attention", what: "sliding-window Attention", instead: "onnxruntime", matches: windowed },
     Rule {
         engines: &[BackendKind::Tract],
+        op: "Swish",
+        what: "Swish with an alpha other than 1 (tract ignores alpha)",
+        instead: "onnxruntime",
+        matches: |n| n.attrs.contains_key("alpha") && n.float("alpha") != Some(1.0),
+    },
+    Rule {
+        engines: &[BackendKind::Tract],
         op: "Attention",
         what: "causal Attention with a past key and value",
         instead: "onnxruntime",
@@ -265,7 +284,7 @@ const RULES: &[Rule] = &[
 
 
 /// A configuration `engines` compute wrongly for some values of one of the node's inputs:
-/// `bad` says whether the values given (as f64, with the node for context) are such values.
+/// `bad` says whether the values given are such values.
 struct ValueRule {
     engines: &'static [BackendKind],
     op: &'static str,
@@ -275,7 +294,21 @@ struct ValueRule {
     instead: &'static str,
     /// Whether the rule applies to this node at all.
     applies: fn(&Node) -> bool,
-    bad: fn(&Node, &[f64]) -> bool,
+    bad: Bad,
+    /// Whether the rule also holds for a constant of the model (judged at load); false where the
+    /// engine computes the constant case right.
+    at_load: bool,
+}
+
+/// How a value rule looks at a tensor.
+#[derive(Clone, Copy)]
+enum Bad {
+    /// Each value on its own: called with the values as f64 a chunk at a time (so a large tensor
+    /// costs one chunk of memory), and once with no values for a tensor with none.
+    Values(fn(&Node, &[f64]) -> bool),
+    /// Values along an axis: called once with the tensor's dimensions and a reader of its i-th
+    /// value (row-major).
+    Tensor(fn(&Node, &[usize], &dyn Fn(usize) -> f64) -> bool),
 }
 
 /// Bits of an integer element type (ONNX numbering); 0 when not an integer type.
@@ -302,6 +335,33 @@ fn shrinks(_: &Node, scales: &[f64]) -> bool {
     scales.iter().any(|s| *s < 1.0)
 }
 
+/// Whether two values of one slice along TopK's axis are equal (ties, whose order ONNX fixes:
+/// the lower index first).
+fn ties_along_axis(n: &Node, dims: &[usize], at: &dyn Fn(usize) -> f64) -> bool {
+    let rank = dims.len() as i64;
+    let axis = n.int("axis").unwrap_or(-1);
+    let axis = if axis < 0 { axis + rank } else { axis };
+    if rank == 0 || !(0..rank).contains(&axis) {
+        return false;
+    }
+    let axis = axis as usize;
+    let len = dims[axis];
+    let inner: usize = dims[axis + 1..].iter().product();
+    let outer: usize = dims[..axis].iter().product();
+    let mut slice = Vec::with_capacity(len);
+    for o in 0..outer {
+        for i in 0..inner {
+            slice.clear();
+            slice.extend((0..len).map(|k| at((o * len + k) * inner + i)));
+            slice.sort_by(f64::total_cmp);
+            if slice.windows(2).any(|w| w[0] == w[1]) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 const VALUE_RULES: &[ValueRule] = &[
     ValueRule {
         engines: &[BackendKind::Tract],
@@ -310,7 +370,8 @@ const VALUE_RULES: &[ValueRule] = &[
         what: "BitShift by a negative count or by the bit width or more",
         instead: "onnxruntime",
         applies: |_| true,
-        bad: shift_out_of_range,
+        bad: Bad::Values(shift_out_of_range),
+        at_load: true,
     },
     ValueRule {
         engines: &[BackendKind::Openvino],
@@ -319,10 +380,11 @@ const VALUE_RULES: &[ValueRule] = &[
         what: "BitShift by the bit width or more, or right by a negative count",
         instead: "onnxruntime",
         applies: |_| true,
-        bad: |n, v| {
+        bad: Bad::Values(|n, v| {
             let bits = int_bits(n.input_type(0)) as f64;
             bits > 0.0 && v.iter().any(|s| *s >= bits || (*s < 0.0 && n.text("direction") == Some(b"RIGHT")))
-        },
+        }),
+        at_load: true,
     },
     ValueRule {
         engines: &[BackendKind::Openvino],
@@ -331,7 +393,8 @@ const VALUE_RULES: &[ValueRule] = &[
         what: "right BitShift of negative numbers",
         instead: "onnxruntime",
         applies: |n| n.text("direction") == Some(b"RIGHT"),
-        bad: |_, v| v.iter().any(|x| *x < 0.0),
+        bad: Bad::Values(|_, v| v.iter().any(|x| *x < 0.0)),
+        at_load: true,
     },
     ValueRule {
         engines: &[BackendKind::Onnxruntime, BackendKind::Openvino],
@@ -340,7 +403,38 @@ const VALUE_RULES: &[ValueRule] = &[
         what: "linear or cubic Resize with align_corners that shrinks",
         instead: "",
         applies: interpolating_align_corners,
-        bad: shrinks,
+        bad: Bad::Values(shrinks),
+        at_load: true,
+    },
+    ValueRule {
+        engines: &[BackendKind::Openvino, BackendKind::Tract],
+        op: "ReduceMax",
+        input: 0,
+        what: "ReduceMax of an empty set or of -inf values (the lowest finite float comes out for -inf)",
+        instead: "onnxruntime",
+        applies: |n| float_input(n, 0),
+        bad: Bad::Values(|_, v| v.is_empty() || v.iter().any(|x| *x == f64::NEG_INFINITY)),
+        at_load: true,
+    },
+    ValueRule {
+        engines: &[BackendKind::Openvino],
+        op: "Tile",
+        input: 1,
+        what: "Tile repeating more than two axes past the first, with repeats given at run time",
+        instead: "onnxruntime",
+        applies: |_| true,
+        bad: Bad::Values(|_, v| v.iter().skip(1).filter(|r| **r != 1.0).count() > 2),
+        at_load: false,
+    },
+    ValueRule {
+        engines: &[BackendKind::Openvino],
+        op: "TopK",
+        input: 0,
+        what: "TopK over equal values (their order is not ONNX's lower index first)",
+        instead: "onnxruntime",
+        applies: |_| true,
+        bad: Bad::Tensor(ties_along_axis),
+        at_load: true,
     },
 ];
 
@@ -412,14 +506,42 @@ fn tensor_bad(t: &wasmtime_wasi_nn::Tensor, rule: &ValueRule, node: &Node) -> bo
         T::I32 => (4, |c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as f64),
         T::I64 => (8, |c| i64::from_le_bytes(c.try_into().expect("8 bytes")) as f64),
         T::U8 => (1, |c| c[0] as f64),
-        _ => return false,
+        T::Fp16 => (2, |c| half::f16::from_le_bytes(c.try_into().expect("2 bytes")).to_f64()),
+        T::Bf16 => (2, |c| half::bf16::from_le_bytes(c.try_into().expect("2 bytes")).to_f64()),
     };
-    let mut buf = Vec::with_capacity(1024);
-    t.data.chunks(1024 * size).any(|bytes| {
-        buf.clear();
-        buf.extend(bytes.chunks_exact(size).map(decode));
-        (rule.bad)(node, &buf)
-    })
+    match rule.bad {
+        Bad::Values(bad) => {
+            if t.data.is_empty() {
+                return bad(node, &[]);
+            }
+            let mut buf = Vec::with_capacity(1024);
+            t.data.chunks(1024 * size).any(|bytes| {
+                buf.clear();
+                buf.extend(bytes.chunks_exact(size).map(decode));
+                bad(node, &buf)
+            })
+        }
+        Bad::Tensor(bad) => {
+            let dims: Vec<usize> = t.dimensions.iter().map(|d| *d as usize).collect();
+            // A tensor whose bytes do not match its shape is refused elsewhere, by the shape check.
+            if dims.iter().try_fold(1usize, |a, d| a.checked_mul(*d)) != Some(t.data.len() / size) {
+                return false;
+            }
+            bad(node, &dims, &|i| decode(&t.data[i * size..(i + 1) * size]))
+        }
+    }
+}
+
+/// Whether a constant's values are bad for `rule` at `node`.
+fn proto_bad(t: &pb::TensorProto, rule: &ValueRule, node: &Node) -> bool {
+    let Some(values) = proto_values(t) else { return false };
+    match rule.bad {
+        Bad::Values(bad) => bad(node, &values),
+        Bad::Tensor(bad) => {
+            let dims: Vec<usize> = t.dims.iter().map(|d| (*d).max(0) as usize).collect();
+            dims.iter().product::<usize>() == values.len() && bad(node, &dims, &|i| values[i])
+        }
+    }
 }
 
 /// A constant tensor's values as f64 (initializer or Constant node), for the types value rules read.
@@ -488,8 +610,8 @@ fn visit(engine: BackendKind, graph: &pb::GraphProto, opset: i64, top: bool, gua
             }
             for (i, rule) in VALUE_RULES.iter().enumerate().filter(|(_, r)| r.engines.contains(&engine) && r.op == n.op && (r.applies)(&n)) {
                 let Some(Some(input)) = n.inputs.get(rule.input).copied() else { continue };
-                if let Some(values) = constants.get(input).and_then(|t| proto_values(t)) {
-                    if (rule.bad)(&n, &values) {
+                if let Some(t) = constants.get(input) {
+                    if rule.at_load && proto_bad(t, rule, &n) {
                         return Err(refusal(engine, rule.what, rule.instead));
                     }
                 } else if top && graph_inputs.contains(input) {
@@ -573,6 +695,21 @@ mod tests {
     fn i32s(v: &[i32]) -> wasmtime_wasi_nn::Tensor {
         let data = v.iter().flat_map(|x| x.to_le_bytes()).collect();
         wasmtime_wasi_nn::Tensor::new(vec![v.len() as u32], wasmtime_wasi_nn::wit::TensorType::I32, data)
+    }
+
+    #[test]
+    fn ties_are_found_along_topk_axis_only() {
+        let types = HashMap::new();
+        let axis = pb::AttributeProto { name: "axis".into(), i: 0, r#type: 2, ..Default::default() };
+        let node = |attrs: HashMap<&'static str, &'static pb::AttributeProto>| Node { op: "TopK", attrs, inputs: vec![], types: &types, opset: 18 };
+        // 2 x 3, row-major: [[1, 2, 1], [3, 4, 5]]: a tie along the last axis (row 0), none down the columns.
+        let v = [1.0, 2.0, 1.0, 3.0, 4.0, 5.0];
+        let at = |i: usize| v[i];
+        assert!(ties_along_axis(&node(HashMap::new()), &[2, 3], &at));
+        let axis: &'static pb::AttributeProto = Box::leak(Box::new(axis));
+        assert!(!ties_along_axis(&node(HashMap::from([("axis", axis)])), &[2, 3], &at));
+        // No values: no ties.
+        assert!(!ties_along_axis(&node(HashMap::new()), &[0, 3], &|_| 0.0));
     }
 
     #[test]

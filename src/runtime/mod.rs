@@ -92,6 +92,11 @@ impl Runtime {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // For profiling the plugins' JIT code with `perf`: NNHOST_PERFMAP=1 writes
+        // /tmp/perf-<pid>.map, which `perf report` reads for symbol names.
+        if std::env::var_os("NNHOST_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         config.consume_fuel(options.limits.fuel.is_some());
         if let Some(slots) = options.pool_slots {
             let l = &options.limits;
