@@ -324,6 +324,22 @@ where
     Ok(Tensor::from_array((shape, values))?.into_dyn())
 }
 
+/// [`typed`] for the plain numeric types: on a little-endian host the bytes are the values, so they
+/// are copied whole (memcpy speed; the element-wise decode ran at about 3 GB/s, a fifth of a
+/// millisecond for one 224x224 image).
+fn pod<T, const N: usize>(shape: Vec<i64>, data: &[u8], f: fn([u8; N]) -> T) -> ort::Result<DynValue>
+where
+    T: PrimitiveTensorElementType + bytemuck::Pod + std::fmt::Debug + Clone + 'static,
+{
+    if cfg!(target_endian = "big") || shape.contains(&0) {
+        return typed(shape, data, f);
+    }
+    let n = data.len() / N;
+    let mut values = vec![T::zeroed(); n];
+    bytemuck::cast_slice_mut::<T, u8>(&mut values).copy_from_slice(&data[..n * N]);
+    Ok(Tensor::from_array((shape, values))?.into_dyn())
+}
+
 fn to_ort(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo, limits: &TensorLimits) -> Result<DynValue, BackendError> {
     check_tensor(name, t, limits)?;
     let ty = element_of(t.ty);
@@ -343,13 +359,13 @@ fn to_ort(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo, limits: &Tens
     }
     let d = &t.data;
     match t.ty {
-        TensorType::Fp32 => typed(shape, d, f32::from_le_bytes),
-        TensorType::Fp64 => typed(shape, d, f64::from_le_bytes),
+        TensorType::Fp32 => pod(shape, d, f32::from_le_bytes),
+        TensorType::Fp64 => pod(shape, d, f64::from_le_bytes),
         TensorType::Fp16 => typed(shape, d, half::f16::from_le_bytes),
         TensorType::Bf16 => typed(shape, d, half::bf16::from_le_bytes),
-        TensorType::U8 => typed(shape, d, u8::from_le_bytes),
-        TensorType::I32 => typed(shape, d, i32::from_le_bytes),
-        TensorType::I64 => typed(shape, d, i64::from_le_bytes),
+        TensorType::U8 => pod(shape, d, u8::from_le_bytes),
+        TensorType::I32 => pod(shape, d, i32::from_le_bytes),
+        TensorType::I64 => pod(shape, d, i64::from_le_bytes),
     }
     .map_err(|e| invalid(format!("input `{name}`: {e}")))
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::Mutex;
 
 use clap::Args;
 use serde::Serialize;
@@ -133,7 +133,7 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
     let width = items.iter().map(|i| display(i).len()).max().unwrap_or(0);
 
     let mut failures = 0usize;
-    let mut report = |item: &Result<PathBuf, (PathBuf, String)>, result: Result<Vec<Prediction>, String>| {
+    let report = |item: &Result<PathBuf, (PathBuf, String)>, result: Result<Vec<Prediction>, String>| {
         let path = display(item);
         let line = match (&result, args.json) {
             (Ok(top), true) => Some(
@@ -169,13 +169,14 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
         bar.suspend(|| out(&format!("{:<width$}  top {} ({} on {})", "IMAGE", args.top, model_name, backend)));
     }
 
-    // Workers take images in order; results are printed in input order as they complete.
+    // Workers take images in order; results are printed in input order as they complete, by the
+    // worker that completes the next one due (no thread to wake per image: on a machine with as
+    // many workers as cores, each wake-up would preempt one of them).
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel();
+    let printer = Mutex::new((BTreeMap::new(), 0usize, report));
     std::thread::scope(|s| {
         for _ in 0..jobs.min(items.len().max(1)) {
-            let tx = tx.clone();
-            let (next, items, classifier) = (&next, &items, &classifier);
+            let (next, items, classifier, printer) = (&next, &items, &classifier, &printer);
             s.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(item) = items.get(i) else { break };
@@ -183,22 +184,17 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
                     Ok(p) => classify_file(classifier, p, args.top, max_input),
                     Err((_, e)) => Err(e.clone()),
                 };
-                if tx.send((i, r)).is_err() {
-                    break;
+                let mut guard = printer.lock().unwrap_or_else(|p| p.into_inner());
+                let (pending, cursor, report) = &mut *guard;
+                pending.insert(i, r);
+                while let Some(r) = pending.remove(cursor) {
+                    report(&items[*cursor], r);
+                    *cursor += 1;
                 }
             });
         }
-        drop(tx);
-        let mut pending = BTreeMap::new();
-        let mut cursor = 0;
-        for (i, r) in rx {
-            pending.insert(i, r);
-            while let Some(r) = pending.remove(&cursor) {
-                report(&items[cursor], r);
-                cursor += 1;
-            }
-        }
     });
+    drop(printer);
     bar.finish_and_clear();
     Ok(if failures > 0 { EXIT_FAILURES } else { 0 })
 }

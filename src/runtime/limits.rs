@@ -149,8 +149,19 @@ struct Watch {
 
 #[derive(Default)]
 struct Watchdog {
-    watches: Mutex<(u64, Vec<Watch>)>,
+    watches: Mutex<Watches>,
     wake: Condvar,
+}
+
+#[derive(Default)]
+struct Watches {
+    /// The last id given out.
+    last: u64,
+    list: Vec<Watch>,
+    /// When the watchdog thread wakes next on its own (`None`: only when notified). A new watch due
+    /// no earlier needs no wake-up: the watchdog then finds it on its next wake, so a run that
+    /// finishes in time costs no thread switch at all.
+    armed: Option<Instant>,
 }
 
 fn watchdog() -> &'static Watchdog {
@@ -163,12 +174,13 @@ fn watchdog() -> &'static Watchdog {
                 let mut guard = w.watches.lock().unwrap_or_else(|p| p.into_inner());
                 loop {
                     let now = Instant::now();
-                    let (due, rest): (Vec<Watch>, Vec<Watch>) = std::mem::take(&mut guard.1).into_iter().partition(|x| x.at <= now);
-                    guard.1 = rest;
+                    let (due, rest): (Vec<Watch>, Vec<Watch>) = std::mem::take(&mut guard.list).into_iter().partition(|x| x.at <= now);
+                    guard.list = rest;
                     for d in due {
                         d.target.cancel();
                     }
-                    let next = guard.1.iter().map(|x| x.at).min();
+                    let next = guard.list.iter().map(|x| x.at).min();
+                    guard.armed = next;
                     guard = match next {
                         Some(at) => {
                             w.wake.wait_timeout(guard, at.saturating_duration_since(Instant::now())).unwrap_or_else(|p| p.into_inner()).0
@@ -189,7 +201,7 @@ impl Drop for WatchGuard {
     fn drop(&mut self) {
         let w = watchdog();
         let mut g = w.watches.lock().unwrap_or_else(|p| p.into_inner());
-        g.1.retain(|x| x.id != self.0);
+        g.list.retain(|x| x.id != self.0);
     }
 }
 
@@ -197,9 +209,12 @@ impl Drop for WatchGuard {
 pub fn cancel_at(at: Instant, target: Arc<dyn Cancel>) -> WatchGuard {
     let w = watchdog();
     let mut g = w.watches.lock().unwrap_or_else(|p| p.into_inner());
-    g.0 += 1;
-    let id = g.0;
-    g.1.push(Watch { id, at, target });
-    w.wake.notify_all();
+    g.last += 1;
+    let id = g.last;
+    g.list.push(Watch { id, at, target });
+    if g.armed.is_none_or(|armed| at < armed) {
+        g.armed = Some(at);
+        w.wake.notify_all();
+    }
     WatchGuard(id)
 }
