@@ -21,6 +21,8 @@ fn main() {
     for dir in ["guests", "wit"] {
         rerun_if_changed(&root.join(dir));
     }
+    // The guests' compiler flags (hidden folders are not scanned).
+    println!("cargo:rerun-if-changed={}", guests.join(".cargo").join("config.toml").display());
     println!("cargo:rerun-if-env-changed=NNHOST_GUEST_TARGET_DIR");
     println!("cargo:rerun-if-env-changed=NNHOST_GUEST_TOOLCHAIN");
     // The host's own target triple, for tests that ask cargo about this platform's packages.
