@@ -9,9 +9,11 @@
 //! a backend that computes it correctly. Where the wrong results depend on the values of one input
 //! (a shift count past the width, a Resize that shrinks with align_corners), the check happens on
 //! those values: at load when the input is a constant of the model, else on every tensor the plugin
-//! gives that input (`Guards`). What neither can tell apart (values computed inside the graph: a
-//! ReduceMax over a row of -inf inside an attention graph, a quantization tie, an IoU exactly at
-//! the threshold) stays listed in `tests/conformance/expect-*.toml`.
+//! gives that input (`Guards`). Where an exact rewrite makes the engine compute what ONNX specifies
+//! (OpenVINO's NonMaxSuppression threshold), the model or the input is rewritten instead
+//! (`fix_proto`). What none of these can tell apart (values computed inside the graph: a ReduceMax
+//! over a row of -inf inside an attention graph, a quantization tie) stays listed in
+//! `tests/conformance/expect-*.toml`.
 //!
 //! Each rule is bound to the engine versions nnhost pins; the conformance check in CI fails when
 //! an engine upgrade makes a refused configuration pass (it then counts as lost) or a new one fail.
@@ -448,7 +450,11 @@ fn refusal(engine: BackendKind, what: &str, instead: &str) -> BackendError {
 
 /// Checks on the values a plugin gives a graph input that feeds a value rule.
 #[derive(Clone, Debug, Default)]
-pub struct Guards(Vec<Guard>);
+pub struct Guards {
+    checks: Vec<Guard>,
+    /// Graph inputs whose f32 values go to the engine as the next float up (see [`fix_proto`]).
+    next_up: Vec<String>,
+}
 
 #[derive(Clone, Debug)]
 struct Guard {
@@ -474,7 +480,7 @@ impl Guards {
     /// Refuse `tensor`, given for graph input `name`, when its values are ones the engine computes
     /// wrongly.
     pub fn check(&self, name: &str, tensor: &wasmtime_wasi_nn::Tensor) -> Result<(), BackendError> {
-        for g in self.0.iter().filter(|g| g.input == name) {
+        for g in self.checks.iter().filter(|g| g.input == name) {
             let rule = &VALUE_RULES[g.rule];
             let node = Node {
                 op: rule.op,
@@ -490,9 +496,20 @@ impl Guards {
         Ok(())
     }
 
+    /// Adjust the bytes of graph input `name` (of type `ty`, already checked) as [`fix_proto`]
+    /// arranged, before the engine reads them.
+    pub fn adjust(&self, name: &str, ty: wasmtime_wasi_nn::wit::TensorType, bytes: &mut [u8]) {
+        if ty == wasmtime_wasi_nn::wit::TensorType::Fp32 && self.next_up.iter().any(|n| n == name) {
+            for c in bytes.chunks_exact_mut(4) {
+                let v = f32::from_le_bytes(c.try_into().expect("4 bytes"));
+                c.copy_from_slice(&v.next_up().to_le_bytes());
+            }
+        }
+    }
+
     #[cfg(test)]
     fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.checks.is_empty()
     }
 }
 
@@ -570,7 +587,152 @@ pub fn check_proto(engine: BackendKind, proto: &pb::ModelProto) -> Result<Guards
     let Some(graph) = proto.graph.as_ref() else { return Ok(Guards::default()) };
     let mut guards = Vec::new();
     visit(engine, graph, opset, true, &mut guards)?;
-    Ok(Guards(guards))
+    Ok(Guards { checks: guards, next_up: Vec::new() })
+}
+
+/// Rewrite what `engine` computes differently from ONNX where an exact rewrite exists; true when
+/// the model changed (the engine then reads the re-encoded model), and `guards` learns the graph
+/// inputs to adjust.
+///
+/// OpenVINO's NonMaxSuppression suppresses a box whose IoU with a kept box is at least
+/// `iou_threshold`; ONNX suppresses only above it, so a box exactly at the threshold is dropped
+/// (test_nonmaxsuppression_iou_threshold_boundary). For an f32 IoU, "at least the next float
+/// above t" is "above t": the threshold goes to OpenVINO as `t.next_up()`, a constant rewritten
+/// here, a graph input adjusted on every tensor given for it.
+///
+/// OpenVINO and tract reduce a set with no value above -inf (all -inf, or empty) to the lowest
+/// finite float, not to -inf; ONNX's Attention function tests for fully masked rows with
+/// `Equal(ReduceMax(x), -inf)`, which then misses them and lets a softmax's NaN through
+/// (test_attention_4d_causal_nonpad_negative_offset_structural_empty_expanded). That test is
+/// rewritten to one that does not depend on the reduction's start value: no element of the row
+/// differs from -inf ([`fix_all_neg_inf_tests`]).
+pub fn fix_proto(engine: BackendKind, proto: &mut pb::ModelProto, guards: &mut Guards) -> bool {
+    let Some(graph) = proto.graph.as_mut() else { return false };
+    let mut changed = false;
+    if matches!(engine, BackendKind::Openvino | BackendKind::Tract) {
+        changed |= fix_all_neg_inf_tests(graph);
+    }
+    if engine == BackendKind::Openvino {
+        changed |= fix_nms_threshold(graph, guards);
+    }
+    changed
+}
+
+fn default_domain(n: &pb::NodeProto) -> bool {
+    n.domain.is_empty() || n.domain == "ai.onnx"
+}
+
+/// Whether `name` is a constant of `graph` (initializer or Constant node) whose values are all -inf.
+fn all_neg_inf(graph: &pb::GraphProto, name: &str) -> bool {
+    let t = graph.initializer.iter().find(|t| t.name == name).or_else(|| {
+        graph
+            .node
+            .iter()
+            .find(|n| n.op_type == "Constant" && n.output.first().is_some_and(|o| o == name))
+            .and_then(|n| n.attribute.iter().find(|a| a.name == "value").and_then(|a| a.t.as_ref()))
+    });
+    t.and_then(proto_values).is_some_and(|v| !v.is_empty() && v.iter().all(|x| *x == f64::NEG_INFINITY))
+}
+
+/// Rewrite each `Equal(ReduceMax(x, axes), -inf)` (the -inf a constant, or a constant cast like
+/// `x`) into `Not(Greater(ReduceMax(Cast(Not(IsInf(x, negative only)), float), axes), 0.5))`:
+/// true where every value of the row is -inf or the row is empty, whatever value the engine
+/// starts a max reduction from. The Equal's output keeps its name, so nothing downstream changes.
+fn fix_all_neg_inf_tests(graph: &mut pb::GraphProto) -> bool {
+    let mut changed = false;
+    let mut i = 0;
+    while i < graph.node.len() {
+        let node = &graph.node[i];
+        if node.op_type != "Equal" || !default_domain(node) || node.input.len() != 2 || node.output.len() != 1 {
+            i += 1;
+            continue;
+        }
+        let producer = |name: &str| graph.node[..i].iter().rev().find(|n| n.output.iter().any(|o| o == name));
+        let neg_inf = |name: &str| {
+            all_neg_inf(graph, name)
+                || producer(name).is_some_and(|n| n.op_type == "CastLike" && n.input.first().is_some_and(|c| all_neg_inf(graph, c)))
+        };
+        let max_of = |name: &str| producer(name).filter(|n| n.op_type == "ReduceMax" && default_domain(n) && !n.input.is_empty()).cloned();
+        let reduce = match (max_of(&node.input[0]), max_of(&node.input[1])) {
+            (Some(r), None) if neg_inf(&node.input[1]) => r,
+            (None, Some(r)) if neg_inf(&node.input[0]) => r,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let out = node.output[0].clone();
+        let name = |what: &str| format!("{out}.nnhost_{what}");
+        let op = |op: &str, inputs: Vec<String>, output: String, attribute: Vec<pb::AttributeProto>| pb::NodeProto {
+            op_type: op.into(),
+            input: inputs,
+            name: format!("{output}.node"),
+            output: vec![output],
+            attribute,
+            ..Default::default()
+        };
+        let int_attr = |n: &str, i: i64| pb::AttributeProto { name: n.into(), i, r#type: 2, ..Default::default() };
+        let x = reduce.input[0].clone();
+        let mut rows = reduce.clone();
+        rows.input[0] = name("finite_or_nan");
+        rows.output = vec![name("row_has_value")];
+        rows.name = name("row_has_value.node");
+        let nodes = vec![
+            op("IsInf", vec![x], name("neg_inf"), vec![int_attr("detect_positive", 0), int_attr("detect_negative", 1)]),
+            op("Not", vec![name("neg_inf")], name("not_neg_inf"), vec![]),
+            op("Cast", vec![name("not_neg_inf")], name("finite_or_nan"), vec![int_attr("to", 1)]),
+            rows,
+            op("Greater", vec![name("row_has_value"), name("half")], name("any"), vec![]),
+            op("Not", vec![name("any")], out.clone(), vec![]),
+        ];
+        graph.initializer.push(pb::TensorProto { name: name("half"), data_type: 1, float_data: vec![0.5], ..Default::default() });
+        let n = nodes.len();
+        graph.node.splice(i..=i, nodes);
+        i += n;
+        changed = true;
+    }
+    changed
+}
+
+/// See [`fix_proto`]: OpenVINO's NonMaxSuppression threshold, as the next float up.
+fn fix_nms_threshold(graph: &mut pb::GraphProto, guards: &mut Guards) -> bool {
+    let inputs: std::collections::HashSet<String> = graph.input.iter().map(|v| v.name.clone()).collect();
+    let mut changed = false;
+    let mut added: Vec<pb::TensorProto> = Vec::new();
+    for i in 0..graph.node.len() {
+        let node = &graph.node[i];
+        if node.op_type != "NonMaxSuppression" || !default_domain(node) {
+            continue;
+        }
+        let Some(name) = node.input.get(3).filter(|n| !n.is_empty()).cloned() else { continue };
+        if inputs.contains(&name) {
+            // Given at run time (an initializer listed as an input too is a default it may override).
+            if !guards.next_up.contains(&name) {
+                guards.next_up.push(name);
+            }
+            continue;
+        }
+        let constant = graph.initializer.iter().find(|t| t.name == name).cloned().or_else(|| {
+            graph.node.iter().find(|n| n.op_type == "Constant" && n.output.first() == Some(&name)).and_then(|n| {
+                n.attribute.iter().find(|a| a.name == "value").and_then(|a| a.t.clone())
+            })
+        });
+        let Some(mut t) = constant.filter(|t| t.data_type == 1) else { continue };
+        if !t.raw_data.is_empty() {
+            for c in t.raw_data.chunks_exact_mut(4) {
+                let v = f32::from_le_bytes(c.try_into().expect("4 bytes"));
+                c.copy_from_slice(&v.next_up().to_le_bytes());
+            }
+        } else {
+            t.float_data.iter_mut().for_each(|v| *v = v.next_up());
+        }
+        t.name = format!("{name}.nnhost_next_up_{i}");
+        graph.node[i].input[3] = t.name.clone();
+        added.push(t);
+        changed = true;
+    }
+    graph.initializer.extend(added);
+    changed
 }
 
 /// Check every node of `graph`, and of graphs nested in its nodes' attributes. `top`: whether
@@ -695,6 +857,84 @@ mod tests {
     fn i32s(v: &[i32]) -> wasmtime_wasi_nn::Tensor {
         let data = v.iter().flat_map(|x| x.to_le_bytes()).collect();
         wasmtime_wasi_nn::Tensor::new(vec![v.len() as u32], wasmtime_wasi_nn::wit::TensorType::I32, data)
+    }
+
+    #[test]
+    fn openvino_gets_the_nms_threshold_as_the_next_float_up() {
+        let node = pb::NodeProto {
+            op_type: "NonMaxSuppression".into(),
+            input: vec!["boxes".into(), "scores".into(), "max".into(), "iou".into()],
+            output: vec!["selected".into()],
+            ..Default::default()
+        };
+        let input = |name: &str| pb::ValueInfoProto { name: name.into(), ..Default::default() };
+        let model = |iou_constant: bool| pb::ModelProto {
+            graph: Some(pb::GraphProto {
+                node: vec![node.clone()],
+                input: ["boxes", "scores", "max"].into_iter().chain((!iou_constant).then_some("iou")).map(input).collect(),
+                initializer: iou_constant
+                    .then(|| pb::TensorProto { name: "iou".into(), data_type: 1, float_data: vec![0.5], ..Default::default() })
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        // A constant threshold is rewritten into a new initializer the node reads.
+        let mut m = model(true);
+        let mut guards = Guards::default();
+        assert!(fix_proto(BackendKind::Openvino, &mut m, &mut guards));
+        let g = m.graph.as_ref().unwrap();
+        let fixed = g.initializer.iter().find(|t| t.name == g.node[0].input[3]).unwrap();
+        assert_eq!(fixed.float_data, vec![0.5f32.next_up()]);
+        assert_eq!(g.initializer.iter().find(|t| t.name == "iou").unwrap().float_data, vec![0.5]);
+        // One given at run time is adjusted as it is set; other inputs and engines are left alone.
+        let mut m = model(false);
+        let mut guards = Guards::default();
+        assert!(!fix_proto(BackendKind::Openvino, &mut m, &mut guards));
+        let mut bytes = 0.5f32.to_le_bytes();
+        guards.adjust("iou", wasmtime_wasi_nn::wit::TensorType::Fp32, &mut bytes);
+        assert_eq!(f32::from_le_bytes(bytes), 0.5f32.next_up());
+        let mut bytes = 0.5f32.to_le_bytes();
+        guards.adjust("scores", wasmtime_wasi_nn::wit::TensorType::Fp32, &mut bytes);
+        assert_eq!(f32::from_le_bytes(bytes), 0.5);
+        assert!(!fix_proto(BackendKind::Onnxruntime, &mut model(true), &mut Guards::default()));
+    }
+
+    #[test]
+    fn a_test_for_rows_of_neg_inf_no_longer_reads_the_max() {
+        let node = |op: &str, input: &[&str], output: &str| pb::NodeProto {
+            op_type: op.into(),
+            input: input.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.into()],
+            ..Default::default()
+        };
+        let neg_inf = pb::TensorProto { name: "ninf".into(), data_type: 1, float_data: vec![f32::NEG_INFINITY], ..Default::default() };
+        let mut proto = pb::ModelProto {
+            graph: Some(pb::GraphProto {
+                node: vec![
+                    node("ReduceMax", &["x", "axes"], "m"),
+                    node("CastLike", &["ninf", "x"], "ninf_t"),
+                    node("Equal", &["m", "ninf_t"], "masked"),
+                    node("Not", &["masked"], "y"),
+                ],
+                initializer: vec![neg_inf],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(!fix_proto(BackendKind::Onnxruntime, &mut proto.clone(), &mut Guards::default()));
+        assert!(fix_proto(BackendKind::Tract, &mut proto, &mut Guards::default()));
+        let g = proto.graph.as_ref().unwrap();
+        let ops: Vec<&str> = g.node.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(ops, ["ReduceMax", "CastLike", "IsInf", "Not", "Cast", "ReduceMax", "Greater", "Not", "Not"]);
+        // The rows' reduction keeps the original's axes; the test's output keeps its name.
+        assert_eq!(g.node[5].input[1], "axes");
+        assert_eq!(g.node[7].output, ["masked"]);
+        let mut names: Vec<&str> = g.node.iter().map(|n| n.name.as_str()).filter(|n| !n.is_empty()).collect();
+        let all = names.len();
+        names.dedup();
+        assert_eq!(names.len(), all, "node names are unique");
     }
 
     #[test]

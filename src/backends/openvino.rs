@@ -186,11 +186,20 @@ impl OvGraph {
     ) -> Result<Self, BackendError> {
         // An ONNX model (no weights file) is parsed once, for the known-wrong check and to find the
         // inputs OpenVINO's reader drops.
-        let proto = if weights.is_none() { super::tract::parse_onnx(model).ok() } else { None };
-        let guards = match &proto {
+        let mut proto = if weights.is_none() { super::tract::parse_onnx(model).ok() } else { None };
+        let mut guards = match &proto {
             Some(p) => super::known_wrong::check_proto(super::BackendKind::Openvino, p)?,
             None => Default::default(),
         };
+        // Where nnhost rewrites what OpenVINO computes differently (known_wrong::fix_proto),
+        // OpenVINO reads the rewritten model.
+        let mut rewritten = None;
+        if let Some(p) = proto.as_mut() {
+            if super::known_wrong::fix_proto(super::BackendKind::Openvino, p, &mut guards) {
+                rewritten = Some(prost::Message::encode_to_vec(&*p));
+            }
+        }
+        let model = rewritten.as_deref().unwrap_or(model);
         let mut core = Core::new().map_err(|e| invalid(format!("OpenVINO cannot start: {e}")))?;
         let weights_tensor = match weights {
             Some(w) => {
@@ -417,7 +426,9 @@ impl OvContext {
         }
         // A zero-size tensor may have no buffer at all (a null pointer the crate would make a slice of).
         if size > 0 {
-            tensor.get_raw_data_mut().map_err(ov_err("cannot fill the input"))?.copy_from_slice(&t.data);
+            let bytes = tensor.get_raw_data_mut().map_err(ov_err("cannot fill the input"))?;
+            bytes.copy_from_slice(&t.data);
+            self.graph.0.guards.adjust(name, t.ty, bytes);
         }
         self.request.as_mut().expect(HELD).set_tensor(name, &tensor).map_err(ov_err("rejected the input"))?;
         self.set[i] = true;

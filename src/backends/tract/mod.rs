@@ -116,11 +116,12 @@ impl TractGraph {
         };
         let panicked = || invalid("tract cannot load the model: the model bytes made tract panic");
         // Parsed once: the known-wrong check and the model both read this.
-        let proto = match crate::catch_quietly(|| tract_onnx::onnx().proto_model_for_read(&mut &bytes[..])) {
+        let mut proto = match crate::catch_quietly(|| tract_onnx::onnx().proto_model_for_read(&mut &bytes[..])) {
             Ok(r) => r.map_err(load_error)?,
             Err(_) => return Err(panicked()),
         };
-        let guards = super::known_wrong::check_proto(super::BackendKind::Tract, &proto)?;
+        let mut guards = super::known_wrong::check_proto(super::BackendKind::Tract, &proto)?;
+        super::known_wrong::fix_proto(super::BackendKind::Tract, &mut proto, &mut guards);
         match crate::catch_quietly(|| Self::build(&proto, limits, guards)) {
             Ok(r) => r.map_err(load_error),
             Err(_) => Err(panicked()),
