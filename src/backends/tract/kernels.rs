@@ -17,36 +17,16 @@
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// The registered entry point: a plain `unsafe fn`, as the registry stores it. tract calls it
-    /// only on a machine with AVX2 and FMA (the routine's `isa` requirement below).
+    /// The kernel, as the registry stores it: tract calls it only on a machine with AVX2 and FMA
+    /// (the routine's `isa` requirement below).
     ///
     /// # Safety
     /// As [`tract_linalg::routines::DepthwiseCF32`]: every input, kernel and bias element the
-    /// formula reads must be readable, and `channels` outputs writable at each output position.
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn depthwise_c_f32(
-        input: *const f32,
-        output: *mut f32,
-        kernel: *const f32,
-        tap_indices: &[usize],
-        offsets: &[isize],
-        bias: *const f32,
-        channels: usize,
-        k_stride: usize,
-        len: usize,
-        in_stride: isize,
-        out_stride: isize,
-    ) {
-        unsafe {
-            depthwise_c_f32_avx2(
-                input, output, kernel, tap_indices, offsets, bias, channels, k_stride, len, in_stride, out_stride,
-            )
-        }
-    }
-
+    /// formula reads must be readable, and `channels` outputs writable at each output position; and
+    /// the CPU must have AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn depthwise_c_f32_avx2(
+    pub unsafe fn depthwise_c_f32(
         input: *const f32,
         output: *mut f32,
         kernel: *const f32,
