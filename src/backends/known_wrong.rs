@@ -10,10 +10,10 @@
 //! (a shift count past the width, a Resize that shrinks with align_corners), the check happens on
 //! those values: at load when the input is a constant of the model, else on every tensor the plugin
 //! gives that input (`Guards`). Where an exact rewrite makes the engine compute what ONNX specifies
-//! (OpenVINO's NonMaxSuppression threshold), the model or the input is rewritten instead
-//! (`fix_proto`). What none of these can tell apart (values computed inside the graph: a ReduceMax
-//! over a row of -inf inside an attention graph, a quantization tie) stays listed in
-//! `tests/conformance/expect-*.toml`.
+//! (OpenVINO's NonMaxSuppression threshold, the fully-masked-row test of ONNX's Attention function
+//! on OpenVINO and tract), the model or the input is rewritten instead (`fix_proto`). What none of
+//! these can tell apart (values computed inside the graph, such as a quantization tie) stays listed
+//! in `tests/conformance/expect-*.toml`.
 //!
 //! Each rule is bound to the engine versions nnhost pins; the conformance check in CI fails when
 //! an engine upgrade makes a refused configuration pass (it then counts as lost) or a new one fail.
