@@ -500,10 +500,7 @@ impl Guards {
     /// arranged, before the engine reads them.
     pub fn adjust(&self, name: &str, ty: wasmtime_wasi_nn::wit::TensorType, bytes: &mut [u8]) {
         if ty == wasmtime_wasi_nn::wit::TensorType::Fp32 && self.next_up.iter().any(|n| n == name) {
-            for c in bytes.chunks_exact_mut(4) {
-                let v = f32::from_le_bytes(c.try_into().expect("4 bytes"));
-                c.copy_from_slice(&v.next_up().to_le_bytes());
-            }
+            next_up_le(bytes);
         }
     }
 
@@ -622,46 +619,63 @@ fn default_domain(n: &pb::NodeProto) -> bool {
     n.domain.is_empty() || n.domain == "ai.onnx"
 }
 
-/// Whether `name` is a constant of `graph` (initializer or Constant node) whose values are all -inf.
-fn all_neg_inf(graph: &pb::GraphProto, name: &str) -> bool {
-    let t = graph.initializer.iter().find(|t| t.name == name).or_else(|| {
-        graph
-            .node
-            .iter()
-            .find(|n| n.op_type == "Constant" && n.output.first().is_some_and(|o| o == name))
-            .and_then(|n| n.attribute.iter().find(|a| a.name == "value").and_then(|a| a.t.as_ref()))
-    });
-    t.and_then(proto_values).is_some_and(|v| !v.is_empty() && v.iter().all(|x| *x == f64::NEG_INFINITY))
+/// The constants of `graph` by name: its initializers and the values of its Constant nodes.
+fn constants(graph: &pb::GraphProto) -> HashMap<&str, &pb::TensorProto> {
+    let mut constants: HashMap<&str, &pb::TensorProto> = graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
+    for node in graph.node.iter().filter(|n| n.op_type == "Constant") {
+        if let (Some(out), Some(t)) = (node.output.first(), node.attribute.iter().find(|a| a.name == "value").and_then(|a| a.t.as_ref())) {
+            constants.insert(out, t);
+        }
+    }
+    constants
 }
 
-/// Rewrite each `Equal(ReduceMax(x, axes), -inf)` (the -inf a constant, or a constant cast like
+/// Little-endian f32 values, each moved to the next float up.
+fn next_up_le(bytes: &mut [u8]) {
+    for c in bytes.chunks_exact_mut(4) {
+        let v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        c.copy_from_slice(&v.next_up().to_le_bytes());
+    }
+}
+
+/// Rewrite each `Equal(ReduceMax(x, axes), -inf)` (the -inf a scalar constant, or one cast like
 /// `x`) into `Not(Greater(ReduceMax(Cast(Not(IsInf(x, negative only)), float), axes), 0.5))`:
 /// true where every value of the row is -inf or the row is empty, whatever value the engine
 /// starts a max reduction from. The Equal's output keeps its name, so nothing downstream changes.
+/// The graph is read once (one pass, with maps) and the rewrites spliced in from the back.
 fn fix_all_neg_inf_tests(graph: &mut pb::GraphProto) -> bool {
-    let mut changed = false;
-    let mut i = 0;
-    while i < graph.node.len() {
-        let node = &graph.node[i];
-        if node.op_type != "Equal" || !default_domain(node) || node.input.len() != 2 || node.output.len() != 1 {
-            i += 1;
-            continue;
-        }
-        let producer = |name: &str| graph.node[..i].iter().rev().find(|n| n.output.iter().any(|o| o == name));
+    let plans: Vec<(usize, pb::NodeProto)> = {
+        let constants = constants(graph);
+        // A scalar -inf: what the pattern compares with (a large constant is never decoded).
         let neg_inf = |name: &str| {
-            all_neg_inf(graph, name)
-                || producer(name).is_some_and(|n| n.op_type == "CastLike" && n.input.first().is_some_and(|c| all_neg_inf(graph, c)))
+            constants.get(name).is_some_and(|t| {
+                t.dims.iter().product::<i64>() == 1
+                    && proto_values(t).is_some_and(|v| v.len() == 1 && v[0] == f64::NEG_INFINITY)
+            })
         };
-        let max_of = |name: &str| producer(name).filter(|n| n.op_type == "ReduceMax" && default_domain(n) && !n.input.is_empty()).cloned();
-        let reduce = match (max_of(&node.input[0]), max_of(&node.input[1])) {
-            (Some(r), None) if neg_inf(&node.input[1]) => r,
-            (None, Some(r)) if neg_inf(&node.input[0]) => r,
-            _ => {
-                i += 1;
-                continue;
+        let mut producer: HashMap<&str, &pb::NodeProto> = HashMap::new();
+        let mut plans = Vec::new();
+        for (i, node) in graph.node.iter().enumerate() {
+            if node.op_type == "Equal" && default_domain(node) && node.input.len() == 2 && node.output.len() == 1 {
+                let is_neg_inf = |name: &str| {
+                    neg_inf(name)
+                        || producer.get(name).is_some_and(|n| n.op_type == "CastLike" && n.input.first().is_some_and(|c| neg_inf(c)))
+                };
+                let max_of = |name: &str| producer.get(name).filter(|n| n.op_type == "ReduceMax" && default_domain(n) && !n.input.is_empty());
+                match (max_of(&node.input[0]), max_of(&node.input[1])) {
+                    (Some(r), None) if is_neg_inf(&node.input[1]) => plans.push((i, (*r).clone())),
+                    (None, Some(r)) if is_neg_inf(&node.input[0]) => plans.push((i, (*r).clone())),
+                    _ => {}
+                }
             }
-        };
-        let out = node.output[0].clone();
+            for o in &node.output {
+                producer.insert(o, node);
+            }
+        }
+        plans
+    };
+    for (i, reduce) in plans.iter().rev() {
+        let out = graph.node[*i].output[0].clone();
         let name = |what: &str| format!("{out}.nnhost_{what}");
         let op = |op: &str, inputs: Vec<String>, output: String, attribute: Vec<pb::AttributeProto>| pb::NodeProto {
             op_type: op.into(),
@@ -672,13 +686,12 @@ fn fix_all_neg_inf_tests(graph: &mut pb::GraphProto) -> bool {
             ..Default::default()
         };
         let int_attr = |n: &str, i: i64| pb::AttributeProto { name: n.into(), i, r#type: 2, ..Default::default() };
-        let x = reduce.input[0].clone();
         let mut rows = reduce.clone();
         rows.input[0] = name("finite_or_nan");
         rows.output = vec![name("row_has_value")];
         rows.name = name("row_has_value.node");
         let nodes = vec![
-            op("IsInf", vec![x], name("neg_inf"), vec![int_attr("detect_positive", 0), int_attr("detect_negative", 1)]),
+            op("IsInf", vec![reduce.input[0].clone()], name("neg_inf"), vec![int_attr("detect_positive", 0), int_attr("detect_negative", 1)]),
             op("Not", vec![name("neg_inf")], name("not_neg_inf"), vec![]),
             op("Cast", vec![name("not_neg_inf")], name("finite_or_nan"), vec![int_attr("to", 1)]),
             rows,
@@ -686,52 +699,47 @@ fn fix_all_neg_inf_tests(graph: &mut pb::GraphProto) -> bool {
             op("Not", vec![name("any")], out.clone(), vec![]),
         ];
         graph.initializer.push(pb::TensorProto { name: name("half"), data_type: 1, float_data: vec![0.5], ..Default::default() });
-        let n = nodes.len();
-        graph.node.splice(i..=i, nodes);
-        i += n;
-        changed = true;
+        graph.node.splice(*i..=*i, nodes);
     }
-    changed
+    !plans.is_empty()
 }
 
 /// See [`fix_proto`]: OpenVINO's NonMaxSuppression threshold, as the next float up.
 fn fix_nms_threshold(graph: &mut pb::GraphProto, guards: &mut Guards) -> bool {
-    let inputs: std::collections::HashSet<String> = graph.input.iter().map(|v| v.name.clone()).collect();
-    let mut changed = false;
-    let mut added: Vec<pb::TensorProto> = Vec::new();
-    for i in 0..graph.node.len() {
-        let node = &graph.node[i];
-        if node.op_type != "NonMaxSuppression" || !default_domain(node) {
-            continue;
-        }
-        let Some(name) = node.input.get(3).filter(|n| !n.is_empty()).cloned() else { continue };
-        if inputs.contains(&name) {
-            // Given at run time (an initializer listed as an input too is a default it may override).
-            if !guards.next_up.contains(&name) {
-                guards.next_up.push(name);
+    // Which NMS nodes read which f32 constant threshold, and the runtime thresholds, in one pass.
+    let (fixed, runtime): (Vec<(usize, pb::TensorProto)>, Vec<String>) = {
+        let constants = constants(graph);
+        let inputs: std::collections::HashSet<&str> = graph.input.iter().map(|v| v.name.as_str()).collect();
+        let mut fixed = Vec::new();
+        let mut runtime = Vec::new();
+        for (i, node) in graph.node.iter().enumerate() {
+            if node.op_type != "NonMaxSuppression" || !default_domain(node) {
+                continue;
             }
-            continue;
-        }
-        let constant = graph.initializer.iter().find(|t| t.name == name).cloned().or_else(|| {
-            graph.node.iter().find(|n| n.op_type == "Constant" && n.output.first() == Some(&name)).and_then(|n| {
-                n.attribute.iter().find(|a| a.name == "value").and_then(|a| a.t.clone())
-            })
-        });
-        let Some(mut t) = constant.filter(|t| t.data_type == 1) else { continue };
-        if !t.raw_data.is_empty() {
-            for c in t.raw_data.chunks_exact_mut(4) {
-                let v = f32::from_le_bytes(c.try_into().expect("4 bytes"));
-                c.copy_from_slice(&v.next_up().to_le_bytes());
+            let Some(name) = node.input.get(3).filter(|n| !n.is_empty()) else { continue };
+            if inputs.contains(name.as_str()) {
+                // Given at run time (an initializer listed as an input too is a default it may override).
+                runtime.push(name.clone());
+            } else if let Some(t) = constants.get(name.as_str()).filter(|t| t.data_type == 1) {
+                let mut t = (*t).clone();
+                next_up_le(&mut t.raw_data);
+                t.float_data.iter_mut().for_each(|v| *v = v.next_up());
+                t.name = format!("{name}.nnhost_next_up_{i}");
+                fixed.push((i, t));
             }
-        } else {
-            t.float_data.iter_mut().for_each(|v| *v = v.next_up());
         }
-        t.name = format!("{name}.nnhost_next_up_{i}");
-        graph.node[i].input[3] = t.name.clone();
-        added.push(t);
-        changed = true;
+        (fixed, runtime)
+    };
+    for name in runtime {
+        if !guards.next_up.contains(&name) {
+            guards.next_up.push(name);
+        }
     }
-    graph.initializer.extend(added);
+    let changed = !fixed.is_empty();
+    for (i, t) in fixed {
+        graph.node[i].input[3] = t.name.clone();
+        graph.initializer.push(t);
+    }
     changed
 }
 
@@ -744,18 +752,10 @@ fn visit(engine: BackendKind, graph: &pb::GraphProto, opset: i64, top: bool, gua
             types.insert(v.name.clone(), t.elem_type);
         }
     }
-    let mut constants: HashMap<&str, &pb::TensorProto> = HashMap::new();
     for t in &graph.initializer {
         types.insert(t.name.clone(), t.data_type);
-        constants.insert(&t.name, t);
     }
-    for node in &graph.node {
-        if node.op_type == "Constant" {
-            if let (Some(out), Some(t)) = (node.output.first(), node.attribute.iter().find(|a| a.name == "value").and_then(|a| a.t.as_ref())) {
-                constants.insert(out, t);
-            }
-        }
-    }
+    let constants = constants(graph);
     let graph_inputs: std::collections::HashSet<&str> =
         graph.input.iter().map(|v| v.name.as_str()).filter(|n| !constants.contains_key(n)).collect();
     for node in &graph.node {

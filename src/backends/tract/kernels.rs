@@ -40,17 +40,7 @@ mod x86 {
         out_stride: isize,
     ) {
         let taps = tap_indices.len().min(offsets.len());
-        // Kernel rows of the taps in this zone, resolved once per call.
-        let mut krows: [*const f32; 64] = [std::ptr::null(); 64];
-        let small = taps <= krows.len();
-        if small {
-            for t in 0..taps {
-                krows[t] = unsafe { kernel.add(tap_indices[t] * k_stride) };
-            }
-        }
-        let krow = |t: usize| -> *const f32 {
-            if small { krows[t] } else { unsafe { kernel.add(tap_indices[t] * k_stride) } }
-        };
+        let krow = |t: usize| unsafe { kernel.add(tap_indices[t] * k_stride) };
         for i in 0..len {
             let iptr = unsafe { input.offset(i as isize * in_stride) };
             let optr = unsafe { output.offset(i as isize * out_stride) };
