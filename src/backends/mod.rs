@@ -201,9 +201,17 @@ impl BackendKind {
             BackendKind::Tract => {
                 a.available = true;
                 a.version = Some(TRACT_VERSION.to_string());
-                a.library = Some(match tract::kernels::depthwise_kernel() {
-                    Some(k) => format!("embedded (depthwise kernel {k})"),
-                    None => "embedded".into(),
+                // The kernels tract runs from nnhost's own set (names starting `nnhost_`).
+                let (sigmoid, tanh) = tract::kernels::activation_kernels();
+                let ours: Vec<&str> = [tract::kernels::depthwise_kernel(), sigmoid, tanh]
+                    .into_iter()
+                    .flatten()
+                    .filter(|k| k.starts_with("nnhost_"))
+                    .collect();
+                a.library = Some(if ours.is_empty() {
+                    "embedded".into()
+                } else {
+                    format!("embedded (nnhost kernels: {})", ours.join(", "))
                 });
                 a.source = Some("built in");
             }
