@@ -7,7 +7,10 @@
 //! and with a channel-inner (`DepthwiseC`) kernel present tract also moves depthwise convolutions
 //! of 16 or more channels to channel-last layout, where the kernel runs.
 //!
-//! The kernel here is that channel-inner depthwise convolution for AVX2 + FMA. Its contract is
+//! The kernels here: that channel-inner depthwise convolution for AVX2 + FMA, and sigmoid and
+//! tanh within 2 ulp (tract's own stop 7 ulp short of 1.0; see [`activation_kernels`]).
+//!
+//! The depthwise kernel, for AVX2 + FMA. Its contract is
 //! tract's [`tract_linalg::routines::DepthwiseCF32`]: point `i`, channel `c` of the output is
 //! `bias[c]` plus, over every tap `t`, `kernel[tap_indices[t] * k_stride + c] *
 //! input[i * in_stride + offsets[t] + c]`. Accumulation order per channel is the taps' order,
