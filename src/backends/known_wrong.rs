@@ -640,6 +640,16 @@ fn proto_bad(t: &pb::TensorProto, rule: &ValueRule, node: &Node) -> bool {
     }
 }
 
+/// A one-element constant's value; `None` for any other constant, which is never decoded (a
+/// model's constant can be large, and a rewrite or pattern only ever looks for a scalar).
+fn scalar(t: &pb::TensorProto) -> Option<f64> {
+    let small = t.raw_data.len() <= 8 && t.float_data.len() <= 1 && t.int32_data.len() <= 1 && t.int64_data.len() <= 1;
+    if !small || t.dims.iter().product::<i64>() != 1 {
+        return None;
+    }
+    proto_values(t).filter(|v| v.len() == 1).map(|v| v[0])
+}
+
 /// A constant tensor's values as f64 (initializer or Constant node), for the types value rules read.
 fn proto_values(t: &pb::TensorProto) -> Option<Vec<f64>> {
     let raw = &t.raw_data;
@@ -730,10 +740,7 @@ fn fix_all_neg_inf_tests(graph: &mut pb::GraphProto) -> bool {
         let constants = constants(graph);
         // A scalar -inf: what the pattern compares with (a large constant is never decoded).
         let neg_inf = |name: &str| {
-            constants.get(name).is_some_and(|t| {
-                t.dims.iter().product::<i64>() == 1
-                    && proto_values(t).is_some_and(|v| v.len() == 1 && v[0] == f64::NEG_INFINITY)
-            })
+            constants.get(name).and_then(|t| scalar(t)) == Some(f64::NEG_INFINITY)
         };
         let mut producer: HashMap<&str, &pb::NodeProto> = HashMap::new();
         let mut plans = Vec::new();
@@ -835,7 +842,7 @@ fn dql_scale_of<'a>(scale: &str, producers: &HashMap<&str, &'a pb::NodeProto>, c
         let need = if op.starts_with("Reduce") { 1 } else { 2 };
         producers.get(name).copied().filter(|n| n.op_type == op && n.input.len() >= need)
     };
-    let is = |name: &str, want: f64| constants.get(name).and_then(|t| proto_values(t)).is_some_and(|v| v.len() == 1 && v[0] == want);
+    let is = |name: &str, want: f64| constants.get(name).and_then(|t| scalar(t)) == Some(want);
     // `op(reduce(x), 0)` in either order: x.
     let bound = |name: &str, op: &str, reduce: &str| -> Option<&'a str> {
         let n = node(name, op)?;
