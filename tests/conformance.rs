@@ -12,3 +12,15 @@ fn onnx_node_tests_match_the_expectation_files() {
         assert!(out.contains(&format!("conformance: {backend}: ")), "no result for {backend}");
     }
 }
+
+/// DynamicQuantizeLinear (and its function body inlined) at rounding ties on OpenVINO: nnhost never
+/// exits 0 with a wrong uint8, and for the operator refuses exactly the values OpenVINO alone gets
+/// wrong (the script's docstring says how).
+#[test]
+fn quantization_ties_on_openvino_are_refused_not_wrong() {
+    let Some(out) = python_check("tests/conformance/quantize_ties.py", "onnx, openvino", &[]) else { return };
+    for model in ["DynamicQuantizeLinear", "inlined function body"] {
+        let line = out.lines().find(|l| l.starts_with(&format!("quantize ties: {model}: "))).unwrap_or_else(|| panic!("no result for {model}"));
+        assert!(line.contains(" 0 wrong;"), "{line}");
+    }
+}
