@@ -56,11 +56,21 @@ def models() -> dict[str, onnx.ModelProto]:
 def inputs(n_sets: int, rng) -> list[np.ndarray]:
     """Plain normal values; every other set has a few of them (1 to 8) replaced by values whose
     quotient x * 255 / range is a tie k + 0.5, moved 0 to 3 ulp either way (the minimum and the
-    maximum, which set the range, are kept)."""
+    maximum, which set the range, are kept); and every fourth set after those has its minimum
+    moved so that the zero point, -min / scale, is 0 to 3 ulp from a tie."""
     sets = []
     for s in range(n_sets):
         x = (rng.standard_normal(64) * rng.uniform(0.1, 10)).astype(F)
-        if s % 2 == 0:
+        if s % 4 == 1:
+            hi = max(F(0), x.max())
+            k = rng.integers(1, 254) + 0.5
+            lo = F(-(k * float(hi) / (255 - k)))
+            st = int(rng.integers(-3, 4))
+            for _ in range(abs(st)):
+                lo = np.nextafter(lo, F(np.inf) if st > 0 else F(-np.inf))
+            x = np.clip(x, lo, hi)
+            x[int(rng.integers(0, 64))] = lo
+        elif s % 2 == 0:
             lo, hi = min(F(0), x.min()), max(F(0), x.max())
             span = F(hi - lo)
             keep = {int(x.argmin()), int(x.argmax())}
