@@ -387,9 +387,11 @@ enum Dql {
     NearTie,
 }
 
-/// Whether OpenVINO quantizes the f32 tensor `at` reads (of dimensions `dims`) to a different uint8 than ONNX's DynamicQuantizeLinear:
-/// `scale = (max(0, max x) - min(0, min x)) / 255`, `zero_point = saturate(round(-min / scale))`,
-/// `y = saturate(round(x / scale) + zero_point)`, all in f32, rounding half to even.
+/// Whether OpenVINO quantizes the f32 tensor `at` reads (of dimensions `dims`) to a different
+/// uint8 than ONNX's DynamicQuantizeLinear: `scale = (max(0, max x) - min(0, min x)) / 255`,
+/// `zero_point = saturate(round(-min / scale))`, `y = saturate(round(x / scale) + zero_point)`,
+/// all in f32, rounding half to even. NaN elements, whose uint8 ONNX leaves unspecified, and
+/// tensors with an infinite range are not judged.
 fn dql_rounds_differently(dims: &[usize], at: &dyn Fn(usize) -> f64, how: Dql) -> bool {
     let n: usize = dims.iter().product();
     let x = |i: usize| at(i) as f32;
@@ -420,7 +422,7 @@ fn dql_rounds_differently(dims: &[usize], at: &dyn Fn(usize) -> f64, how: Dql) -
             (0..n).any(|i| {
                 let onnx = ((x(i) / scale).round_ties_even() + zp).clamp(0.0, 255.0);
                 let ov = ((x(i) * 255.0 * inv).round_ties_even() + zp).clamp(0.0, 255.0);
-                onnx != ov
+                onnx != ov && !x(i).is_nan()
             })
         }
         Dql::NearTie => near_tie(-lo / scale) || (0..n).any(|i| near_tie(x(i) / scale)),
@@ -1109,6 +1111,7 @@ mod tests {
         let min_adjusted = [1.0, 2.1, 1.3, 2.5, 3.34, 4.0, 1.5, 2.6, 3.9, 4.0, 3.0, 2.345];
         for how in [Dql::Reciprocal, Dql::NearTie] {
             assert!(judge(&tie, how), "{how:?}");
+            assert!(!judge(&[1.0, f32::NAN, -2.0], how), "{how:?}: a NaN is not a tie");
             assert!(!judge(&max_adjusted, how), "{how:?}");
             assert!(!judge(&min_adjusted, how), "{how:?}");
             assert!(!judge(&[0.0; 4], how), "{how:?}: a zero range divides nothing");
