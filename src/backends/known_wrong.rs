@@ -480,7 +480,7 @@ const VALUE_RULES: &[ValueRule] = &[
         what: "ReduceMax of an empty set or of -inf values (the lowest finite float comes out for -inf)",
         instead: "onnxruntime",
         applies: |n| float_input(n, 0),
-        bad: Bad::Values(|_, v| v.is_empty() || v.iter().any(|x| *x == f64::NEG_INFINITY)),
+        bad: Bad::Values(|_, v| v.is_empty() || v.contains(&f64::NEG_INFINITY)),
         at_load: true,
     },
     ValueRule {
@@ -684,6 +684,16 @@ pub fn check_proto(engine: BackendKind, proto: &pb::ModelProto) -> Result<Guards
     Ok(Guards { checks: guards, next_up: Vec::new() })
 }
 
+/// What a backend that rewrites models (OpenVINO, tract) does with a parsed model: refuse it if it
+/// uses a configuration `engine` computes wrongly ([`check_proto`]), else apply the exact rewrites
+/// ([`fix_proto`]). Returns the value checks its inputs need, and whether the model changed (the
+/// engine must then read the re-encoded model).
+pub fn prepare(engine: BackendKind, proto: &mut pb::ModelProto) -> Result<(Guards, bool), BackendError> {
+    let mut guards = check_proto(engine, proto)?;
+    let changed = fix_proto(engine, proto, &mut guards);
+    Ok((guards, changed))
+}
+
 /// Rewrite what `engine` computes differently from ONNX where an exact rewrite exists; true when
 /// the model changed (the engine then reads the re-encoded model), and `guards` learns the graph
 /// inputs to adjust.
@@ -700,7 +710,7 @@ pub fn check_proto(engine: BackendKind, proto: &pb::ModelProto) -> Result<Guards
 /// (test_attention_4d_causal_nonpad_negative_offset_structural_empty_expanded). That test is
 /// rewritten to one that does not depend on the reduction's start value: no element of the row
 /// differs from -inf ([`fix_all_neg_inf_tests`]).
-pub fn fix_proto(engine: BackendKind, proto: &mut pb::ModelProto, guards: &mut Guards) -> bool {
+fn fix_proto(engine: BackendKind, proto: &mut pb::ModelProto, guards: &mut Guards) -> bool {
     let Some(graph) = proto.graph.as_mut() else { return false };
     let mut changed = false;
     if matches!(engine, BackendKind::Openvino | BackendKind::Tract) {
@@ -942,24 +952,45 @@ mod tests {
         }
     }
 
-    /// A one-node BitShift model on int32: `Y` a graph input, or an initializer holding `shift`.
-    fn bitshift(direction: &str, shift: Option<i32>) -> Vec<u8> {
-        use prost::Message;
-        let int32 = |name: &str| pb::ValueInfoProto {
+    /// A graph input or output `name` of ONNX element type `elem_type`, of any shape.
+    fn tensor_info(name: &str, elem_type: i32) -> pb::ValueInfoProto {
+        pb::ValueInfoProto {
             name: name.into(),
             r#type: Some(pb::TypeProto {
-                value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor { elem_type: 6, shape: None })),
+                value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor { elem_type, shape: None })),
                 ..Default::default()
             }),
             ..Default::default()
-        };
-        let node = pb::NodeProto {
-            op_type: "BitShift".into(),
-            input: vec!["X".into(), "Y".into()],
-            output: vec!["Z".into()],
-            attribute: vec![pb::AttributeProto { name: "direction".into(), s: direction.as_bytes().to_vec(), r#type: 3, ..Default::default() }],
+        }
+    }
+
+    /// A default-domain node without attributes.
+    fn node(op: &str, inputs: &[&str], output: &str) -> pb::NodeProto {
+        pb::NodeProto {
+            op_type: op.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.into()],
             ..Default::default()
-        };
+        }
+    }
+
+    /// `graph` as an encoded opset-18 model.
+    fn encode(graph: pb::GraphProto) -> Vec<u8> {
+        use prost::Message;
+        pb::ModelProto {
+            ir_version: 10,
+            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 18 }],
+            graph: Some(graph),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    /// A one-node BitShift model on int32: `Y` a graph input, or an initializer holding `shift`.
+    fn bitshift(direction: &str, shift: Option<i32>) -> Vec<u8> {
+        let int32 = |name: &str| tensor_info(name, 6);
+        let mut node = node("BitShift", &["X", "Y"], "Z");
+        node.attribute.push(pb::AttributeProto { name: "direction".into(), s: direction.as_bytes().to_vec(), r#type: 3, ..Default::default() });
         let initializer = shift
             .map(|v| pb::TensorProto { name: "Y".into(), data_type: 6, dims: vec![1], int32_data: vec![v], ..Default::default() })
             .into_iter()
@@ -971,13 +1002,7 @@ mod tests {
             initializer,
             ..Default::default()
         };
-        pb::ModelProto {
-            ir_version: 10,
-            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 18 }],
-            graph: Some(graph),
-            ..Default::default()
-        }
-        .encode_to_vec()
+        encode(graph)
     }
 
     fn check(engine: BackendKind, model: &[u8]) -> Result<Guards, BackendError> {
@@ -989,14 +1014,14 @@ mod tests {
         wasmtime_wasi_nn::Tensor::new(vec![v.len() as u32], wasmtime_wasi_nn::wit::TensorType::I32, data)
     }
 
+    fn f32s(v: &[f32]) -> wasmtime_wasi_nn::Tensor {
+        let data = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        wasmtime_wasi_nn::Tensor::new(vec![v.len() as u32], wasmtime_wasi_nn::wit::TensorType::Fp32, data)
+    }
+
     #[test]
     fn openvino_gets_the_nms_threshold_as_the_next_float_up() {
-        let node = pb::NodeProto {
-            op_type: "NonMaxSuppression".into(),
-            input: vec!["boxes".into(), "scores".into(), "max".into(), "iou".into()],
-            output: vec!["selected".into()],
-            ..Default::default()
-        };
+        let node = node("NonMaxSuppression", &["boxes", "scores", "max", "iou"], "selected");
         let input = |name: &str| pb::ValueInfoProto { name: name.into(), ..Default::default() };
         let model = |iou_constant: bool| pb::ModelProto {
             graph: Some(pb::GraphProto {
@@ -1033,12 +1058,6 @@ mod tests {
 
     #[test]
     fn a_test_for_rows_of_neg_inf_no_longer_reads_the_max() {
-        let node = |op: &str, input: &[&str], output: &str| pb::NodeProto {
-            op_type: op.into(),
-            input: input.iter().map(|s| s.to_string()).collect(),
-            output: vec![output.into()],
-            ..Default::default()
-        };
         let neg_inf = pb::TensorProto { name: "ninf".into(), data_type: 1, float_data: vec![f32::NEG_INFINITY], ..Default::default() };
         let mut proto = pb::ModelProto {
             graph: Some(pb::GraphProto {
@@ -1126,21 +1145,7 @@ mod tests {
     /// gets a guard on x), and a QuantizeLinear whose scale is a plain input is not.
     #[test]
     fn an_inlined_dynamic_quantization_is_guarded() {
-        use prost::Message;
-        let float = |name: &str| pb::ValueInfoProto {
-            name: name.into(),
-            r#type: Some(pb::TypeProto {
-                value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor { elem_type: 1, shape: None })),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let node = |op: &str, inputs: &[&str], out: &str| pb::NodeProto {
-            op_type: op.into(),
-            input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: vec![out.into()],
-            ..Default::default()
-        };
+        let float = |name: &str| tensor_info(name, FLOAT);
         let scalar = |name: &str, v: f32| pb::TensorProto { name: name.into(), data_type: 1, float_data: vec![v], ..Default::default() };
         let model = |scale_of_x: bool| {
             let mut nodes = vec![
@@ -1164,17 +1169,7 @@ mod tests {
                 initializer: vec![scalar("zero", 0.0), scalar("q255", 255.0)],
                 ..Default::default()
             };
-            pb::ModelProto {
-                ir_version: 10,
-                opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 18 }],
-                graph: Some(graph),
-                ..Default::default()
-            }
-            .encode_to_vec()
-        };
-        let f32s = |v: &[f32]| {
-            let data = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-            wasmtime_wasi_nn::Tensor::new(vec![v.len() as u32], wasmtime_wasi_nn::wit::TensorType::Fp32, data)
+            encode(graph)
         };
         let guards = check(BackendKind::Openvino, &model(true)).unwrap();
         assert!(guards.check("x", &f32s(&[0.0, 2.0, -3.0, -2.5, 1.34, 0.5])).is_err());

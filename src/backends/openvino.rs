@@ -187,18 +187,14 @@ impl OvGraph {
         // An ONNX model (no weights file) is parsed once, for the known-wrong check and to find the
         // inputs OpenVINO's reader drops.
         let mut proto = if weights.is_none() { super::tract::parse_onnx(model).ok() } else { None };
-        let mut guards = match &proto {
-            Some(p) => super::known_wrong::check_proto(super::BackendKind::Openvino, p)?,
+        // Where nnhost rewrites what OpenVINO computes differently, OpenVINO reads the rewritten model.
+        let (guards, rewritten) = match proto.as_mut() {
+            Some(p) => match super::known_wrong::prepare(super::BackendKind::Openvino, p)? {
+                (guards, true) => (guards, Some(prost::Message::encode_to_vec(&*p))),
+                (guards, false) => (guards, None),
+            },
             None => Default::default(),
         };
-        // Where nnhost rewrites what OpenVINO computes differently (known_wrong::fix_proto),
-        // OpenVINO reads the rewritten model.
-        let mut rewritten = None;
-        if let Some(p) = proto.as_mut() {
-            if super::known_wrong::fix_proto(super::BackendKind::Openvino, p, &mut guards) {
-                rewritten = Some(prost::Message::encode_to_vec(&*p));
-            }
-        }
         let model = rewritten.as_deref().unwrap_or(model);
         let mut core = Core::new().map_err(|e| invalid(format!("OpenVINO cannot start: {e}")))?;
         let weights_tensor = match weights {

@@ -120,8 +120,7 @@ impl TractGraph {
             Ok(r) => r.map_err(load_error)?,
             Err(_) => return Err(panicked()),
         };
-        let mut guards = super::known_wrong::check_proto(super::BackendKind::Tract, &proto)?;
-        super::known_wrong::fix_proto(super::BackendKind::Tract, &mut proto, &mut guards);
+        let (guards, _) = super::known_wrong::prepare(super::BackendKind::Tract, &mut proto)?;
         match crate::catch_quietly(|| Self::build(&proto, limits, guards)) {
             Ok(r) => r.map_err(load_error),
             Err(_) => Err(panicked()),
