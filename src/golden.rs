@@ -2,13 +2,16 @@
 //!
 //! One JSON file per model and backend (`fixtures/golden/<model>.<backend>.json`, format in
 //! fixtures/README.md): the top-k predictions and every raw output tensor of each image.
-//! Goldens are written by code (`BLESS=1`), never by hand.
+//! Goldens are written by code (`BLESS=1`), never by hand. Tensors are compared as ndarray arrays
+//! of their dimensions: shapes first, then element-wise within an explicit [`Tolerance`].
 
 use std::path::Path;
 
+use ndarray::{ArrayViewD, Zip};
 use serde::{Deserialize, Serialize};
 
 use crate::plugins::{NamedTensor, Prediction};
+use crate::tensor::Array;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Golden {
@@ -80,20 +83,16 @@ impl From<&Prediction> for Label {
 }
 
 impl Output {
-    /// Decode a plugin's raw output tensor.
+    /// Decode a plugin's raw output tensor (its data must match its dimensions).
     pub fn from_named(o: &NamedTensor) -> anyhow::Result<Self> {
-        use crate::plugins::WitTensorType as T;
-        let d = &o.tensor.data;
-        let values: Vec<f64> = match o.tensor.ty {
-            T::Fp32 => d.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap()) as f64).collect(),
-            T::Fp64 => d.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap())).collect(),
-            T::Fp16 => d.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f64()).collect(),
-            T::Bf16 => d.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f64()).collect(),
-            T::U8 => d.iter().map(|b| *b as f64).collect(),
-            T::I32 => d.chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().unwrap()) as f64).collect(),
-            T::I64 => d.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f64).collect(),
-        };
+        let a = Array::from_tensor(&o.tensor).map_err(|e| anyhow::anyhow!("output {}: {e}", o.name))?;
+        let (values, _) = a.to_f64().into_raw_vec_and_offset();
         Ok(Output { name: o.name.clone(), dims: o.tensor.dimensions.clone(), dtype: format!("{:?}", o.tensor.ty).to_lowercase(), values })
+    }
+
+    /// The values as an array of the output's dimensions; `None` when their count does not match.
+    pub fn array(&self) -> Option<ArrayViewD<'_, f64>> {
+        ArrayViewD::from_shape(self.dims.iter().map(|&d| d as usize).collect::<Vec<_>>(), &self.values).ok()
     }
 }
 
@@ -136,7 +135,8 @@ pub fn compare(golden: &Case, actual: &Case, tol: Tolerance) -> (Vec<Deviation>,
             devs.push(dev(format!("output {}", g.name), "present".into(), "missing".into(), f64::NAN));
             continue;
         };
-        if a.dims != g.dims || a.dtype != g.dtype {
+        let same_kind = a.dims == g.dims && a.dtype == g.dtype;
+        let Some((ga, aa)) = g.array().zip(a.array()).filter(|_| same_kind) else {
             devs.push(dev(
                 format!("output {} shape", g.name),
                 format!("{:?} {}", g.dims, g.dtype),
@@ -144,25 +144,74 @@ pub fn compare(golden: &Case, actual: &Case, tol: Tolerance) -> (Vec<Deviation>,
                 f64::NAN,
             ));
             continue;
-        }
-        let mut worst: Option<(usize, f64)> = None;
-        for (i, (x, e)) in a.values.iter().zip(&g.values).enumerate() {
-            let d = (x - e).abs();
-            let d = if d.is_nan() && !(x.is_nan() && e.is_nan()) {
-                f64::INFINITY
-            } else if d.is_nan() {
-                0.0
+        };
+        // |x - e| element-wise: equal values (infinities too) and NaN against NaN are 0 apart, NaN
+        // against a number infinitely far. A non-finite golden value allows only `atol`.
+        let delta = Zip::from(&aa).and(&ga).map_collect(|&x, &e| match (x - e).abs() {
+            _ if x == e || (x.is_nan() && e.is_nan()) => 0.0,
+            d if d.is_nan() => f64::INFINITY,
+            d => d,
+        });
+        max_delta = delta.fold(max_delta, |m, &d| m.max(d));
+        let allowed = ga.mapv(|e| tol.atol + if e.is_finite() { tol.rtol * e.abs() } else { 0.0 });
+        // The first of the largest deviations over the tolerance, by row-major index.
+        let worst = delta.iter().zip(&allowed).enumerate().filter(|(_, (d, t))| d > t).map(|(i, (&d, _))| (i, d)).reduce(|w, x| {
+            if x.1 > w.1 {
+                x
             } else {
-                d
-            };
-            max_delta = max_delta.max(d);
-            if d > tol.atol + tol.rtol * e.abs() && worst.is_none_or(|(_, w)| d > w) {
-                worst = Some((i, d));
+                w
             }
-        }
+        });
         if let Some((i, d)) = worst {
             devs.push(dev(format!("output {}[{i}]", g.name), g.values[i].to_string(), a.values[i].to_string(), d));
         }
     }
     (devs, max_delta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(dims: Vec<u32>, values: Vec<f64>) -> Case {
+        Case {
+            image: "a.png".into(),
+            top: vec![],
+            outputs: vec![Output { name: "logits".into(), dims, dtype: "tensortype::fp32".into(), values }],
+        }
+    }
+
+    #[test]
+    fn tensors_compare_element_wise_within_the_tolerance() {
+        let tol = Tolerance { score_atol: 0.0, atol: 0.1, rtol: 0.0 };
+        let g = case(vec![2, 2], vec![1.0, 2.0, f64::NAN, 4.0]);
+        let (devs, max) = compare(&g, &case(vec![2, 2], vec![1.05, 2.0, f64::NAN, 4.0]), tol);
+        assert!(devs.is_empty(), "{devs:?}");
+        assert!((max - 0.05).abs() < 1e-9);
+        let (devs, max) = compare(&g, &case(vec![2, 2], vec![1.5, 2.0, f64::NAN, 3.0]), tol);
+        assert_eq!(devs.len(), 1);
+        assert_eq!((devs[0].what.as_str(), devs[0].expected.as_str(), devs[0].actual.as_str()), ("output logits[3]", "4", "3"));
+        assert_eq!(max, 1.0);
+        let (devs, max) = compare(&g, &case(vec![2, 2], vec![1.0, 2.0, 0.0, 4.0]), tol);
+        assert_eq!((devs[0].what.as_str(), max), ("output logits[2]", f64::INFINITY));
+        // Infinities: equal ones pass, anything else against one fails.
+        let inf = case(vec![2], vec![f64::INFINITY, f64::NEG_INFINITY]);
+        assert!(compare(&inf, &inf.clone(), tol).0.is_empty());
+        let (devs, _) = compare(&inf, &case(vec![2], vec![f64::INFINITY, 1e300]), tol);
+        assert_eq!(devs[0].what, "output logits[1]");
+    }
+
+    #[test]
+    fn shapes_are_compared_before_values() {
+        let tol = Tolerance::default();
+        let g = case(vec![2, 2], vec![1.0; 4]);
+        let (devs, _) = compare(&g, &case(vec![4], vec![1.0; 4]), tol);
+        assert_eq!(
+            (devs[0].what.as_str(), devs[0].expected.as_str(), devs[0].actual.as_str()),
+            ("output logits shape", "[2, 2] tensortype::fp32", "[4] tensortype::fp32")
+        );
+        // Values that do not fill the dimensions (a damaged golden) are a shape deviation too.
+        let (devs, _) = compare(&g, &case(vec![2, 2], vec![1.0; 3]), tol);
+        assert_eq!(devs[0].what, "output logits shape");
+    }
 }

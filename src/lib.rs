@@ -17,6 +17,7 @@ pub mod registry;
 pub mod regress;
 pub mod runtime;
 pub mod serve;
+pub mod tensor;
 
 /// Render an error and its causes on one line: `outer: cause: root cause`.
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {

@@ -289,36 +289,39 @@ pub fn bless_summary(old: Option<&Golden>, new: &Golden) -> String {
     format!("{added} added, {removed} removed, {relabeled} with new top-k labels, {changed} with new values (largest change {max:.3e})")
 }
 
-/// JUnit XML for CI systems: one testsuite per (suite, backend), one testcase per image.
+/// JUnit XML for CI systems (quick-junit): one testsuite per (suite, backend), one testcase per
+/// image. Text is made safe for XML there (control characters dropped, markup escaped).
 pub fn junit(runs: &[SuiteRun]) -> String {
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"nnhost regress\">\n");
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let secs = |s: f64| std::time::Duration::try_from_secs_f64(s).unwrap_or_default();
+    let mut report = Report::new("nnhost regress");
     for r in runs {
         let name = format!("{}.{}", r.suite.name, r.backend);
-        let failures = r.results.iter().filter(|c| c.status == "fail").count();
-        let errors = r.results.iter().filter(|c| c.status == "error").count();
-        let time: f64 = r.results.iter().map(|c| c.seconds).sum();
-        x += &format!(
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{time:.3}\">\n",
-            esc(&name),
-            r.results.len()
-        );
+        let mut suite = TestSuite::new(&name);
+        suite.set_time(secs(r.results.iter().map(|c| c.seconds).sum()));
         for c in &r.results {
-            x += &format!("    <testcase classname=\"{}\" name=\"{}\" time=\"{:.4}\"", esc(&name), esc(&c.image), c.seconds);
-            match c.status {
-                "pass" => x += "/>\n",
+            let status = match c.status {
+                "pass" => TestCaseStatus::success(),
                 "error" => {
-                    x += &format!(">\n      <error message=\"{}\"/>\n    </testcase>\n", esc(c.error.as_deref().unwrap_or("")));
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                    s.set_message(c.error.as_deref().unwrap_or(""));
+                    s
                 }
                 _ => {
                     let msg = c.failures.iter().map(describe).collect::<Vec<_>>().join("; ");
-                    x += &format!(">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n", esc(&msg), esc(&msg));
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(&msg).set_description(&msg);
+                    s
                 }
-            }
+            };
+            let mut case = TestCase::new(&c.image, status);
+            case.set_classname(&name).set_time(secs(c.seconds));
+            suite.add_test_case(case);
         }
-        x += "  </testsuite>\n";
+        report.add_test_suite(suite);
     }
-    x + "</testsuites>\n"
+    // Into a String nothing can fail but a bug in the writer.
+    report.to_string().expect("JUnit XML into memory")
 }
 
 /// `output logits[3]: expected 1.5, got 1.7 (|d| = 2.0e-1)`.
@@ -327,5 +330,57 @@ pub fn describe(d: &Deviation) -> String {
         format!("{}: expected {}, got {}", d.what, d.expected, d.actual)
     } else {
         format!("{}: expected {}, got {} (|d| = {:.1e})", d.what, d.expected, d.actual, d.delta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(results: Vec<CaseResult>) -> SuiteRun {
+        let suite: Suite = toml::from_str("name = 's'\nmodel = 'm'\nimages = 'i'\ngolden = 'g.{backend}.json'").unwrap();
+        SuiteRun { suite, backend: BackendKind::Tract, results, cases: vec![] }
+    }
+
+    fn result(image: &str, status: &'static str, error: Option<&str>, failures: Vec<Deviation>) -> CaseResult {
+        CaseResult {
+            suite: "s".into(),
+            backend: "tract".into(),
+            image: image.into(),
+            status,
+            max_deviation: 0.0,
+            failures,
+            error: error.map(str::to_string),
+            seconds: 0.25,
+        }
+    }
+
+    #[test]
+    fn junit_counts_cases_and_escapes_what_xml_cannot_hold() {
+        let fail = Deviation {
+            image: "b.png".into(),
+            what: "top-k labels".into(),
+            expected: "cat".into(),
+            actual: "<dog> & \"x\"".into(),
+            delta: f64::NAN,
+        };
+        let xml = junit(&[run(vec![
+            result("a.png", "pass", None, vec![]),
+            result("b.png", "fail", None, vec![fail]),
+            // A plugin's error text can hold anything, control characters included.
+            result("c\u{1b}[31m.png", "error", Some("bad \u{0}byte\u{7} and \u{1b}[1mansi\u{1b}[0m </error>"), vec![]),
+        ])]);
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"), "{xml}");
+        assert!(xml.contains("<testsuites name=\"nnhost regress\""), "{xml}");
+        assert!(xml.contains("<testsuite name=\"s.tract\" tests=\"3\" skipped=\"0\" errors=\"1\" failures=\"1\" time=\"0.750\""), "{xml}");
+        assert!(xml.contains("<testcase name=\"a.png\" classname=\"s.tract\" time=\"0.250\"/>"), "{xml}");
+        assert!(xml.contains("top-k labels: expected cat, got &lt;dog&gt; &amp; &quot;x&quot;"), "{xml}");
+        assert!(xml.contains("<error message=\"bad byte and ansi &lt;/error&gt;\"/>"), "{xml}");
+        assert!(xml.contains("name=\"c.png\""), "{xml}");
+        // Well-formed: no character XML 1.0 forbids, and it reads back as the same report.
+        assert!(!xml.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r')), "{xml:?}");
+        let back = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+        assert_eq!((back.tests, back.failures, back.errors), (3, 1, 1));
+        assert_eq!(back.test_suites[0].test_cases.len(), 3);
     }
 }

@@ -40,9 +40,9 @@ fn regress_passes_on_the_fixtures_for_every_backend() {
         assert_eq!(summary["summary"]["failed"], 0);
         assert_eq!(summary["summary"]["passed"].as_u64().unwrap() as usize, crate::util::fixture_labels().len() + 2 * photos);
         let xml = std::fs::read_to_string(&junit).unwrap();
-        assert!(xml.contains(&format!("<testsuite name=\"shapes.{b}\" tests=\"36\" failures=\"0\" errors=\"0\"")), "{xml}");
+        assert!(xml.contains(&format!("<testsuite name=\"shapes.{b}\" tests=\"36\" skipped=\"0\" errors=\"0\" failures=\"0\"")), "{xml}");
         for model in ["efficientnet-lite0", "mobilenet-v2"] {
-            let want = format!("<testsuite name=\"{model}.{b}\" tests=\"{photos}\" failures=\"0\" errors=\"0\"");
+            let want = format!("<testsuite name=\"{model}.{b}\" tests=\"{photos}\" skipped=\"0\" errors=\"0\" failures=\"0\"");
             assert!(xml.contains(&want), "{xml}");
         }
     }

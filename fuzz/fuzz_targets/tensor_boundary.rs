@@ -1,6 +1,7 @@
 //! The tensor boundary: whatever a plugin sends as (dimensions, type, bytes) goes through the
 //! host's checks and into an engine (tract, with an identity model of each type), and `.npy`
-//! parsing takes any bytes: errors are fine, panics and aborts are findings.
+//! parsing (`nnhost::npy`, over ndarray-npy) takes any bytes and must read back what it writes:
+//! errors are fine, panics and aborts are findings.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -34,7 +35,14 @@ fn graphs() -> &'static Vec<Option<Graph>> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let _ = nnhost::npy::parse(std::path::Path::new("fuzz.npy"), data, data.first() == Some(&1));
+    // The `.npy` reader (ndarray-npy behind nnhost's bounds); what it reads must write and read back the same.
+    let file = std::path::Path::new("fuzz.npy");
+    if let Ok(a) = nnhost::npy::parse_array(file, data, data.first() == Some(&1)) {
+        let back = nnhost::npy::parse_array(file, &nnhost::npy::encode_array(&a), a.ty() == nnhost::plugins::WitTensorType::Bf16)
+            .expect("nnhost reads the .npy it writes");
+        let (a, back) = (a.to_tensor().expect("dimensions read fit u32"), back.to_tensor().expect("dimensions read fit u32"));
+        assert_eq!((a.dimensions, a.ty, a.data), (back.dimensions, back.ty, back.data));
+    }
     if data.len() < 2 {
         return;
     }

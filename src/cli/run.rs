@@ -125,7 +125,8 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<u8, Fatal> {
             stem = format!("{}-{k}", crate::npy::safe_stem(&o.name));
         }
         let path = args.output_dir.join(format!("{stem}.npy"));
-        std::fs::write(&path, crate::npy::encode(&o.tensor)).map_err(|e| Fatal(format!("{}: {e}", path.display())))?;
+        let array = crate::tensor::Array::from_tensor(&o.tensor).map_err(|e| Fatal(format!("output `{}`: {e}", o.name)))?;
+        std::fs::write(&path, crate::npy::encode_array(&array)).map_err(|e| Fatal(format!("{}: {e}", path.display())))?;
         lines.push(OutputLine {
             name: o.name.clone(),
             file: path.display().to_string(),

@@ -1,6 +1,8 @@
 //! The protocol over HTTP/REST (axum): health, metadata, and inference with JSON tensors and the
 //! binary tensor data extension (`Inference-Header-Content-Length`, `binary_data_size`,
-//! `binary_data_output`). Every error is `{"error": "..."}` with the status its kind maps to.
+//! `binary_data_output`). The request's JSON head is read into serde types (`RequestJson`), so a
+//! malformed one is refused with the path of what is wrong. Every error is `{"error": "..."}` with
+//! the status its kind maps to.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,7 +13,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{json, Map, Value};
+use serde::Deserialize;
+use serde_json::{json, Value};
 
 use super::protocol::{
     element_count, element_size, join_bytes, split_bytes, ErrorKind, InferRequest, InferResponse, InputTensor, ServeError, TensorData,
@@ -181,9 +184,7 @@ async fn infer_any(s: Arc<State>, model: String, version: Option<String>, header
             return error(s.rejected("http", &model, e));
         }
         Ok(Err(e)) => {
-            // axum reports the limit as `http_body_util::LengthLimitError` ("length limit exceeded").
-            let over = format!("{e} {:?}", std::error::Error::source(&e)).contains("length limit");
-            let e = if over { too_big() } else { ServeError::bad(format!("reading the request body: {e}")) };
+            let e = if over_limit(&e) { too_big() } else { ServeError::bad(format!("reading the request body: {e}")) };
             return error(s.rejected("http", &model, e));
         }
         Ok(Ok(b)) => b,
@@ -198,6 +199,86 @@ async fn infer_any(s: Arc<State>, model: String, version: Option<String>, header
         Ok(resp) => respond(resp, &wants, binary_default),
         Err(e) => error(e),
     }
+}
+
+/// Whether reading a body failed on its size limit: axum's error wraps the body's own, and the
+/// limiting body (`http_body_util::Limited`) says `LengthLimitError`.
+fn over_limit(e: &axum::Error) -> bool {
+    std::error::Error::source(e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+}
+
+/// The JSON head of an inference request, as the protocol defines it. Keys the protocol does not
+/// define are ignored (as they were before these types existed); `parameters` are open maps.
+#[derive(Debug, Deserialize)]
+#[serde(rename = "inference request")]
+struct RequestJson {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    parameters: Option<RequestParameters>,
+    inputs: Vec<InputJson>,
+    #[serde(default)]
+    outputs: Vec<OutputJson>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RequestParameters {
+    /// The binary extension: every output as binary unless the output says otherwise.
+    #[serde(default)]
+    binary_data_output: bool,
+    #[serde(default)]
+    top_k: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "input tensor")]
+struct InputJson {
+    name: String,
+    datatype: String,
+    shape: Vec<i64>,
+    #[serde(default)]
+    parameters: Option<InputParameters>,
+    /// Flat or nested row-major values; their type depends on `datatype`, so they are read later.
+    #[serde(default)]
+    data: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct InputParameters {
+    /// The binary extension: this many bytes of the binary part are this input's data.
+    #[serde(default)]
+    binary_data_size: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "requested output")]
+struct OutputJson {
+    name: String,
+    #[serde(default)]
+    parameters: Option<OutputParameters>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct OutputParameters {
+    #[serde(default)]
+    binary_data: Option<bool>,
+}
+
+/// The request head, typed; a malformed one is refused with the path of what is wrong.
+fn request_json(head: &[u8]) -> Result<RequestJson, ServeError> {
+    let json_error = |e: &serde_json::Error| match e.classify() {
+        serde_json::error::Category::Data => None,
+        _ => Some(ServeError::bad(format!("the request is not valid JSON: {e}"))),
+    };
+    let mut de = serde_json::Deserializer::from_slice(head);
+    let req: RequestJson = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        json_error(e.inner()).unwrap_or_else(|| match e.path().to_string().as_str() {
+            "." => ServeError::bad(format!("the request is not an inference request: {}", e.inner())),
+            path => ServeError::bad(format!("the request's `{path}`: {}", e.inner())),
+        })
+    })?;
+    de.end().map_err(|e| json_error(&e).unwrap_or_else(|| ServeError::bad(e.to_string())))?;
+    Ok(req)
 }
 
 /// Parse a request body: JSON, or a JSON header followed by binary tensor data.
@@ -217,34 +298,18 @@ pub fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<InferRequest, S
         }
     };
     let (head, mut binary) = body.split_at(header_len);
-    let v: Value = serde_json::from_slice(head).map_err(|e| ServeError::bad(format!("the request is not valid JSON: {e}")))?;
-    let obj = v.as_object().ok_or_else(|| ServeError::bad("the request must be a JSON object"))?;
-    let mut req = InferRequest { id: obj.get("id").and_then(Value::as_str).map(str::to_string), ..Default::default() };
-    if let Some(p) = obj.get("parameters").and_then(Value::as_object) {
-        req.binary_output = p.get("binary_data_output").and_then(Value::as_bool).unwrap_or(false);
-        req.top_k = top_k(p)?;
-    }
-    let inputs = obj.get("inputs").and_then(Value::as_array).ok_or_else(|| ServeError::bad("the request has no `inputs` array"))?;
-    for (i, t) in inputs.iter().enumerate() {
-        let t = t.as_object().ok_or_else(|| ServeError::bad(format!("inputs[{i}] is not an object")))?;
-        let name = t.get("name").and_then(Value::as_str).ok_or_else(|| ServeError::bad(format!("inputs[{i}] has no name")))?.to_string();
-        let datatype = t
-            .get("datatype")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ServeError::bad(format!("input `{name}` has no datatype")))?
-            .to_string();
-        let shape: Vec<i64> = t
-            .get("shape")
-            .and_then(Value::as_array)
-            .ok_or_else(|| ServeError::bad(format!("input `{name}` has no shape")))?
-            .iter()
-            .map(|d| d.as_i64().filter(|d| *d >= 0).ok_or_else(|| ServeError::bad(format!("input `{name}`: shape holds {d}, not a size"))))
-            .collect::<Result<_, _>>()?;
-        let count = element_count(&shape).map_err(|e| ServeError::bad(format!("input `{name}`: {e}")))?;
-        let binary_size = t.get("parameters").and_then(Value::as_object).and_then(|p| p.get("binary_data_size"));
-        let data = match binary_size {
+    let json = request_json(head)?;
+    let parameters = json.parameters.unwrap_or_default();
+    let mut req = InferRequest { id: json.id, binary_output: parameters.binary_data_output, top_k: parameters.top_k, ..Default::default() };
+    for t in json.inputs {
+        let name = t.name;
+        if let Some(d) = t.shape.iter().find(|d| **d < 0) {
+            return Err(ServeError::bad(format!("input `{name}`: shape holds {d}, not a size")));
+        }
+        let count = element_count(&t.shape).map_err(|e| ServeError::bad(format!("input `{name}`: {e}")))?;
+        let data = match t.parameters.and_then(|p| p.binary_data_size) {
             Some(n) => {
-                let n = n.as_u64().ok_or_else(|| ServeError::bad(format!("input `{name}`: binary_data_size is not a size")))? as usize;
+                let n = usize::try_from(n).unwrap_or(usize::MAX);
                 if n > binary.len() {
                     return Err(ServeError::bad(format!(
                         "input `{name}`: binary_data_size says {n} bytes, {} bytes of binary data remain",
@@ -253,37 +318,24 @@ pub fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<InferRequest, S
                 }
                 let (chunk, rest) = binary.split_at(n);
                 binary = rest;
-                if datatype == "BYTES" {
+                if t.datatype == "BYTES" {
                     TensorData::Bytes(split_bytes(chunk, count).map_err(|e| ServeError::bad(format!("input `{name}`: {e}")))?)
                 } else {
                     TensorData::Raw(chunk.to_vec())
                 }
             }
             None => {
-                let data = t.get("data").ok_or_else(|| ServeError::bad(format!("input `{name}` has neither data nor binary_data_size")))?;
-                json_data(&name, &datatype, data, count)?
+                let data = t.data.ok_or_else(|| ServeError::bad(format!("input `{name}` has neither data nor binary_data_size")))?;
+                json_data(&name, &t.datatype, &data, count)?
             }
         };
-        req.inputs.push(InputTensor { name, datatype, shape, data });
+        req.inputs.push(InputTensor { name, datatype: t.datatype, shape: t.shape, data });
     }
     if !binary.is_empty() {
         return Err(ServeError::bad(format!("{} bytes of binary data are not claimed by any input's binary_data_size", binary.len())));
     }
-    if let Some(outs) = obj.get("outputs").and_then(Value::as_array) {
-        for (i, o) in outs.iter().enumerate() {
-            let name = o.get("name").and_then(Value::as_str).ok_or_else(|| ServeError::bad(format!("outputs[{i}] has no name")))?;
-            let binary = o.get("parameters").and_then(|p| p.get("binary_data")).and_then(Value::as_bool);
-            req.outputs.push((name.to_string(), binary));
-        }
-    }
+    req.outputs = json.outputs.into_iter().map(|o| (o.name, o.parameters.and_then(|p| p.binary_data))).collect();
     Ok(req)
-}
-
-fn top_k(p: &Map<String, Value>) -> Result<Option<i64>, ServeError> {
-    match p.get("top_k") {
-        None => Ok(None),
-        Some(v) => v.as_i64().map(Some).ok_or_else(|| ServeError::bad("parameter top_k is not an integer")),
-    }
 }
 
 /// JSON `data` (flat or nested, row-major) as little-endian bytes of `datatype`, or BYTES.
@@ -383,4 +435,76 @@ fn json_values(datatype: &str, data: &TensorData) -> Value {
         _ => Vec::new(),
     };
     Value::Array(vals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<InferRequest, String> {
+        parse_request(&HeaderMap::new(), body.as_bytes()).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn requests_are_read_into_their_types() {
+        let r = parse(
+            r#"{"id": "7", "parameters": {"binary_data_output": true, "top_k": 2, "priority": 1},
+                "inputs": [{"name": "x", "datatype": "INT32", "shape": [2, 2], "data": [[1, 2], [3, -4]], "parameters": {}}],
+                "outputs": [{"name": "y", "parameters": {"binary_data": false}}, {"name": "z"}]}"#,
+        )
+        .unwrap();
+        assert_eq!((r.id.as_deref(), r.binary_output, r.top_k), (Some("7"), true, Some(2)));
+        assert_eq!((r.inputs[0].name.as_str(), r.inputs[0].datatype.as_str(), &r.inputs[0].shape[..]), ("x", "INT32", &[2, 2][..]));
+        let TensorData::Raw(raw) = &r.inputs[0].data else { panic!("raw data") };
+        assert_eq!(raw, &[1i32, 2, 3, -4].iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>());
+        assert_eq!(r.outputs, vec![("y".to_string(), Some(false)), ("z".to_string(), None)]);
+    }
+
+    #[test]
+    fn binary_data_follows_the_json_head() {
+        let head = r#"{"inputs": [{"name": "x", "datatype": "UINT8", "shape": [3], "parameters": {"binary_data_size": 3}}]}"#;
+        let mut headers = HeaderMap::new();
+        headers.insert(HEADER_LEN, HeaderValue::from(head.len()));
+        let body = [head.as_bytes(), &[1, 2, 3]].concat();
+        let r = parse_request(&headers, &body).unwrap();
+        assert!(matches!(&r.inputs[0].data, TensorData::Raw(b) if b == &[1, 2, 3]));
+        let more = [&body[..], &[4]].concat();
+        assert!(parse_request(&headers, &more).unwrap_err().message.contains("1 bytes of binary data are not claimed"));
+    }
+
+    #[test]
+    fn malformed_requests_say_what_is_wrong() {
+        let err = |body: &str| parse(body).unwrap_err();
+        assert!(err(r#"{"inputs": [{"name": "image", "#).starts_with("the request is not valid JSON: "));
+        assert!(err(r#"{"inputs": []} trailing"#).starts_with("the request is not valid JSON: "));
+        assert!(err("7").starts_with("the request is not an inference request: invalid type: integer `7`"), "{}", err("7"));
+        assert!(err("{}").contains("missing field `inputs`"), "{}", err("{}"));
+        assert!(err(r#"{"inputs": 7}"#).starts_with("the request's `inputs`: invalid type: integer `7`"), "{}", err(r#"{"inputs": 7}"#));
+        let no_name = err(r#"{"inputs": [{"datatype": "FP32", "shape": [1], "data": [1]}]}"#);
+        assert!(no_name.starts_with("the request's `inputs[0]`: missing field `name`"), "{no_name}");
+        let top_k = err(r#"{"parameters": {"top_k": 1.5}, "inputs": []}"#);
+        assert!(top_k.starts_with("the request's `parameters.top_k`: invalid type: floating point"), "{top_k}");
+        assert_eq!(
+            err(r#"{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, -1], "data": []}]}"#),
+            "input `x`: shape holds -1, not a size"
+        );
+        assert_eq!(
+            err(r#"{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1]}]}"#),
+            "input `x` has neither data nor binary_data_size"
+        );
+        assert_eq!(
+            err(r#"{"inputs": [{"name": "x", "datatype": "FP32", "shape": [2], "data": [1]}]}"#),
+            "input `x`: the shape holds 2 elements, data has 1"
+        );
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_told_from_other_body_errors_by_type() {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let over = rt.block_on(axum::body::to_bytes(Body::from(vec![0u8; 10]), 5)).unwrap_err();
+        assert!(over_limit(&over));
+        let broken = Body::from_stream(futures_util::stream::iter([Err::<Bytes, _>(std::io::Error::other("connection reset"))]));
+        let e = rt.block_on(axum::body::to_bytes(broken, 5)).unwrap_err();
+        assert!(!over_limit(&e), "{e}");
+    }
 }
