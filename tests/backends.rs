@@ -159,9 +159,9 @@ fn run_refuses_bad_tensors_with_one_line_naming_the_tensor() {
     let bad_shape = write_npy(dir.path(), "a33.npy", &f32t(vec![3, 3]));
     let b = write_npy(dir.path(), "b.npy", &TensorValue { dimensions: vec![3], ty: T::I64, data: vec![0; 24] });
     let bool_npy = dir.path().join("mask.npy");
-    std::fs::write(&bool_npy, b"\x93NUMPY\x01\x00\x76\x00{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }                                                                         \n\x01\x00").unwrap();
+    std::fs::write(&bool_npy, b"\x93NUMPY\x01\x00\x83\x00{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }                                                                         \n\x01\x00").unwrap();
     let int8_npy = dir.path().join("q.npy");
-    std::fs::write(&int8_npy, b"\x93NUMPY\x01\x00\x76\x00{'descr': '|i1', 'fortran_order': False, 'shape': (4,), }                                                                         \n\x01\x02\x03\x04").unwrap();
+    std::fs::write(&int8_npy, b"\x93NUMPY\x01\x00\x83\x00{'descr': '|i1', 'fortran_order': False, 'shape': (4,), }                                                                         \n\x01\x02\x03\x04").unwrap();
     for backend in backends() {
         let m = "tests/models/multi-io.onnx";
         let bn = backend.name();
