@@ -218,14 +218,14 @@ struct RequestJson {
     parameters: Option<RequestParameters>,
     inputs: Vec<InputJson>,
     #[serde(default)]
-    outputs: Vec<OutputJson>,
+    outputs: Option<Vec<OutputJson>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 struct RequestParameters {
     /// The binary extension: every output as binary unless the output says otherwise.
     #[serde(default)]
-    binary_data_output: bool,
+    binary_data_output: Option<bool>,
     #[serde(default)]
     top_k: Option<i64>,
 }
@@ -270,6 +270,10 @@ fn request_json(head: &[u8]) -> Result<RequestJson, ServeError> {
         serde_json::error::Category::Data => None,
         _ => Some(ServeError::bad(format!("the request is not valid JSON: {e}"))),
     };
+    // serde would take a struct from a JSON array too (its fields in order); the protocol says object.
+    if head.trim_ascii_start().starts_with(b"[") {
+        return Err(ServeError::bad("the request must be a JSON object"));
+    }
     let mut de = serde_json::Deserializer::from_slice(head);
     let req: RequestJson = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         json_error(e.inner()).unwrap_or_else(|| match e.path().to_string().as_str() {
@@ -300,7 +304,12 @@ pub fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<InferRequest, S
     let (head, mut binary) = body.split_at(header_len);
     let json = request_json(head)?;
     let parameters = json.parameters.unwrap_or_default();
-    let mut req = InferRequest { id: json.id, binary_output: parameters.binary_data_output, top_k: parameters.top_k, ..Default::default() };
+    let mut req = InferRequest {
+        id: json.id,
+        binary_output: parameters.binary_data_output.unwrap_or(false),
+        top_k: parameters.top_k,
+        ..Default::default()
+    };
     for t in json.inputs {
         let name = t.name;
         if let Some(d) = t.shape.iter().find(|d| **d < 0) {
@@ -334,7 +343,7 @@ pub fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<InferRequest, S
     if !binary.is_empty() {
         return Err(ServeError::bad(format!("{} bytes of binary data are not claimed by any input's binary_data_size", binary.len())));
     }
-    req.outputs = json.outputs.into_iter().map(|o| (o.name, o.parameters.and_then(|p| p.binary_data))).collect();
+    req.outputs = json.outputs.unwrap_or_default().into_iter().map(|o| (o.name, o.parameters.and_then(|p| p.binary_data))).collect();
     Ok(req)
 }
 
@@ -450,7 +459,7 @@ mod tests {
         let r = parse(
             r#"{"id": "7", "parameters": {"binary_data_output": true, "top_k": 2, "priority": 1},
                 "inputs": [{"name": "x", "datatype": "INT32", "shape": [2, 2], "data": [[1, 2], [3, -4]], "parameters": {}}],
-                "outputs": [{"name": "y", "parameters": {"binary_data": false}}, {"name": "z"}]}"#,
+                "outputs": [{"name": "y", "parameters": {"binary_data": false}}, {"name": "z", "parameters": null}]}"#,
         )
         .unwrap();
         assert_eq!((r.id.as_deref(), r.binary_output, r.top_k), (Some("7"), true, Some(2)));
@@ -458,6 +467,12 @@ mod tests {
         let TensorData::Raw(raw) = &r.inputs[0].data else { panic!("raw data") };
         assert_eq!(raw, &[1i32, 2, 3, -4].iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>());
         assert_eq!(r.outputs, vec![("y".to_string(), Some(false)), ("z".to_string(), None)]);
+    }
+
+    #[test]
+    fn optional_members_may_be_null_or_absent() {
+        let r = parse(r#"{"id": null, "parameters": {"binary_data_output": null}, "inputs": [], "outputs": null}"#).unwrap();
+        assert_eq!((r.id, r.binary_output, r.top_k, r.outputs.len()), (None, false, None, 0));
     }
 
     #[test]
@@ -479,6 +494,7 @@ mod tests {
         assert!(err(r#"{"inputs": []} trailing"#).starts_with("the request is not valid JSON: "));
         assert!(err("7").starts_with("the request is not an inference request: invalid type: integer `7`"), "{}", err("7"));
         assert!(err("{}").contains("missing field `inputs`"), "{}", err("{}"));
+        assert_eq!(err(r#"["7", null, []]"#), "the request must be a JSON object");
         assert!(err(r#"{"inputs": 7}"#).starts_with("the request's `inputs`: invalid type: integer `7`"), "{}", err(r#"{"inputs": 7}"#));
         let no_name = err(r#"{"inputs": [{"datatype": "FP32", "shape": [1], "data": [1]}]}"#);
         assert!(no_name.starts_with("the request's `inputs[0]`: missing field `name`"), "{no_name}");
