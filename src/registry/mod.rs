@@ -22,10 +22,9 @@ mod instance;
 mod manifest;
 
 pub use cache::{load_files, GraphStore};
-pub use folder::{tensor_type, ModelFiles, ModelInfo, ModelsDir};
+pub use folder::{ModelFiles, ModelInfo, ModelsDir};
 pub use instance::{InstanceRegistry, LazyRegistry};
 pub use manifest::{InputSection, Manifest, OutputKind, OutputSection, ResizeKind};
-pub use nnhost_preprocess::Layout;
 
 /// Environment variable naming the models folder (the `--models` flag wins over it).
 pub const MODELS_ENV: &str = "NNHOST_MODELS";
