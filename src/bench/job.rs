@@ -230,9 +230,9 @@ pub fn native_classify(
 ) -> anyhow::Result<Vec<Result<Ranked, String>>> {
     let graph = GraphStore::with_config(cfg.clone()).get_or_load(model, backend)?;
     let spec = model.input_spec();
-    let ty = crate::plugins::to_wasi_type(crate::plugins::classifier::wit_type(model.input_type));
+    let ty = model.input_type();
     let input_name = model.manifest.input.name.clone();
-    let probabilities = model.probabilities;
+    let probabilities = model.probabilities();
     let want = model.manifest.output.name.clone();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<Ranked, String>>>> = Mutex::new(vec![None; images.len()]);

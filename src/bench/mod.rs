@@ -173,12 +173,11 @@ pub fn bench_model(
     let runner_plugin = rt.load_plugin(TENSOR_RUNNER)?;
 
     // The input tensor, preprocessed natively exactly as the plugin does.
-    let spec = crate::plugins::classifier::model_spec(model);
+    let ty = model.input_type();
     let pre_spec = model.input_spec();
     let tensor = nnhost_preprocess::preprocess(image, &pre_spec).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let input = TensorValue { dimensions: tensor.dims.clone(), ty: spec.input_type, data: tensor.data.clone() };
-    let native_input =
-        wasmtime_wasi_nn::Tensor::new(tensor.dims.clone(), crate::plugins::to_wasi_type(spec.input_type), tensor.data.clone());
+    let input = TensorValue { dimensions: tensor.dims.clone(), ty: ty.into(), data: tensor.data.clone() };
+    let native_input = wasmtime_wasi_nn::Tensor::new(tensor.dims.clone(), ty, tensor.data.clone());
     let input_name = model.manifest.input.name.clone();
 
     struct Live<'a> {

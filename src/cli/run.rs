@@ -131,7 +131,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<u8, Fatal> {
             name: o.name.clone(),
             file: path.display().to_string(),
             dims: o.tensor.dimensions.clone(),
-            dtype: type_name(crate::plugins::to_wasi_type(o.tensor.ty)),
+            dtype: type_name(o.tensor.ty.into()),
         });
     }
     if args.json {

@@ -1,71 +1,67 @@
-//! The `classifier` world: host calls into an image-classification plugin.
+//! The `classifier` world: host calls into an image-classification plugin, and the one conversion
+//! from a model's manifest to the `model-spec` record the plugin receives.
 
 use nnhost_preprocess as pre;
 use wasmtime::Store;
 
 use crate::backends::BackendKind;
-use crate::registry::{GraphStore, Layout, ModelInfo};
+use crate::registry::{GraphStore, ModelInfo, OutputKind};
 use crate::runtime::{HostState, Plugin, Runtime};
 
 use super::bindings::classifier as bindings;
 use super::ClassifyError;
 
 use bindings::nnhost::plugins::types as wit;
+pub use super::WitTensorType;
 pub use bindings::nnhost::plugins::types::{NamedTensor, PluginError, Prediction, TensorValue};
-pub use bindings::wasi::nn::tensor::TensorType as WitTensorType;
 
-pub(crate) fn wit_type(ty: wasmtime_wasi_nn::wit::TensorType) -> WitTensorType {
-    use wasmtime_wasi_nn::wit::TensorType as T;
-    match ty {
-        T::Fp16 => WitTensorType::Fp16,
-        T::Fp32 => WitTensorType::Fp32,
-        T::Fp64 => WitTensorType::Fp64,
-        T::Bf16 => WitTensorType::Bf16,
-        T::U8 => WitTensorType::U8,
-        T::I32 => WitTensorType::I32,
-        T::I64 => WitTensorType::I64,
-    }
-}
-
-/// The `model-spec` record a plugin receives for a model.
-pub fn model_spec(m: &ModelInfo) -> wit::ModelSpec {
-    let i = &m.manifest.input;
-    wit::ModelSpec {
-        name: m.name.clone(),
-        input_name: i.name.clone(),
-        output_name: m.manifest.output.name.clone(),
-        input_type: wit_type(m.input_type),
-        layout: match m.layout {
-            Layout::Nchw => wit::Layout::Nchw,
-            Layout::Nhwc => wit::Layout::Nhwc,
-        },
-        width: i.width,
-        height: i.height,
-        channels: i.channels,
-        channel_order: if m.bgr { wit::ChannelOrder::Bgr } else { wit::ChannelOrder::Rgb },
-        scale: i.scale,
-        mean: i.mean.clone(),
-        std: i.std.clone(),
-        resize: match &m.resize.mode {
-            pre::ResizeMode::Stretch => wit::ResizeMode::Stretch,
-            pre::ResizeMode::CenterCrop { fraction, order } => wit::ResizeMode::CenterCrop((
-                *fraction,
-                match order {
-                    pre::CropOrder::ResizeThenCrop => wit::CropOrder::ResizeThenCrop,
-                    pre::CropOrder::CropThenResize => wit::CropOrder::CropThenResize,
-                },
-            )),
-            pre::ResizeMode::Letterbox { pad } => wit::ResizeMode::Letterbox(pad.clone()),
-        },
-        interpolation: match m.resize.interpolation {
-            pre::Interpolation::Nearest => wit::Interpolation::Nearest,
-            pre::Interpolation::Bilinear => wit::Interpolation::Bilinear,
-            pre::Interpolation::Bicubic => wit::Interpolation::Bicubic,
-        },
-        antialias: m.resize.antialias,
-        exif_orientation: i.exif_orientation,
-        output_kind: if m.probabilities { wit::OutputKind::Probabilities } else { wit::OutputKind::Logits },
-        labels: m.labels.clone(),
+/// The one conversion from a model's typed manifest to the `model-spec` record a plugin receives.
+impl From<&ModelInfo> for wit::ModelSpec {
+    fn from(m: &ModelInfo) -> Self {
+        let (i, o) = (&m.manifest.input, &m.manifest.output);
+        wit::ModelSpec {
+            name: m.name.clone(),
+            input_name: i.name.clone(),
+            output_name: o.name.clone(),
+            input_type: m.input_type().into(),
+            layout: match i.layout {
+                pre::Layout::Nchw => wit::Layout::Nchw,
+                pre::Layout::Nhwc => wit::Layout::Nhwc,
+            },
+            width: i.width,
+            height: i.height,
+            channels: i.channels,
+            channel_order: match i.channel_order {
+                pre::ChannelOrder::Rgb => wit::ChannelOrder::Rgb,
+                pre::ChannelOrder::Bgr => wit::ChannelOrder::Bgr,
+            },
+            scale: i.scale,
+            mean: i.mean.clone(),
+            std: i.std.clone(),
+            resize: match &m.resize.mode {
+                pre::ResizeMode::Stretch => wit::ResizeMode::Stretch,
+                pre::ResizeMode::CenterCrop { fraction, order } => wit::ResizeMode::CenterCrop((
+                    *fraction,
+                    match order {
+                        pre::CropOrder::ResizeThenCrop => wit::CropOrder::ResizeThenCrop,
+                        pre::CropOrder::CropThenResize => wit::CropOrder::CropThenResize,
+                    },
+                )),
+                pre::ResizeMode::Letterbox { pad } => wit::ResizeMode::Letterbox(pad.clone()),
+            },
+            interpolation: match m.resize.interpolation {
+                pre::Interpolation::Nearest => wit::Interpolation::Nearest,
+                pre::Interpolation::Bilinear => wit::Interpolation::Bilinear,
+                pre::Interpolation::Bicubic => wit::Interpolation::Bicubic,
+            },
+            antialias: m.resize.antialias,
+            exif_orientation: i.exif_orientation,
+            output_kind: match o.kind {
+                OutputKind::Logits => wit::OutputKind::Logits,
+                OutputKind::Probabilities => wit::OutputKind::Probabilities,
+            },
+            labels: m.labels.clone(),
+        }
     }
 }
 
@@ -96,7 +92,7 @@ impl<'a> Classifier<'a> {
         backend: BackendKind,
     ) -> anyhow::Result<Self> {
         let graph = graphs.get_or_load(&model, backend)?;
-        let spec = model_spec(&model);
+        let spec = wit::ModelSpec::from(&model);
         Ok(Self { runtime, plugin, model, spec, backend, graph, config: graphs.config().clone() })
     }
 

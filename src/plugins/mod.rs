@@ -1,7 +1,9 @@
 //! Typed host-side bindings for the plugin worlds in `wit/plugins.wit`, and the built-in plugins.
 //!
 //! One module per world. The worlds share `nnhost:plugins/types` and `wasi:nn`; the bindings of
-//! later worlds reuse the Rust types generated for the classifier world so values move between them.
+//! later worlds reuse the Rust types generated for the classifier world so values move between them,
+//! and the classifier world reuses the `wasi:nn` interfaces of `runtime::nn`: one WIT tensor type
+//! ([`WitTensorType`]) on the plugin side, converted to the backends' type by one `From` each way.
 
 pub mod classifier;
 pub mod tensor_runner;
@@ -23,6 +25,12 @@ pub(crate) mod bindings {
         wasmtime::component::bindgen!({
             world: "nnhost:plugins/classifier",
             path: "wit",
+            with: {
+                "wasi:nn/tensor": crate::runtime::nn::generated::wasi::nn::tensor,
+                "wasi:nn/errors": crate::runtime::nn::generated::wasi::nn::errors,
+                "wasi:nn/inference": crate::runtime::nn::generated::wasi::nn::inference,
+                "wasi:nn/graph": crate::runtime::nn::generated::wasi::nn::graph,
+            },
         });
     }
     pub mod tensor_runner {
@@ -31,17 +39,17 @@ pub(crate) mod bindings {
             path: "wit",
             with: {
                 "nnhost:plugins/types": super::classifier::nnhost::plugins::types,
-                "wasi:nn/tensor": super::classifier::wasi::nn::tensor,
-                "wasi:nn/errors": super::classifier::wasi::nn::errors,
-                "wasi:nn/inference": super::classifier::wasi::nn::inference,
-                "wasi:nn/graph": super::classifier::wasi::nn::graph,
+                "wasi:nn/tensor": crate::runtime::nn::generated::wasi::nn::tensor,
+                "wasi:nn/errors": crate::runtime::nn::generated::wasi::nn::errors,
+                "wasi:nn/inference": crate::runtime::nn::generated::wasi::nn::inference,
+                "wasi:nn/graph": crate::runtime::nn::generated::wasi::nn::graph,
             },
         });
     }
 }
 
 pub use bindings::classifier::nnhost::plugins::types::{NamedTensor, PluginError, Prediction, TensorValue};
-pub use bindings::classifier::wasi::nn::tensor::TensorType as WitTensorType;
+pub use crate::runtime::nn::generated::wasi::nn::tensor::TensorType as WitTensorType;
 
 /// The plugin worlds nnhost calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,20 +81,6 @@ pub fn check_world(plugin: &Plugin, world: World) -> Result<(), String> {
     let what = crate::runtime::describe_world(plugin);
     let hint = if what.contains("wasi:cli/run") { " (a wasi:cli/command component: run it with `nnhost exec`)" } else { "" };
     Err(format!("the component is not a {} plugin: {what}{hint}", world.name()))
-}
-
-/// The host-side wasi-nn tensor type of a plugin-world tensor type.
-pub fn to_wasi_type(t: WitTensorType) -> wasmtime_wasi_nn::wit::TensorType {
-    use wasmtime_wasi_nn::wit::TensorType as T;
-    match t {
-        WitTensorType::Fp16 => T::Fp16,
-        WitTensorType::Fp32 => T::Fp32,
-        WitTensorType::Fp64 => T::Fp64,
-        WitTensorType::Bf16 => T::Bf16,
-        WitTensorType::U8 => T::U8,
-        WitTensorType::I32 => T::I32,
-        WitTensorType::I64 => T::I64,
-    }
 }
 
 /// Why one plugin call failed.

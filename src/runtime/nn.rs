@@ -22,7 +22,9 @@ use wasmtime_wasi_nn::{Backend, ExecutionContext, Graph, Registry, Tensor};
 
 use super::Limits;
 
-mod generated {
+/// The `wasi:nn` WIT bindings; the plugin worlds' bindings (`plugins::bindings`) reuse these
+/// interfaces, so a `wasi:nn` tensor type is one Rust type on the whole plugin side.
+pub(crate) mod generated {
     wasmtime::component::bindgen!({
         world: "ml",
         path: "wit/deps/wasi-nn",
@@ -193,27 +195,32 @@ mod convert {
     use super::wit::tensor::TensorType;
     use wasmtime_wasi_nn::wit as backend;
 
-    pub fn ty_in(t: TensorType) -> backend::TensorType {
-        match t {
-            TensorType::Fp16 => backend::TensorType::Fp16,
-            TensorType::Fp32 => backend::TensorType::Fp32,
-            TensorType::Fp64 => backend::TensorType::Fp64,
-            TensorType::Bf16 => backend::TensorType::Bf16,
-            TensorType::U8 => backend::TensorType::U8,
-            TensorType::I32 => backend::TensorType::I32,
-            TensorType::I64 => backend::TensorType::I64,
+    /// The one conversion between the WIT tensor type (plugins) and the backends' tensor type.
+    impl From<TensorType> for backend::TensorType {
+        fn from(t: TensorType) -> Self {
+            match t {
+                TensorType::Fp16 => backend::TensorType::Fp16,
+                TensorType::Fp32 => backend::TensorType::Fp32,
+                TensorType::Fp64 => backend::TensorType::Fp64,
+                TensorType::Bf16 => backend::TensorType::Bf16,
+                TensorType::U8 => backend::TensorType::U8,
+                TensorType::I32 => backend::TensorType::I32,
+                TensorType::I64 => backend::TensorType::I64,
+            }
         }
     }
 
-    pub fn ty_out(t: backend::TensorType) -> TensorType {
-        match t {
-            backend::TensorType::Fp16 => TensorType::Fp16,
-            backend::TensorType::Fp32 => TensorType::Fp32,
-            backend::TensorType::Fp64 => TensorType::Fp64,
-            backend::TensorType::Bf16 => TensorType::Bf16,
-            backend::TensorType::U8 => TensorType::U8,
-            backend::TensorType::I32 => TensorType::I32,
-            backend::TensorType::I64 => TensorType::I64,
+    impl From<backend::TensorType> for TensorType {
+        fn from(t: backend::TensorType) -> Self {
+            match t {
+                backend::TensorType::Fp16 => TensorType::Fp16,
+                backend::TensorType::Fp32 => TensorType::Fp32,
+                backend::TensorType::Fp64 => TensorType::Fp64,
+                backend::TensorType::Bf16 => TensorType::Bf16,
+                backend::TensorType::U8 => TensorType::U8,
+                backend::TensorType::I32 => TensorType::I32,
+                backend::TensorType::I64 => TensorType::I64,
+            }
         }
     }
 
@@ -373,7 +380,7 @@ impl wit::tensor::HostTensor for NnView<'_> {
         if dimensions.len() > rank {
             return Err(format_err!("tensor of rank {}, more than the limit of {rank} (limit tensor_rank)", dimensions.len()));
         }
-        self.push_tensor(Tensor::new(dimensions, convert::ty_in(ty), data))
+        self.push_tensor(Tensor::new(dimensions, ty.into(), data))
     }
 
     fn dimensions(&mut self, tensor: Resource<Tensor>) -> wasmtime::Result<TensorDimensions> {
@@ -381,7 +388,7 @@ impl wit::tensor::HostTensor for NnView<'_> {
     }
 
     fn ty(&mut self, tensor: Resource<Tensor>) -> wasmtime::Result<TensorType> {
-        Ok(convert::ty_out(self.table.get(&tensor)?.ty))
+        Ok(self.table.get(&tensor)?.ty.into())
     }
 
     fn data(&mut self, tensor: Resource<Tensor>) -> wasmtime::Result<TensorData> {

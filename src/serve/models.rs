@@ -192,7 +192,7 @@ impl ServedModel {
                 .collect::<Result<Vec<u32>, _>>()?;
             inputs.push(NamedTensor {
                 name: t.name.clone(),
-                tensor: TensorValue { dimensions, ty: crate::plugins::classifier::wit_type(ty), data: data.clone() },
+                tensor: TensorValue { dimensions, ty: ty.into(), data: data.clone() },
             });
         }
         if let Some(m) = self.inputs.iter().find(|m| !inputs.iter().any(|i| i.name == m.name)) {
@@ -201,7 +201,7 @@ impl ServedModel {
         let outs = runner.run(&inputs).map_err(|e| call_error(&format!("model `{}` on {}", self.name, self.backend), e))?;
         outs.into_iter()
             .map(|o| {
-                let ty = crate::plugins::to_wasi_type(o.tensor.ty);
+                let ty = o.tensor.ty.into();
                 let datatype = datatype_of(ty).ok_or_else(|| {
                     ServeError::new(ErrorKind::Failed, format!("output `{}` is bf16, which the protocol has no datatype for", o.name))
                 })?;

@@ -38,14 +38,21 @@ fn nn_error(call: &str, e: wasi::nn::errors::Error) -> PluginError {
     PluginError::Inference(format!("{call}: {:?}: {}", e.code(), e.data()))
 }
 
+/// The element type of a tensor type that can hold an image or class scores.
+fn elem_type(t: TensorType) -> Option<pre::ElemType> {
+    match t {
+        TensorType::Fp32 => Some(pre::ElemType::F32),
+        TensorType::Fp16 => Some(pre::ElemType::F16),
+        TensorType::Fp64 => Some(pre::ElemType::F64),
+        TensorType::U8 => Some(pre::ElemType::U8),
+        _ => None,
+    }
+}
+
+/// The one conversion back from the host's `model-spec` to what preprocessing uses.
 fn input_spec(spec: &ModelSpec) -> Result<pre::InputSpec, PluginError> {
-    let elem = match spec.input_type {
-        TensorType::Fp32 => pre::ElemType::F32,
-        TensorType::Fp16 => pre::ElemType::F16,
-        TensorType::Fp64 => pre::ElemType::F64,
-        TensorType::U8 => pre::ElemType::U8,
-        other => return Err(PluginError::BadSpec(format!("input type {other:?} is not supported for images"))),
-    };
+    let elem = elem_type(spec.input_type)
+        .ok_or_else(|| PluginError::BadSpec(format!("input type {:?} is not supported for images", spec.input_type)))?;
     let s = pre::InputSpec {
         elem,
         layout: match spec.layout {
@@ -129,13 +136,8 @@ fn scores(spec: &ModelSpec, outputs: Vec<(String, Tensor)>) -> Result<Vec<f32>, 
             .ok_or_else(|| PluginError::BadOutput(format!("no output named `{want}` (outputs: {names:?})")))?,
         None => outputs.into_iter().next().ok_or_else(|| PluginError::BadOutput("the model returned no outputs".into()))?,
     };
-    let elem = match out.ty() {
-        TensorType::Fp32 => pre::ElemType::F32,
-        TensorType::Fp16 => pre::ElemType::F16,
-        TensorType::Fp64 => pre::ElemType::F64,
-        TensorType::U8 => pre::ElemType::U8,
-        other => return Err(PluginError::BadOutput(format!("output type {other:?} cannot hold class scores"))),
-    };
+    let ty = out.ty();
+    let elem = elem_type(ty).ok_or_else(|| PluginError::BadOutput(format!("output type {ty:?} cannot hold class scores")))?;
     let values = pre::bytes_to_f32(elem, &out.data()).map_err(|e| PluginError::BadOutput(e.to_string()))?;
     if values.len() != spec.labels.len() {
         return Err(PluginError::BadOutput(format!(

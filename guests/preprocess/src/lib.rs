@@ -10,6 +10,8 @@ use std::io::Cursor;
 
 pub mod resize;
 pub use resize::{CropOrder, Interpolation, Resize, ResizeMode};
+#[cfg(feature = "serde")]
+pub mod spelling;
 
 /// Largest width or height accepted from an encoded image (decompression-bomb guard).
 pub const MAX_IMAGE_SIDE: u32 = 16_384;
@@ -18,6 +20,7 @@ pub const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
 
 /// Pixel arrangement of the model input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum Layout {
     Nchw,
     Nhwc,
