@@ -7,6 +7,7 @@
 //! plugin world, and [`cli`] the `nnhost` command.
 
 pub mod backends;
+pub mod base;
 pub mod bench;
 pub mod cli;
 pub mod golden;

@@ -194,19 +194,7 @@ pub fn encode(t: &TensorValue) -> Vec<u8> {
     encode_array(&Array::from_tensor(t).expect("tensor data as long as its dimensions say"))
 }
 
-/// A file-system-safe file stem for a tensor name: `[A-Za-z0-9._-]` kept, the rest `_`; never
-/// empty, hidden or `..`.
-pub fn safe_stem(name: &str) -> String {
-    let mut s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
-    while s.starts_with('.') {
-        s.replace_range(..1, "_");
-    }
-    if s.is_empty() {
-        s.push_str("output");
-    }
-    s.truncate(120);
-    s
-}
+pub use crate::base::text::file_stem as safe_stem;
 
 #[cfg(test)]
 mod tests {

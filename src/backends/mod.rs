@@ -17,6 +17,8 @@ use wasmtime_wasi_nn::backend::{BackendError, Id, NamedTensor};
 use wasmtime_wasi_nn::wit::TensorType;
 use wasmtime_wasi_nn::Tensor;
 
+use crate::base::text::one_line;
+
 /// The inference engines nnhost can run a model on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -107,7 +109,7 @@ impl From<&crate::runtime::Limits> for TensorLimits {
 
 /// Fail when the deadline of the current plugin call has passed (checked before inference starts).
 pub fn check_deadline(what: &str) -> Result<(), BackendError> {
-    if let Some((at, ms)) = crate::runtime::limits::call_deadline() {
+    if let Some((at, ms)) = crate::base::deadline::call_deadline() {
         if std::time::Instant::now() >= at {
             return Err(invalid(format!("deadline of {ms} ms exceeded before {what} (limit deadline_ms)")));
         }
@@ -355,14 +357,6 @@ pub fn unsupported(msg: impl fmt::Display) -> BackendError {
     BackendError::UnsupportedTensorType(one_line(&msg.to_string()))
 }
 
-/// Engines' messages span lines (ONNX Runtime's stack of causes, OpenVINO's source locations);
-/// nnhost's errors are one line each.
-fn one_line(msg: &str) -> String {
-    if !msg.contains(['\n', '\r']) {
-        return msg.to_string();
-    }
-    msg.split_whitespace().collect::<Vec<_>>().join(" ")
-}
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,7 @@ use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
 use super::native::{LibSpec, Located};
+use crate::base::{deadline, onnx};
 use super::{check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
 
 /// The ONNX Runtime shared library, as shipped by the `onnxruntime` wheel.
@@ -238,16 +239,16 @@ fn io_info(name: &str, t: &ValueType) -> IoInfo {
 /// 1.32 knows newer ones (FLOAT4E2M1, FLOAT8E8M0, INT2, UINT2); `ort` would read those numbers
 /// into its enum, where they are undefined behaviour (seen: an INT2 output reported as f32), so a
 /// model with one at an input or output is refused before ONNX Runtime sees it.
-const ORT_MAX_ELEMENT_TYPE: i32 = 22;
+const ORT_MAX_ELEMENT_TYPE: i32 = onnx::INT4;
 
 fn check_element_types(proto: &tract_onnx::pb::ModelProto) -> Result<(), BackendError> {
-    let Ok(io) = super::tract::onnx_io_of(proto) else { return Ok(()) };
+    let Ok(io) = onnx::onnx_io_of(proto) else { return Ok(()) };
     match io.into_iter().find(|io| io.elem_type > ORT_MAX_ELEMENT_TYPE) {
         Some(io) => Err(unsupported(format!(
             "{} `{}` has ONNX element type {} ({}), which nnhost's ONNX Runtime binding cannot carry",
             if io.input { "input" } else { "output" },
             io.name,
-            super::tract::onnx_type_name(io.elem_type),
+            onnx::onnx_type_name(io.elem_type),
             io.elem_type
         ))),
         None => Ok(()),
@@ -260,10 +261,13 @@ impl OrtGraph {
         let jobs = jobs.max(1);
         // Parsed once for both checks; a model tract's parser cannot read is left for ONNX Runtime
         // to judge.
-        let guards = match super::tract::parse_onnx(bytes) {
-            Ok(proto) => {
+        let guards = match onnx::parse_onnx(bytes) {
+            Ok(mut proto) => {
                 check_element_types(&proto)?;
-                super::known_wrong::check_proto(super::BackendKind::Onnxruntime, &proto)?
+                // nnhost rewrites nothing for ONNX Runtime: the session reads `bytes` as given.
+                let prepared = super::known_wrong::prepare(super::BackendKind::Onnxruntime, &mut proto)?;
+                debug_assert!(!prepared.rewritten);
+                prepared.guards
             }
             Err(_) => Default::default(),
         };
@@ -429,9 +433,8 @@ impl OrtContext {
         check_deadline("inference")?;
         // The deadline covers the run: a watchdog sets ONNX Runtime's terminate flag when it passes.
         let options = Arc::new(RunOptions::new().map_err(|e| invalid(format!("ONNX Runtime: {e}")))?);
-        let _watch = crate::runtime::limits::call_deadline()
-            .map(|(at, _)| crate::runtime::limits::cancel_at(at, Arc::new(Terminate(options.clone()))));
-        let outputs = session.run_with_options(values, &*options).map_err(|e| match crate::runtime::limits::call_deadline() {
+        let _watch = deadline::call_deadline().map(|(at, _)| deadline::cancel_at(at, Arc::new(Terminate(options.clone()))));
+        let outputs = session.run_with_options(values, &*options).map_err(|e| match deadline::call_deadline() {
             Some((at, ms)) if std::time::Instant::now() >= at => {
                 invalid(format!("deadline of {ms} ms exceeded: ONNX Runtime run terminated (limit deadline_ms)"))
             }
@@ -475,7 +478,7 @@ impl BackendExecutionContext for OrtContext {
 /// Terminates an ONNX Runtime run from the watchdog thread.
 struct Terminate(Arc<RunOptions>);
 
-impl crate::runtime::limits::Cancel for Terminate {
+impl deadline::Cancel for Terminate {
     fn cancel(&self) {
         let _ = self.0.terminate();
     }

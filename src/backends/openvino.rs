@@ -15,6 +15,7 @@ use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
 use super::native::{LibSpec, Located};
+use crate::base::onnx;
 use super::{check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
 
 /// The OpenVINO C library, as shipped by the `openvino` wheel (plugins sit beside it).
@@ -186,13 +187,13 @@ impl OvGraph {
     ) -> Result<Self, BackendError> {
         // An ONNX model (no weights file) is parsed once, for the known-wrong check and to find the
         // inputs OpenVINO's reader drops.
-        let mut proto = if weights.is_none() { super::tract::parse_onnx(model).ok() } else { None };
+        let mut proto = if weights.is_none() { onnx::parse_onnx(model).ok() } else { None };
         // Where nnhost rewrites what OpenVINO computes differently, OpenVINO reads the rewritten model.
         let (guards, rewritten) = match proto.as_mut() {
-            Some(p) => match super::known_wrong::prepare(super::BackendKind::Openvino, p)? {
-                (guards, true) => (guards, Some(prost::Message::encode_to_vec(&*p))),
-                (guards, false) => (guards, None),
-            },
+            Some(p) => {
+                let prepared = super::known_wrong::prepare(super::BackendKind::Openvino, p)?;
+                (prepared.guards, prepared.rewritten.then(|| prost::Message::encode_to_vec(&*p)))
+            }
             None => Default::default(),
         };
         let model = rewritten.as_deref().unwrap_or(model);
@@ -247,10 +248,10 @@ impl OvGraph {
         }
         // Inputs the ONNX graph declares that OpenVINO's reader already dropped.
         if let Some(proto) = &proto {
-            if let Ok(io) = super::tract::onnx_io_of(proto) {
+            if let Ok(io) = onnx::onnx_io_of(proto) {
                 for (name, ty) in io.into_iter().filter(|io| io.input && io.elem_type != 0).map(|io| (io.name, io.elem_type)) {
                     if compiled.get_input_by_name(&name).is_err() && !inputs.iter().any(|i| i.name == name) {
-                        let ty = onnx_element(ty).unwrap_or(ElementType::Dynamic);
+                        let ty = onnx::tensor_type(ty).map_or(ElementType::Dynamic, element_of);
                         inputs.push(IoInfo { name, ty, dims: None, bound: false });
                     }
                 }
@@ -294,20 +295,6 @@ fn element_of(ty: TensorType) -> ElementType {
         TensorType::I32 => ElementType::I32,
         TensorType::I64 => ElementType::I64,
     }
-}
-
-/// OpenVINO's element type for an ONNX element type number, for the types wasi-nn has.
-fn onnx_element(ty: i32) -> Option<ElementType> {
-    Some(match ty {
-        1 => ElementType::F32,
-        2 => ElementType::U8,
-        6 => ElementType::I32,
-        7 => ElementType::I64,
-        10 => ElementType::F16,
-        11 => ElementType::F64,
-        16 => ElementType::Bf16,
-        _ => return None,
-    })
 }
 
 fn wasi_type_of(ty: ElementType) -> Option<TensorType> {
@@ -469,7 +456,7 @@ impl OvContext {
     /// cannot be interrupted, so this starts the request asynchronously and waits in slices.
     fn infer_with_deadline(&mut self) -> Result<(), BackendError> {
         check_deadline("inference")?;
-        let Some((at, ms)) = crate::runtime::limits::call_deadline() else {
+        let Some((at, ms)) = crate::base::deadline::call_deadline() else {
             return self.request().infer().map_err(ov_err("failed to run the model"));
         };
         self.request().infer_async().map_err(ov_err("failed to start the model"))?;

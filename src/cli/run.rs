@@ -76,7 +76,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<u8, Fatal> {
             Fatal(format!("model `{}`: positional inputs need an ONNX file to learn the input order; use --input NAME=FILE", files.name))
         })?;
         let bytes = std::fs::read(onnx).map_err(|e| Fatal(format!("{}: {e}", onnx.display())))?;
-        let names = crate::backends::tract::onnx_input_names(&bytes).map_err(|e| Fatal(format!("{}: {e}", onnx.display())))?;
+        let names = crate::base::onnx::onnx_input_names(&bytes).map_err(|e| Fatal(format!("{}: {e}", onnx.display())))?;
         let free: Vec<&String> = names.iter().filter(|n| !inputs.iter().any(|i| &&i.name == n)).collect();
         if args.positional.len() > free.len() {
             return Err(Fatal(format!(

@@ -121,7 +121,7 @@ pub(crate) fn guarded<R>(
 ) -> Result<R, CallError> {
     runtime.arm(store);
     let r = call(store);
-    let deadline = crate::runtime::limits::call_deadline();
+    let deadline = crate::base::deadline::call_deadline();
     runtime.disarm();
     let r = r.map_err(|e| CallError::trap(runtime, &e, store.data_mut().take_engine_failure()))?;
     // A result that arrives after the deadline (a host call that ran up to it, an engine that
@@ -166,36 +166,11 @@ fn plugin_error_message(e: &PluginError) -> String {
     }
 }
 
-/// Most characters of a plugin-supplied message that nnhost prints.
-pub const MAX_MESSAGE: usize = 500;
-
-/// A plugin's message made safe to print on one line: control characters (newlines, terminal
-/// escapes) become spaces or `?`, and it is cut at [`MAX_MESSAGE`] characters.
-pub fn sanitize(m: &str) -> String {
-    let mut out = String::with_capacity(m.len().min(MAX_MESSAGE + 3));
-    for (i, c) in m.chars().enumerate() {
-        if i == MAX_MESSAGE {
-            out.push_str("...");
-            break;
-        }
-        out.push(match c {
-            '\n' | '\r' | '\t' => ' ',
-            c if unsafe_char(c) => '?',
-            c => c,
-        });
-    }
-    out
-}
-
-/// Characters a plugin could use to forge or hide what nnhost prints: control characters
-/// (terminal escapes, newlines), the Unicode bidirectional overrides and isolates, and U+FFFD.
-fn unsafe_char(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{fffd}')
-}
+pub use crate::base::text::{printable_line as sanitize, MAX_MESSAGE};
 
 /// The rules for what a plugin hands back, checked before anything is printed, blessed or written.
 pub mod results {
-    use super::{unsafe_char, CallError, NamedTensor, Prediction, WitTensorType};
+    use super::{CallError, NamedTensor, Prediction, WitTensorType};
 
     /// Longest label, in bytes.
     pub const MAX_LABEL_BYTES: usize = 256;
@@ -208,10 +183,7 @@ pub mod results {
         CallError::Broken(rule)
     }
 
-    /// A label or name made safe to print and to use in files: unsafe characters become `?`.
-    pub fn clean(s: &str) -> String {
-        s.chars().map(|c| if unsafe_char(c) { '?' } else { c }).collect()
-    }
+    pub use crate::base::text::printable as clean;
 
     /// Predictions: at most `top_k`, indices below `classes`, finite scores, labels of at most
     /// [`MAX_LABEL_BYTES`] (cleaned of control and bidi characters).

@@ -160,14 +160,7 @@ impl ModelsDir {
     }
 }
 
-/// A valid registry name made from any string.
-fn sanitize_name(s: &str) -> String {
-    let mut n: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-') { c } else { '_' }).take(64).collect();
-    if n.is_empty() {
-        n.push_str("model");
-    }
-    n
-}
+use crate::base::text::registry_name as sanitize_name;
 
 impl ModelInfo {
     /// What the image-classifier plugin preprocesses to, as the shared preprocessing crate sees it.

@@ -240,12 +240,12 @@ impl Runtime {
         if let Some(fuel) = l.fuel {
             let _ = store.set_fuel(fuel);
         }
-        limits::set_call_deadline(Some((Instant::now() + Duration::from_millis(l.deadline_ms), l.deadline_ms)));
+        crate::base::deadline::set_call_deadline(Some((Instant::now() + Duration::from_millis(l.deadline_ms), l.deadline_ms)));
     }
 
     /// End of a plugin call: the backends no longer see its deadline.
     pub fn disarm(&self) {
-        limits::set_call_deadline(None);
+        crate::base::deadline::set_call_deadline(None);
     }
 
     /// A one-line description of why a call failed, naming the limit hit when one was.

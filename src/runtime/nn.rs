@@ -89,13 +89,8 @@ pub const MAX_ERROR_MESSAGE: usize = 1024;
 pub const MAX_NAME_BYTES: usize = 256;
 
 /// A message cut to [`MAX_ERROR_MESSAGE`] characters.
-fn capped(mut m: String) -> String {
-    if let Some((i, _)) = m.char_indices().nth(MAX_ERROR_MESSAGE) {
-        m.truncate(i);
-        m.push_str("...");
-    }
-    m.shrink_to_fit();
-    m
+fn capped(m: String) -> String {
+    crate::base::text::capped(m, MAX_ERROR_MESSAGE)
 }
 
 impl From<&Limits> for Quota {
@@ -303,7 +298,7 @@ impl wit::graph::Host for NnView<'_> {
         match self.ctx.registry.get(&name).cloned() {
             Some(graph) => Ok(Ok(self.push_graph(graph)?)),
             None => {
-                let shown = crate::plugins::sanitize(&name);
+                let shown = crate::base::text::printable_line(&name);
                 self.fail(ErrorCode::NotFound, format!("no model named `{shown}` is available to this plugin"))
             }
         }

@@ -38,7 +38,7 @@ fn fire_at(frozen: bool, wait: Duration) -> Option<tokio::time::Instant> {
     }
     let now = Instant::now();
     let mut at = now.checked_add(wait).unwrap_or(now + Duration::from_secs(86_400 * 365));
-    if let Some((deadline, _)) = super::limits::call_deadline() {
+    if let Some((deadline, _)) = crate::base::deadline::call_deadline() {
         // Just past the deadline: the plugin then traps on the epoch deadline when it runs again,
         // and a result it returns after the deadline is discarded (plugins::guarded).
         at = at.min(deadline + Duration::from_millis(1));

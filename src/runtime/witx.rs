@@ -72,7 +72,7 @@ impl WitxNn {
     fn report(&mut self, what: &str, code: Errno, msg: &str) {
         self.reports += 1;
         if self.reports <= MAX_REPORTS {
-            let msg = crate::plugins::sanitize(msg);
+            let msg = crate::base::text::printable_line(msg);
             eprintln!("nnhost: wasi-nn {what}: {code:?}: {msg}");
         } else if self.reports == MAX_REPORTS + 1 {
             eprintln!("nnhost: wasi-nn: more errors; not shown");
@@ -219,7 +219,7 @@ pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut
                     Errno::NotFound,
                     format!(
                         "no model named `{}` (give one with --graph NAME=PATH or --nn-graph ENCODING::DIR)",
-                        crate::plugins::sanitize(name)
+                        crate::base::text::printable_line(name)
                     ),
                 );
             };

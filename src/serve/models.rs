@@ -65,7 +65,7 @@ pub fn load(
         match &files.onnx {
             Some(onnx) => {
                 let bytes = std::fs::read(onnx).map_err(|e| format!("{}: {e}", onnx.display()))?;
-                let io = crate::backends::tract::onnx_io(&bytes).map_err(|e| format!("{}: {e}", onnx.display()))?;
+                let io = crate::base::onnx::onnx_io(&bytes).map_err(|e| format!("{}: {e}", onnx.display()))?;
                 let meta = |input: bool| -> Vec<TensorMeta> {
                     io.iter()
                         .filter(|i| i.input == input)

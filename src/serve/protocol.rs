@@ -175,22 +175,7 @@ pub fn datatype_of(t: TensorType) -> Option<&'static str> {
 
 /// The protocol's datatype for an ONNX element type number.
 pub fn datatype_of_onnx(elem: i32) -> &'static str {
-    match elem {
-        1 => "FP32",
-        2 => "UINT8",
-        3 => "INT8",
-        4 => "UINT16",
-        5 => "INT16",
-        6 => "INT32",
-        7 => "INT64",
-        8 => "BYTES",
-        9 => "BOOL",
-        10 => "FP16",
-        11 => "FP64",
-        12 => "UINT32",
-        13 => "UINT64",
-        _ => "UNSUPPORTED",
-    }
+    crate::base::onnx::element_type(elem).and_then(|e| e.oip).unwrap_or("UNSUPPORTED")
 }
 
 /// Elements in a shape; an error for negative dimensions or overflow.

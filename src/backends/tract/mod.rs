@@ -17,6 +17,8 @@ use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
 use super::{check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
+use crate::base::onnx;
+use crate::base::text::capped;
 
 /// The deadline check inside a run, carried through tract's error chain (the deadline in ms).
 #[derive(Debug, thiserror::Error)]
@@ -106,23 +108,26 @@ impl TractGraph {
     /// Parse, type-check and optimize an ONNX model. Malformed bytes give an error; a panic inside
     /// tract on hostile input is caught and reported as an error too.
     pub fn from_onnx_bytes(bytes: &[u8], limits: TensorLimits) -> Result<Self, BackendError> {
-        let load_error = |e: TractError| {
-            let msg = format!("{e:#}");
-            if msg.contains("Bfloat16") {
-                invalid("tract cannot load the model: tract has no bf16 tensors")
-            } else {
-                invalid(format!("tract cannot load the model: {}", truncate(&msg, 400)))
-            }
-        };
+        let load_error = |e: TractError| invalid(format!("tract cannot load the model: {}", capped(format!("{e:#}"), 400)));
         let panicked = || invalid("tract cannot load the model: the model bytes made tract panic");
-        // Parsed once: the known-wrong check and the model both read this.
+        // Parsed once: the known-wrong check and the model both read this (tract builds from the
+        // rewritten proto, if nnhost rewrote it).
         let mut proto = match crate::catch_quietly(|| tract_onnx::onnx().proto_model_for_read(&mut &bytes[..])) {
             Ok(r) => r.map_err(load_error)?,
             Err(_) => return Err(panicked()),
         };
-        let (guards, _) = super::known_wrong::prepare(super::BackendKind::Tract, &mut proto)?;
+        let guards = super::known_wrong::prepare(super::BackendKind::Tract, &mut proto)?.guards;
+        // tract has no bf16 tensors, so a model that declares one fails to build: say that, judged
+        // on the model's declared types, rather than quote tract.
+        let build_error = |e: TractError| {
+            if onnx::declares_type(&proto, onnx::BFLOAT16) {
+                invalid("tract cannot load the model: tract has no bf16 tensors")
+            } else {
+                load_error(e)
+            }
+        };
         match crate::catch_quietly(|| Self::build(&proto, limits, guards)) {
-            Ok(r) => r.map_err(load_error),
+            Ok(r) => r.map_err(build_error),
             Err(_) => Err(panicked()),
         }
     }
@@ -171,7 +176,7 @@ impl TractGraph {
     /// be interrupted inside an operator, so a run overruns its deadline by at most one operator.
     pub fn run(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>, BackendError> {
         let exec = self.0.executor.clone();
-        let deadline = crate::runtime::limits::call_deadline();
+        let deadline = crate::base::deadline::call_deadline();
         let run = || -> TractResult<TVec<TValue>> {
             let mut state = self.0.plan.spawn()?;
             state.run_plan_with_eval(inputs, |ctx, op_state, node, values| {
@@ -354,108 +359,4 @@ impl BackendExecutionContext for TractContext {
             }
         }
     }
-}
-
-/// The graph inputs of an ONNX model, in order (initializers excluded), read from the protobuf
-/// without building the model: used to bind positional tensors to names.
-pub fn onnx_input_names(bytes: &[u8]) -> Result<Vec<String>, String> {
-    Ok(onnx_io(bytes)?.into_iter().filter(|io| io.input).map(|io| io.name).collect())
-}
-
-/// One graph input or output of an ONNX model, as declared.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OnnxIo {
-    pub name: String,
-    pub input: bool,
-    /// ONNX element type number (TensorProto.DataType); 0 when not a tensor.
-    pub elem_type: i32,
-    /// Declared dimensions, -1 where symbolic or unknown; `None` when the rank is unknown.
-    pub dims: Option<Vec<i64>>,
-}
-
-/// The graph inputs (initializers excluded) and outputs of an ONNX model.
-pub fn onnx_io(bytes: &[u8]) -> Result<Vec<OnnxIo>, String> {
-    onnx_io_of(&parse_onnx(bytes)?)
-}
-
-/// An ONNX model's protobuf, read without building the model.
-pub fn parse_onnx(mut bytes: &[u8]) -> Result<tract_onnx::pb::ModelProto, String> {
-    crate::catch_quietly(|| tract_onnx::onnx().proto_model_for_read(&mut bytes))
-        .map_err(|_| "the ONNX file made the parser panic".to_string())?
-        .map_err(|e| format!("not a readable ONNX model: {e}"))
-}
-
-/// The graph inputs (initializers excluded) and outputs of a parsed ONNX model.
-pub fn onnx_io_of(proto: &tract_onnx::pb::ModelProto) -> Result<Vec<OnnxIo>, String> {
-    use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
-    let graph = proto.graph.as_ref().ok_or("the ONNX model has no graph")?;
-    let inits: std::collections::HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let describe = |v: &tract_onnx::pb::ValueInfoProto, input: bool| {
-        let (elem_type, dims) = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
-            Some(tract_onnx::pb::type_proto::Value::TensorType(t)) => (
-                t.elem_type,
-                t.shape.as_ref().map(|s| {
-                    s.dim
-                        .iter()
-                        .map(|d| match &d.value {
-                            Some(Dim::DimValue(n)) if *n >= 0 => *n,
-                            _ => -1,
-                        })
-                        .collect()
-                }),
-            ),
-            None => (0, None),
-        };
-        OnnxIo { name: v.name.clone(), input, elem_type, dims }
-    };
-    let ins = graph.input.iter().filter(|v| !inits.contains(v.name.as_str())).map(|v| describe(v, true));
-    let outs = graph.output.iter().map(|v| describe(v, false));
-    Ok(ins.chain(outs).collect())
-}
-
-/// ONNX's name for an element type number (TensorProto.DataType).
-pub fn onnx_type_name(ty: i32) -> &'static str {
-    const NAMES: [&str; 29] = [
-        "UNDEFINED",
-        "FLOAT",
-        "UINT8",
-        "INT8",
-        "UINT16",
-        "INT16",
-        "INT32",
-        "INT64",
-        "STRING",
-        "BOOL",
-        "FLOAT16",
-        "DOUBLE",
-        "UINT32",
-        "UINT64",
-        "COMPLEX64",
-        "COMPLEX128",
-        "BFLOAT16",
-        "FLOAT8E4M3FN",
-        "FLOAT8E4M3FNUZ",
-        "FLOAT8E5M2",
-        "FLOAT8E5M2FNUZ",
-        "UINT4",
-        "INT4",
-        "FLOAT4E2M1",
-        "FLOAT8E8M0",
-        "UINT2",
-        "INT2",
-        "FLOAT6E2M3",
-        "FLOAT6E3M2",
-    ];
-    usize::try_from(ty).ok().and_then(|i| NAMES.get(i)).copied().unwrap_or("unknown")
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    if s.len() <= n {
-        return s.to_string();
-    }
-    let mut end = n;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &s[..end])
 }
