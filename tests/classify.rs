@@ -4,10 +4,10 @@ use std::collections::HashMap;
 
 use nnhost::backends::BackendKind;
 use nnhost::golden::{compare, Case, Golden, Label, Output, Tolerance};
-use nnhost::regress::{Manifest, Suite};
 use nnhost::plugins::classifier::Classifier;
 use nnhost::plugins::IMAGE_CLASSIFIER;
 use nnhost::registry::GraphStore;
+use nnhost::regress::{Manifest, Suite};
 
 use crate::util::{fixture_labels, models, root, run, runtime, tempdir};
 
