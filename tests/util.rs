@@ -125,6 +125,32 @@ pub fn copy_shapes_onnx_only(models: &Path, name: &str) -> PathBuf {
     m
 }
 
+/// Run `python -m pytest -v` on a test file of tests/ (`file`, relative to the repository root) with
+/// `args` against the built `nnhost`: one reported test per check, so a failure names the check.
+/// Its output when every test passed. `None` (a [`skip`]) when the project's Python lacks pytest or
+/// `imports`; a failed run panics with the names of the failed tests.
+pub fn pytest(file: &str, imports: &str, args: &[&str]) -> Option<String> {
+    let py = python();
+    if !Command::new(&py).args(["-c", &format!("import pytest, {imports}")]).status().is_ok_and(|s| s.success()) {
+        skip(format!("{file} needs pytest, {imports} in {} (scripts/setup-native)", py.display()));
+        return None;
+    }
+    let out = Command::new(&py)
+        .current_dir(root())
+        .args(["-m", "pytest", "-v", "-rfEs", "--tb=short", "-p", "no:cacheprovider"])
+        .arg(root().join(file))
+        .args(["--nnhost", env!("CARGO_BIN_EXE_nnhost")])
+        .args(args)
+        .env("NNHOST_CACHE_DIR", cache_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("run pytest on {file}: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    eprintln!("{text}");
+    let failed: Vec<&str> = text.lines().filter(|l| l.starts_with("FAILED ") || l.starts_with("ERROR ")).collect();
+    assert!(out.status.success(), "{file}: {} failed:\n{}\n(the whole output is above)", failed.len(), failed.join("\n"));
+    Some(text)
+}
+
 /// Run a Python check script of tests/ (`script`, relative to the repository root) with `args`
 /// against the built `nnhost`; its stdout when it passed. `None` (a skip) when the project's
 /// Python lacks `imports` (a [`skip`]); a failed run panics with its output.
