@@ -143,4 +143,3 @@ fn rerun_if_changed(dir: &Path) {
         }
     }
 }
-

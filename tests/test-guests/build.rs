@@ -11,7 +11,16 @@ mod build_support;
 use build_support::{artifact, TARGET, WITX_TARGET};
 
 fn main() {
-    build_support::watch(&["hostile", "nn-command", "witx", "Cargo.toml", "Cargo.lock", ".cargo/config.toml", "build_support.rs", "../wit"]);
+    build_support::watch(&[
+        "hostile",
+        "nn-command",
+        "witx",
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo/config.toml",
+        "build_support.rs",
+        "../wit",
+    ]);
     let guests = build_support::guests_dir();
     let mut consts = String::new();
     let mut export = |name: &str, doc: &str, wasm: PathBuf| {
@@ -22,7 +31,11 @@ fn main() {
     export("NN_COMMAND", "guests/nn-command: a command component using wasi:nn.", artifact(&release, "nn-command.wasm"));
     let release = build_support::build(&guests.join("witx"), WITX_TARGET, &["nn-witx", "witx-hostile"]);
     export("NN_WITX", "guests/witx/nn-witx: a core module using WITX `wasi_ephemeral_nn`.", artifact(&release, "nn-witx.wasm"));
-    export("WITX_HOSTILE", "guests/witx/witx-hostile: a core module that attacks the WITX imports.", artifact(&release, "witx-hostile.wasm"));
+    export(
+        "WITX_HOSTILE",
+        "guests/witx/witx-hostile: a core module that attacks the WITX imports.",
+        artifact(&release, "witx-hostile.wasm"),
+    );
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("guests.rs");
     std::fs::write(out, consts).unwrap();
 }
