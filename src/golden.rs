@@ -2,7 +2,7 @@
 //!
 //! One JSON file per model and backend (`fixtures/golden/<model>.<backend>.json`, format in
 //! fixtures/README.md): the top-k predictions and every raw output tensor of each image.
-//! Goldens are written by code (`BLESS=1`), never by hand. Tensors are compared as ndarray arrays
+//! Goldens are written by code (`nnhost regress --bless`), never by hand. Tensors are compared as ndarray arrays
 //! of their dimensions: shapes first, then element-wise within an explicit [`Tolerance`].
 
 use std::path::Path;

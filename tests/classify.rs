@@ -7,6 +7,7 @@ use nnhost::golden::{compare, Case, Golden, Label, Output, Tolerance};
 use nnhost::plugins::classifier::Classifier;
 use nnhost::plugins::IMAGE_CLASSIFIER;
 use nnhost::registry::GraphStore;
+use nnhost::regress::{Manifest, Suite};
 
 use crate::util::{fixture_labels, models, root, run, runtime, tempdir};
 
@@ -44,19 +45,28 @@ fn human_output_is_a_table_with_the_label() {
     assert!(lines[1].starts_with("fixtures/images/004-cross.png") && lines[1].contains(" cross "), "{}", r.stdout);
 }
 
-/// Goldens: top-3 and raw logits of every fixture on tract, within `Tolerance::default()`
-/// (scores and tensors to 1e-4). `BLESS=1` rewrites the golden file from the current results.
+/// The `shapes` suite of fixtures/regress.toml, found by its name.
+pub fn shapes_suite() -> Suite {
+    let manifest = Manifest::load(&root().join("fixtures")).unwrap();
+    manifest.suite.into_iter().find(|s| s.name == "shapes").expect("fixtures/regress.toml has a suite named `shapes`")
+}
+
+/// Goldens: top-3 and raw logits of every fixture on tract through the library, within the
+/// `shapes` suite's tolerance in fixtures/regress.toml (the one `nnhost regress` uses). Goldens are
+/// regenerated only by `nnhost regress --bless` (fixtures/README.md).
 #[test]
 fn golden_outputs_match() {
-    let path = root().join("fixtures/golden/shapes.tract.json");
+    let suite = shapes_suite();
+    let path = suite.golden_path(&root().join("fixtures"), BackendKind::Tract);
+    let tolerance = suite.tolerance(BackendKind::Tract);
     let rt = runtime();
     let plugin = rt.load_plugin(IMAGE_CLASSIFIER).unwrap();
     let graphs = GraphStore::new();
-    let c = Classifier::new(&rt, &plugin, &graphs, models().model("shapes").unwrap(), BackendKind::Tract).unwrap();
+    let c = Classifier::new(&rt, &plugin, &graphs, models().model(&suite.model).unwrap(), BackendKind::Tract).unwrap();
     let mut cases = Vec::new();
     for (image, _) in fixture_labels() {
         let bytes = std::fs::read(root().join("fixtures").join(&image)).unwrap();
-        let top = c.classify(&bytes, 3).unwrap();
+        let top = c.classify(&bytes, suite.top_k).unwrap();
         let outputs = c.infer(&bytes).unwrap();
         cases.push(Case {
             image,
@@ -64,20 +74,15 @@ fn golden_outputs_match() {
             outputs: outputs.iter().map(|o| Output::from_named(o).unwrap()).collect(),
         });
     }
-    let current = Golden { model: "shapes".into(), backend: "tract".into(), top_k: 3, cases };
-    if std::env::var_os("BLESS").is_some() {
-        current.save(&path).unwrap();
-        return;
-    }
-    let golden = Golden::load(&path).expect("golden file (make it with BLESS=1)");
-    assert_eq!(golden.cases.len(), current.cases.len());
+    let golden = Golden::load(&path).expect("golden file (make it with `nnhost regress --bless`)");
+    assert_eq!(golden.cases.len(), cases.len());
     let mut failures = Vec::new();
-    for (g, a) in golden.cases.iter().zip(&current.cases) {
+    for (g, a) in golden.cases.iter().zip(&cases) {
         assert_eq!(g.image, a.image);
-        let (devs, _) = compare(g, a, Tolerance::default());
+        let (devs, _) = compare(g, a, tolerance);
         failures.extend(devs);
     }
-    assert!(failures.is_empty(), "deviations from {}: {failures:#?}", path.display());
+    assert!(failures.is_empty(), "deviations from {} (bless only with `nnhost regress --bless`): {failures:#?}", path.display());
 }
 
 #[test]

@@ -14,9 +14,9 @@ use nnhost::plugins::WitTensorType as T;
 use crate::backends::backends;
 use crate::util::{run, tempdir, Run};
 
-const COMMAND: &str = env!("NNHOST_GUEST_NN_COMMAND");
-const WITX: &str = env!("NNHOST_GUEST_NN_WITX");
-const HOSTILE: &str = env!("NNHOST_GUEST_WITX_HOSTILE");
+const COMMAND: &str = nnhost_test_guests::NN_COMMAND;
+const WITX: &str = nnhost_test_guests::NN_WITX;
+const HOSTILE: &str = nnhost_test_guests::WITX_HOSTILE;
 
 /// A fixed 1x3x64x64 input for `shapes`, as raw f32 (for the guests) and .npy (for `nnhost run`).
 fn input(dir: &Path) -> (String, String) {

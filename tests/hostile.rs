@@ -12,7 +12,7 @@ use nnhost::runtime::{Limits, Runtime, RuntimeOptions};
 
 use crate::util::{models, root, run, tempdir};
 
-const HOSTILE: &str = env!("NNHOST_GUEST_HOSTILE");
+const HOSTILE: &str = nnhost_test_guests::HOSTILE;
 
 fn runtime(limits: Limits) -> Runtime {
     Runtime::new(RuntimeOptions { cache_dir: Some(crate::util::cache_dir()), limits, pool_slots: None, compiler: None }).unwrap()

@@ -19,10 +19,12 @@ fn copy_fixtures(to: &Path) {
             std::fs::copy(e.path(), &dst).unwrap();
         }
     }
-    let manifest = std::fs::read_to_string(from.join("regress.toml")).unwrap();
-    let shapes_only = manifest.split("\n# Real photos").next().unwrap();
-    assert!(shapes_only.len() < manifest.len(), "regress.toml has no real-photo suites to drop");
-    std::fs::write(to.join("regress.toml"), shapes_only).unwrap();
+    let manifest: toml::Table = toml::from_str(&std::fs::read_to_string(from.join("regress.toml")).unwrap()).unwrap();
+    let suites = manifest["suite"].as_array().unwrap();
+    let shapes: Vec<toml::Value> = suites.iter().filter(|s| s["name"].as_str() == Some("shapes")).cloned().collect();
+    assert!(shapes.len() == 1 && suites.len() > 1, "regress.toml: want the `shapes` suite and real-photo suites to drop");
+    let shapes_only = toml::Table::from_iter([("suite".to_string(), toml::Value::Array(shapes))]);
+    std::fs::write(to.join("regress.toml"), toml::to_string(&shapes_only).unwrap()).unwrap();
 }
 
 #[test]

@@ -1,5 +1,8 @@
 //! nnhost's integration tests: the real binary, the real plugins built from guests/, the real
 //! models in models/ and the fixtures in fixtures/. One test binary; one module per area.
+//! The test-only guests come from the dev-dependency tests/test-guests (`nnhost_test_guests::*`).
+//! A test that cannot run here (a missing native backend, model or Python package) prints
+//! `SKIPPED <test>: <why>` (`util::skip`), and fails instead under `CI` or `NNHOST_REQUIRE_BACKENDS=1`.
 
 mod util;
 

@@ -70,37 +70,45 @@ pub fn python() -> PathBuf {
     }
 }
 
-/// True when tests must not skip for want of a backend, a model or Python (CI sets it).
+/// True when a test must not skip for want of a backend, a model or Python: when `CI` is set (to
+/// anything but empty, `0` or `false`) or `NNHOST_REQUIRE_BACKENDS=1` (scripts/test sets both).
 pub fn required() -> bool {
-    std::env::var_os("NNHOST_REQUIRE_BACKENDS").is_some_and(|v| v == "1")
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"));
+    ci || std::env::var_os("NNHOST_REQUIRE_BACKENDS").is_some_and(|v| v == "1")
+}
+
+/// The running test skips (all or part of) its work because of `why`. It prints
+/// `SKIPPED <test>: <why>` straight to stderr, past libtest's output capture, so the line shows in
+/// `cargo test`'s output although the test passes; under [`required`] the skip is a failure.
+pub fn skip(why: impl std::fmt::Display) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("(unnamed test)");
+    if required() {
+        panic!("{test} would be skipped, which fails the run under CI / NNHOST_REQUIRE_BACKENDS=1: {why}");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
 }
 
 /// Make the real pretrained models (models/efficientnet-lite0, models/mobilenet-v2) with
-/// models/scripts/make_models.sh if they are missing. False (a skip) when they cannot be made,
-/// unless NNHOST_REQUIRE_BACKENDS=1.
+/// models/scripts/make_models.sh if they are missing. False (a [`skip`]) when they cannot be made.
 pub fn ensure_real_models() -> bool {
-    static LOCK: std::sync::Mutex<Option<bool>> = std::sync::Mutex::new(None);
+    static LOCK: std::sync::Mutex<Option<Result<(), String>>> = std::sync::Mutex::new(None);
     let mut done = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(ok) = *done {
-        return ok;
-    }
-    let out = Command::new("bash").current_dir(root()).arg("models/scripts/make_models.sh").output();
-    let ok = match out {
-        Ok(o) if o.status.success() => true,
-        other => {
-            let why = match other {
-                Ok(o) => String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("").to_string(),
-                Err(e) => e.to_string(),
-            };
-            if required() {
-                panic!("cannot make the real models: {why}");
-            }
-            eprintln!("skipping the real models: cannot make them ({why}); run ./scripts/setup-native");
+    let made = done.get_or_insert_with(|| match Command::new("bash").current_dir(root()).arg("models/scripts/make_models.sh").output() {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("").to_string()),
+        Err(e) => Err(e.to_string()),
+    });
+    match made {
+        Ok(()) => true,
+        Err(why) => {
+            let why = why.clone();
+            drop(done);
+            skip(format!("cannot make the real models ({why}); run ./scripts/setup-native"));
             false
         }
-    };
-    *done = Some(ok);
-    ok
+    }
 }
 
 /// A copy of `models/shapes` as `<models>/<name>`: the ONNX model, labels and manifest, without
@@ -117,14 +125,39 @@ pub fn copy_shapes_onnx_only(models: &Path, name: &str) -> PathBuf {
     m
 }
 
+/// Run `python -m pytest -v` on a test file of tests/ (`file`, relative to the repository root) with
+/// `args` against the built `nnhost`: one reported test per check, so a failure names the check.
+/// Its output when every test passed. `None` (a [`skip`]) when the project's Python lacks pytest or
+/// `imports`; a failed run panics with the names of the failed tests.
+pub fn pytest(file: &str, imports: &str, args: &[&str]) -> Option<String> {
+    let py = python();
+    if !Command::new(&py).args(["-c", &format!("import pytest, {imports}")]).status().is_ok_and(|s| s.success()) {
+        skip(format!("{file} needs pytest, {imports} in {} (scripts/setup-native)", py.display()));
+        return None;
+    }
+    let out = Command::new(&py)
+        .current_dir(root())
+        .args(["-m", "pytest", "-v", "-rfEs", "--tb=short", "-p", "no:cacheprovider"])
+        .arg(root().join(file))
+        .args(["--nnhost", env!("CARGO_BIN_EXE_nnhost")])
+        .args(args)
+        .env("NNHOST_CACHE_DIR", cache_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("run pytest on {file}: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    eprintln!("{text}");
+    let failed: Vec<&str> = text.lines().filter(|l| l.starts_with("FAILED ") || l.starts_with("ERROR ")).collect();
+    assert!(out.status.success(), "{file}: {} failed:\n{}\n(the whole output is above)", failed.len(), failed.join("\n"));
+    Some(text)
+}
+
 /// Run a Python check script of tests/ (`script`, relative to the repository root) with `args`
 /// against the built `nnhost`; its stdout when it passed. `None` (a skip) when the project's
-/// Python lacks `imports`, unless NNHOST_REQUIRE_BACKENDS=1; a failed run panics with its output.
+/// Python lacks `imports` (a [`skip`]); a failed run panics with its output.
 pub fn python_check(script: &str, imports: &str, args: &[&str]) -> Option<String> {
     let py = python();
     if !Command::new(&py).args(["-c", &format!("import {imports}")]).status().is_ok_and(|s| s.success()) {
-        assert!(!required(), "{script} needs {imports} in {} (scripts/setup-native)", py.display());
-        eprintln!("skipped: no {imports} in {}", py.display());
+        skip(format!("{script} needs {imports} in {} (scripts/setup-native)", py.display()));
         return None;
     }
     let out = Command::new(&py)

@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 """End-to-end test of `nnhost serve` (Open Inference Protocol / KServe v2, REST and gRPC) with the real
-Triton client (tritonclient), per backend:
+Triton client (tritonclient), per backend. Two ways to run the same checks:
 
+    python -m pytest -v tests/serve/test_serve.py [--nnhost target/release/nnhost] [--backends ...]
+                     [--hostile-plugin WASM] [--log-dir DIR] [-k WORDS]
     test_serve.py --nnhost target/release/nnhost [--backends tract,onnxruntime,openvino]
                   [--only REGEX] [--log-dir DIR] [--verbose]
+
+With pytest (what tests/serve.rs runs; options in conftest.py) every check is its own test,
+`test_check[<backend>: <check>]`, in the order below, the checks of one server sharing it. As a
+script it prints one line per check, and can also test another OIP server (--attach-*, below).
 
 For each backend it starts `nnhost serve --http 127.0.0.1:0 --grpc 127.0.0.1:0 --backend B
 --max-concurrency 2 --queue 64` from the repository root (so ./models is found; NNHOST_CACHE_DIR and
@@ -46,12 +52,19 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable, NamedTuple
 
 import numpy as np
 import onnx
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
+
+try:
+    import pytest
+except ImportError:  # script mode (and --attach-*) needs no pytest
+    pytest = None
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = ROOT / "fixtures" / "photos"
@@ -513,33 +526,100 @@ def compare_classify(got, meta, refs: list[list[dict]], k: int):
 
 # ---------------------------------------------------------------- the checks
 
+class Group(NamedTuple):
+    """One server of a backend's run: its flags, the check that it started, and its checks."""
+    name: str
+    flags: list[str]
+    start_label: str
+    ready: Callable  # ready(srv): waits for the server; raises if it did not start; returns a note
+    checks: Callable  # checks(srv): calls Suite.check once per check, in order
+
+
 class Suite:
     def __init__(self, args, report: Report, backend: str, refs: Refs, log_dir: Path):
         self.args, self.report, self.backend, self.refs, self.log_dir = args, report, backend, refs, log_dir
         self.tag = f"[{backend}]" if not args.attach_http else "[attached]"
         self.models: list[str] = []
         self.versions = not args.attach_http  # kserve answers 501 to /versions/ paths
-        self.collecting: list[str] | None = None  # labels only, nothing runs (to decide which servers to start)
+        self.collecting: list[str] | None = None  # check names only, nothing runs
+        self.selected: str | None = None  # pytest: the one check to run
+        self.selected_ran = False
 
     def label(self, s: str) -> str:
         return f"{self.tag} {s}"
 
     def check(self, name: str, fn, *a, **kw):
+        """One check. Script mode: run and report it. While collecting: only note its name. With
+        `selected` (pytest): run only the check of that name, its exceptions propagating."""
         if self.collecting is not None:
-            self.collecting.append(self.label(name))
+            self.collecting.append(name)
             return None
+        if self.selected is not None:
+            if name != self.selected:
+                return None
+            self.selected_ran = True
+            kw.pop("force", None)
+            note = fn(*a, **kw)
+            if note:
+                print(f"{self.label(name)}: {note}", flush=True)
+            return True
         return self.report.run(self.label(name), fn, *a, **kw)
 
     def wanted(self, *names: str) -> bool:
         return any(self.report.wanted(self.label(n)) for n in names)
 
-    def main_labels(self) -> list[str]:
+    def names_of(self, checks) -> list[str]:
+        """The names of the checks that checks(srv) runs, in order, without running any."""
         self.collecting = []
         try:
-            self.main_checks(None, attached=False)
+            checks(None)
             return self.collecting
         finally:
             self.collecting = None
+
+    def run_one(self, checks, srv, name: str):
+        """Runs only the check called `name` of checks(srv) (pytest: one test per check)."""
+        self.selected, self.selected_ran = name, False
+        try:
+            checks(srv)
+        finally:
+            self.selected = None
+        need(self.selected_ran, f"no check named {name!r}")
+
+    # ----- the servers of a run, in order, and their checks
+
+    def groups(self) -> list[Group]:
+        a = self.args
+        gs = [Group("main", ["--max-concurrency", "2", "--queue", "64"],
+                    "server starts: listening then ready event, every model listed", self.ready_event,
+                    lambda srv: self.main_checks(srv, attached=False)),
+              Group("limits", ["--max-concurrency", "1", "--queue", "1", "--header-timeout", "2"],
+                    "backpressure server starts", lambda srv: srv.wait_ready() and None, self.limits_checks)]
+        if a.hostile_plugin and self.backend == "tract":
+            gs.append(Group("hostile", ["--max-concurrency", "2", "--queue", "64", "--classifier", a.hostile_plugin,
+                                        "--deadline-ms", "3000", "-m", "shapes"],
+                            "hostile-plugin server starts", lambda srv: srv.wait_ready() and None, self.hostile_checks))
+        gs.append(Group("bytes", ["--max-concurrency", "2", "--queue", "64", "--max-request-bytes", "1000000"],
+                        "max-request-bytes server starts", lambda srv: srv.wait_ready() and None, self.bytes_checks))
+        return gs
+
+    def group(self, name: str) -> Group:
+        return next(g for g in self.groups() if g.name == name)
+
+    def limits_checks(self, srv):
+        self.check("backpressure: 40 at once with --max-concurrency 1 --queue 1 -> some 503/UNAVAILABLE, the rest correct",
+                   self.backpressure, srv)
+        self.check("slow headers: a client that stops mid-request is disconnected (--header-timeout 2)",
+                   self.slow_headers, srv)
+
+    def hostile_checks(self, srv):
+        self.check("hostile plugin named with --classifier: every attack an error response, good requests unaffected",
+                   self.hostile_plugin, srv)
+
+    def bytes_checks(self, srv):
+        self.check("max-request-bytes 1000000: request under the limit works", self.under_limit, srv)
+        self.check("max-request-bytes 1000000: 3 MB body (Content-Length) -> 413", self.too_big, srv, False)
+        self.check("max-request-bytes 1000000: 3 MB chunked body -> 413", self.too_big, srv, True)
 
     # ----- starting servers
 
@@ -1028,45 +1108,15 @@ class Suite:
             for what in ("backpressure", "413", "SIGTERM"):
                 self.report.skip(self.label(what), "needs to start the server itself (not with --attach-*)")
             return
-        start_label = "server starts: listening then ready event, every model listed"
-        if any(self.report.wanted(lb) for lb in self.main_labels() + [self.label(start_label)]):
-            srv = self.start("main", ["--max-concurrency", "2", "--queue", "64"])
+        for g in self.groups():
+            if not self.wanted(g.start_label, *self.names_of(g.checks)):
+                continue
+            srv = self.start(g.name, g.flags)
             try:
-                if self.check(start_label, self.ready_event, srv, force=True):
-                    self.main_checks(srv, attached=False)
+                if self.check(g.start_label, g.ready, srv, force=True):
+                    g.checks(srv)
                 else:
-                    self.report.skip(self.label("(the main server's checks)"), "the server did not start")
-            finally:
-                srv.close()
-        bp_label = "backpressure: 40 at once with --max-concurrency 1 --queue 1 -> some 503/UNAVAILABLE, the rest correct"
-        if self.wanted(bp_label):
-            srv = self.start("limits", ["--max-concurrency", "1", "--queue", "1", "--header-timeout", "2"])
-            try:
-                if self.check("backpressure server starts", lambda: srv.wait_ready() and None, force=True):
-                    self.check(bp_label, self.backpressure, srv)
-                    self.check("slow headers: a client that stops mid-request is disconnected (--header-timeout 2)",
-                               self.slow_headers, srv)
-            finally:
-                srv.close()
-        hostile = "hostile plugin named with --classifier: every attack an error response, good requests unaffected"
-        if a.hostile_plugin and self.backend == "tract" and self.wanted(hostile):
-            srv = self.start("hostile", ["--max-concurrency", "2", "--queue", "64", "--classifier", a.hostile_plugin,
-                                         "--deadline-ms", "3000", "-m", "shapes"])
-            try:
-                if self.check("hostile-plugin server starts", lambda: srv.wait_ready() and None, force=True):
-                    self.check(hostile, self.hostile_plugin, srv)
-            finally:
-                srv.close()
-        big = ["max-request-bytes 1000000: request under the limit works",
-               "max-request-bytes 1000000: 3 MB body (Content-Length) -> 413",
-               "max-request-bytes 1000000: 3 MB chunked body -> 413"]
-        if self.wanted(*big):
-            srv = self.start("bytes", ["--max-concurrency", "2", "--queue", "64", "--max-request-bytes", "1000000"])
-            try:
-                if self.check("max-request-bytes server starts", lambda: srv.wait_ready() and None, force=True):
-                    self.check(big[0], self.under_limit, srv)
-                    self.check(big[1], self.too_big, srv, False)
-                    self.check(big[2], self.too_big, srv, True)
+                    self.report.skip(self.label(f"(the {g.name} server's checks)"), "the server did not start")
             finally:
                 srv.close()
 
@@ -1301,6 +1351,114 @@ def main():
     if report.passed == 0:
         print("test_serve: no check ran (see --only)", flush=True)
         sys.exit(1)
+
+
+
+# ---------------------------------------------------------------- pytest: one test per check
+# `python -m pytest -v tests/serve/test_serve.py [--nnhost BIN] [--backends ...] [--hostile-plugin WASM]`
+# (options in conftest.py): every check above is its own test, `test_check[<backend>: <check>]`, run in
+# the order of script mode on the same servers (one at a time, shared by the checks of its group).
+
+def pytest_options(config) -> SimpleNamespace:
+    nnhost = str(Path(config.getoption("nnhost")).resolve())
+    if not Path(nnhost).is_file():
+        raise pytest.UsageError(f"no nnhost binary at {nnhost}")
+    return SimpleNamespace(nnhost=nnhost, backends=[b for b in config.getoption("backends").split(",") if b],
+                           hostile_plugin=config.getoption("hostile_plugin"), log_dir=config.getoption("log_dir"),
+                           timeout=config.getoption("serve_timeout"), attach_http=None, attach_grpc=None)
+
+
+def pytest_generate_tests(metafunc):
+    if "check" not in metafunc.fixturenames:
+        return
+    opts = pytest_options(metafunc.config)
+    params, ids = [], []
+    for backend in opts.backends:
+        suite = Suite(opts, None, backend, None, None)
+        for g in suite.groups():
+            for name in [g.start_label, *suite.names_of(g.checks)]:
+                params.append((backend, g.name, name))
+                ids.append(f"{backend}: {name}")
+    metafunc.parametrize("check", params, ids=ids)
+
+
+class Servers:
+    """The servers of a pytest run: one at a time, started by the first check of its group (which is
+    in order, so the previous group's server is closed then)."""
+
+    def __init__(self, opts):
+        self.opts = opts
+        self.log_dir = Path(opts.log_dir) if opts.log_dir else Path(tempfile.mkdtemp(prefix="nnhost-serve-test-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.suites: dict[str, Suite] = {}
+        self.current = None  # ((backend, group), srv, start error, start note)
+
+    def suite(self, backend: str) -> Suite:
+        if backend not in self.suites:
+            refs = Refs(self.opts.nnhost, backend, self.log_dir / "refs")
+            self.suites[backend] = Suite(self.opts, None, backend, refs, self.log_dir)
+        return self.suites[backend]
+
+    def server(self, backend: str, group: Group):
+        key = (backend, group.name)
+        if self.current is None or self.current[0] != key:
+            self.close()
+            srv = self.suite(backend).start(group.name, group.flags)
+            try:
+                self.current = (key, srv, None, group.ready(srv))
+            except Exception as e:  # noqa: BLE001 - reported by the group's start check
+                self.current = (key, srv, e, None)
+        return self.current[1:]
+
+    def close(self):
+        if self.current is not None:
+            self.current[1].close()
+            self.current = None
+
+
+if pytest is not None:
+    @pytest.fixture(scope="module")
+    def servers(request):
+        opts = pytest_options(request.config)
+        print(f"test_serve: {opts.nnhost}; NNHOST_CACHE_DIR={os.environ.get('NNHOST_CACHE_DIR', '(unset)')}", flush=True)
+        pool = Servers(opts)
+
+        def watchdog():
+            print(f"FAIL watchdog: the run took over {opts.timeout:.0f} s (something hangs); server logs in "
+                  f"{pool.log_dir}", flush=True)
+            for srv in LIVE_SERVERS:
+                if srv.proc and srv.proc.poll() is None:
+                    srv.proc.kill()
+            os._exit(1)
+
+        dog = threading.Timer(opts.timeout, watchdog)
+        dog.daemon = True
+        dog.start()
+        try:
+            yield pool
+        finally:
+            dog.cancel()
+            pool.close()
+
+
+def test_check(servers, check):
+    """One check of one backend, on its group's server (started by the first check of the group)."""
+    backend, group_name, name = check
+    suite = servers.suite(backend)
+    group = suite.group(group_name)
+    srv, start_error, note = servers.server(backend, group)
+    if name == group.start_label:
+        if start_error is not None:
+            raise start_error
+        print(f"{suite.label(name)}: {note or 'ready'}; server log {srv.log_path}", flush=True)
+        return
+    if start_error is not None:
+        pytest.skip(f"the {group_name} server did not start (see its start check)")
+    try:
+        suite.run_one(group.checks, srv, name)
+    except Exception:
+        print(f"server log: {srv.log_path}", flush=True)
+        raise
 
 
 if __name__ == "__main__":
