@@ -113,7 +113,7 @@ impl<'a> Classifier<'a> {
         let (mut store, instance) =
             super::instantiate_with_model(self.runtime, self.plugin, &self.model.name, &self.graph, self.backend, &self.config)?;
         let bindings = bindings::Classifier::new(&mut store, &instance)
-            .map_err(|e| ClassifyError::Trap(format!("the component is not a classifier plugin: {}", crate::wasm_error(&e))))?;
+            .map_err(|e| ClassifyError::Trap(crate::runtime::Trapped { limit: None, message: format!("the component is not a classifier plugin: {}", crate::wasm_error(&e)) }))?;
         Ok(ClassifierInstance { store, bindings })
     }
 

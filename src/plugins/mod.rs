@@ -11,7 +11,8 @@ use wasmtime::Store;
 
 use crate::backends::{BackendConfig, BackendKind};
 use crate::registry::InstanceRegistry;
-use crate::runtime::{HostState, Plugin, Runtime};
+use crate::runtime::nn::EngineFailure;
+use crate::runtime::{HostState, Limit, Plugin, Runtime, Trapped};
 
 /// The image-classifier plugin built from `guests/image-classifier` (embedded by build.rs).
 pub const IMAGE_CLASSIFIER: &[u8] = include_bytes!(env!("NNHOST_GUEST_IMAGE_CLASSIFIER"));
@@ -97,29 +98,35 @@ pub enum CallError {
     Plugin(PluginError),
     /// The plugin trapped or the host refused it (a limit, a bug in the plugin).
     #[error("plugin trapped: {0}")]
-    Trap(String),
+    Trap(Trapped),
     /// The plugin returned something that breaks the rules for results (see [`results`]).
     #[error("plugin result rejected: {0}")]
     Broken(String),
 }
 
 impl CallError {
+    /// The limit hit, when the call failed on one.
+    pub fn limit(&self) -> Option<Limit> {
+        match self {
+            CallError::Trap(t) => t.limit,
+            _ => None,
+        }
+    }
+
     /// A trap or host error, naming the limit hit when one was. `engine` is the last engine
     /// failure of the call: when the engine was cancelled at the deadline, the plugin may trap on
     /// its own deadline before it can report that, so both are said.
-    fn trap(runtime: &Runtime, e: &wasmtime::Error, engine: Option<String>) -> Self {
-        let described = runtime.describe_error(e);
-        match engine {
-            Some(engine) if engine.contains("deadline") && described.contains("deadline") => {
-                CallError::Trap(format!("{described}; inference: {engine}"))
-            }
-            _ => CallError::Trap(described),
+    fn trap(mut trapped: Trapped, engine: Option<EngineFailure>) -> Self {
+        if let Some(engine) = engine.filter(|e| e.deadline && trapped.limit == Some(Limit::DeadlineMs)) {
+            trapped.message = format!("{}; inference: {}", trapped.message, engine.message);
         }
+        CallError::Trap(trapped)
     }
 }
 
 /// One call into a plugin under its instance's limits: arm the deadline and fuel, make the call,
-/// disarm (also when it fails); a trap or host error becomes [`CallError::Trap`] naming the limit hit.
+/// disarm (also when it fails); a trap or host error becomes [`CallError::Trap`] naming the limit
+/// hit. A result that arrives after the deadline is refused the same way.
 pub(crate) fn guarded<R>(
     runtime: &Runtime,
     store: &mut Store<HostState>,
@@ -127,21 +134,14 @@ pub(crate) fn guarded<R>(
 ) -> Result<R, CallError> {
     runtime.arm(store);
     let r = call(store);
-    let deadline = crate::runtime::limits::call_deadline();
-    runtime.disarm();
-    let r = r.map_err(|e| CallError::trap(runtime, &e, store.data_mut().take_engine_failure()))?;
-    // A result that arrives after the deadline (a host call that ran up to it, an engine that
-    // stopped or finished as it was being cancelled) is discarded: the deadline is strict. When
-    // the engine said why, that is kept.
-    match deadline {
-        Some((at, ms)) if std::time::Instant::now() > at => {
-            let late = format!("deadline of {ms} ms exceeded (limit deadline_ms)");
-            Err(CallError::Trap(match store.data_mut().take_engine_failure() {
-                Some(engine) if engine.contains("deadline") => format!("{late}; inference: {engine}"),
-                _ => late,
-            }))
-        }
-        _ => Ok(r),
+    let late = runtime.disarm_checked();
+    let r = r.map_err(|e| {
+        let hit = store.data_mut().take_limit_hit();
+        CallError::trap(runtime.describe_error(&e, hit), store.data_mut().take_engine_failure())
+    })?;
+    match late {
+        Some(late) => Err(CallError::trap(late, store.data_mut().take_engine_failure())),
+        None => Ok(r),
     }
 }
 

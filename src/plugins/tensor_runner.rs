@@ -41,7 +41,7 @@ impl<'a> TensorRunner<'a> {
         let (mut store, instance) =
             super::instantiate_with_model(self.runtime, self.plugin, &self.name, &self.graph, self.backend, &self.config)?;
         let bindings = bindings::TensorRunner::new(&mut store, &instance)
-            .map_err(|e| CallError::Trap(format!("the component is not a tensor-runner plugin: {}", crate::wasm_error(&e))))?;
+            .map_err(|e| CallError::Trap(crate::runtime::Trapped { limit: None, message: format!("the component is not a tensor-runner plugin: {}", crate::wasm_error(&e)) }))?;
         Ok(TensorRunnerInstance { store, bindings, name: self.name.clone(), runtime: self.runtime })
     }
 

@@ -55,7 +55,15 @@ pub struct NnCtx {
     quota: Quota,
     held: Held,
     /// The last engine failure of the current call, for reporting a trap that follows it.
-    last_failure: Option<String>,
+    last_failure: Option<EngineFailure>,
+}
+
+/// An engine's failure during a call, kept for reporting a trap that follows it.
+#[derive(Clone, Debug)]
+pub struct EngineFailure {
+    pub message: String,
+    /// It came when the call's deadline had passed (the engine stopped or was cancelled for it).
+    pub deadline: bool,
 }
 
 impl NnCtx {
@@ -64,7 +72,7 @@ impl NnCtx {
     }
 
     /// Take the message of the last engine failure since the call began (see `Runtime::arm`).
-    pub fn take_last_failure(&mut self) -> Option<String> {
+    pub fn take_last_failure(&mut self) -> Option<EngineFailure> {
         self.last_failure.take()
     }
 }
@@ -143,7 +151,7 @@ impl<'a> NnView<'a> {
             other => (ErrorCode::RuntimeError, crate::error_chain(&other)),
         };
         let message = capped(message);
-        self.ctx.last_failure = Some(message.clone());
+        self.ctx.last_failure = Some(EngineFailure { message: message.clone(), deadline: super::deadline_passed() });
         self.fail(code, message)
     }
 

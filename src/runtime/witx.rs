@@ -58,7 +58,7 @@ fn engine(e: BackendError) -> (Errno, String) {
     let code = match e {
         BackendError::UnsupportedTensorType(_) => Errno::UnsupportedOperation,
         BackendError::InvalidNumberOfBuilders(..) => Errno::InvalidArgument,
-        _ if msg.contains("limit deadline_ms") => Errno::Busy,
+        _ if super::deadline_passed() => Errno::Busy,
         _ => Errno::RuntimeError,
     };
     (code, msg)

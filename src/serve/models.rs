@@ -116,10 +116,7 @@ fn call_error(what: &str, e: CallError) -> ServeError {
     let msg = format!("{what}: {e}");
     let kind = match &e {
         CallError::Plugin(crate::plugins::PluginError::BadImage(_)) => ErrorKind::BadRequest,
-        CallError::Plugin(crate::plugins::PluginError::Inference(m)) if m.contains("expects") || m.contains("no input") => {
-            ErrorKind::BadRequest
-        }
-        _ if msg.contains("limit deadline_ms") => ErrorKind::Deadline,
+        _ if e.limit() == Some(crate::runtime::Limit::DeadlineMs) => ErrorKind::Deadline,
         _ => ErrorKind::Failed,
     };
     ServeError::new(kind, msg)
