@@ -60,6 +60,38 @@ impl World {
     }
 }
 
+impl World {
+    /// The plugin nnhost has built in for this world.
+    pub fn built_in(self) -> &'static [u8] {
+        match self {
+            World::Classifier => IMAGE_CLASSIFIER,
+            World::TensorRunner => TENSOR_RUNNER,
+        }
+    }
+
+    /// The built-in plugin's name.
+    pub fn built_in_name(self) -> &'static str {
+        match self {
+            World::Classifier => "image-classifier",
+            World::TensorRunner => "tensor-runner",
+        }
+    }
+}
+
+/// The one way to pick a guest: read the plugin file the user named (within `component_bytes`),
+/// or take the built-in plugin of `world`; compile, link, and check that a named file is a
+/// `world` plugin. Errors say which plugin: `guest plugin FILE: ...` or `built-in NAME plugin: ...`.
+pub fn load_guest(runtime: &Runtime, world: World, file: Option<&std::path::Path>) -> Result<Plugin, String> {
+    let Some(path) = file else {
+        return runtime.load_plugin(world.built_in()).map_err(|e| format!("built-in {} plugin: {e:#}", world.built_in_name()));
+    };
+    let what = |e: &dyn std::fmt::Display| format!("guest plugin {}: {e}", path.display());
+    let wasm = crate::input::read_limited(path, runtime.limits().component_bytes as u64, "component_bytes").map_err(|e| what(&e))?;
+    let plugin = runtime.load_plugin(&wasm).map_err(|e| what(&format!("{e:#}")))?;
+    check_world(&plugin, world).map_err(|e| what(&e))?;
+    Ok(plugin)
+}
+
 /// Check, before any input, that a plugin exports `world`; if not, say what it is instead (a
 /// `wasi:cli/command` component is for `nnhost exec`).
 pub fn check_world(plugin: &Plugin, world: World) -> Result<(), String> {

@@ -9,6 +9,7 @@ pub mod compiler;
 pub mod exec;
 pub mod limits;
 pub mod nn;
+pub mod pool;
 mod timers;
 pub mod witx;
 
@@ -171,16 +172,20 @@ pub struct PluginTiming {
     pub link_s: f64,
 }
 
-/// A compiled, linked plugin ready to instantiate many times.
+/// A compiled, linked plugin ready to instantiate many times (cheap to clone: shared).
+#[derive(Clone)]
 pub struct Plugin {
     pub(crate) pre: InstancePre<HostState>,
     pub timing: PluginTiming,
 }
 
+/// The engine, linker and cache every guest of one nnhost process runs in. Cheap to clone (the
+/// clones share them), so plugin handles own one instead of borrowing it.
+#[derive(Clone)]
 pub struct Runtime {
     engine: Engine,
-    linker: Linker<HostState>,
-    cache: Option<ComponentCache>,
+    linker: std::sync::Arc<Linker<HostState>>,
+    cache: Option<std::sync::Arc<ComponentCache>>,
     options: RuntimeOptions,
 }
 
@@ -224,8 +229,8 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(crate::wt)?;
         timers::add_to_linker(&mut linker, options.limits.allow_clocks).map_err(crate::wt)?;
         nn::add_to_linker(&mut linker, |s: &mut HostState| NnView::new(&mut s.table, &mut s.nn)).map_err(crate::wt)?;
-        let cache = options.cache_dir.clone().map(|d| ComponentCache::new(d, &engine));
-        Ok(Self { engine, linker, cache, options })
+        let cache = options.cache_dir.clone().map(|d| std::sync::Arc::new(ComponentCache::new(d, &engine)));
+        Ok(Self { engine, linker: std::sync::Arc::new(linker), cache, options })
     }
 
     pub fn engine(&self) -> &Engine {
