@@ -186,6 +186,7 @@ pub(crate) fn instantiate_with_model(
     backend: BackendKind,
     config: &BackendConfig,
 ) -> Result<(Store<HostState>, Instance), CallError> {
+    plugin.check_memory(runtime.limits()).map_err(CallError::Trap)?;
     let registry = InstanceRegistry::new([(name.to_string(), graph.clone())]);
     let mut store = runtime.new_store(backend.instantiate(config), registry);
     let instance = guarded(runtime, &mut store, |s| plugin.pre.instantiate(s))?;

@@ -102,6 +102,9 @@ impl Runtime {
         let pre = CommandPre::new(plugin.pre.clone()).map_err(|_| {
             anyhow::anyhow!("the component is not a wasi:cli/command (it does not export wasi:cli/run); {}", super::describe_world(&plugin))
         })?;
+        if let Err(t) = plugin.check_memory(self.limits()) {
+            return Ok(Exit::Trap(t));
+        }
         let mut store = self.new_store_with(backends, registry, Some(wasi(self, grants)?));
         self.arm(&mut store);
         let r = pre

@@ -9,6 +9,7 @@ pub mod compiler;
 pub mod exec;
 pub mod limits;
 pub mod nn;
+pub mod nn_policy;
 pub mod pool;
 mod timers;
 pub mod witx;
@@ -261,6 +262,11 @@ impl Runtime {
         if wasm.len() > max {
             anyhow::bail!("the component is {} bytes, over the limit of {max} (limit component_bytes)", wasm.len());
         }
+        if exec::guest_kind(wasm) == Some(exec::GuestKind::CoreModule) {
+            anyhow::bail!(
+                "a core WebAssembly module, not a plugin component (build it with --target wasm32-wasip2, or run it with `nnhost exec`)"
+            );
+        }
         let t = Instant::now();
         let compile = |wasm: &[u8]| self.precompile(wasm);
         let (component, from_cache) = match &self.cache {
@@ -405,6 +411,26 @@ impl Runtime {
 /// the deadline's doing (the engines stop, or are cancelled, when it passes).
 pub fn deadline_passed() -> bool {
     limits::call_deadline().is_some_and(|(at, _)| Instant::now() >= at)
+}
+
+impl Plugin {
+    /// Refuse, before instantiating, a component whose memories start larger than `memory_bytes`
+    /// allows (the pooling allocator would otherwise refuse it in its own terms).
+    pub fn check_memory(&self, l: &Limits) -> Result<(), Trapped> {
+        let min = self.pre.component().resources_required().and_then(|r| r.max_initial_memory_size).unwrap_or(0);
+        let bytes = min.saturating_mul(65536);
+        if bytes > l.memory_bytes as u64 {
+            return Err(Trapped::limit(
+                Limit::MemoryBytes,
+                format!(
+                    "plugin memory minimum {} MiB is over the limit memory_bytes = {} MiB (raise --max-memory, in MiB)",
+                    bytes.div_ceil(1 << 20),
+                    l.memory_bytes >> 20
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The store limits of one guest instance (memory, tables, instances).
