@@ -4,6 +4,7 @@
 //! later worlds reuse the Rust types generated for the classifier world so values move between them.
 
 pub mod classifier;
+pub mod exec;
 pub mod tensor_runner;
 
 use wasmtime::component::Instance;
