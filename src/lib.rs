@@ -22,9 +22,11 @@ pub mod tensor;
 
 /// Render an error and its causes on one line: `outer: cause: root cause`.
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let top = e.to_string();
-    // wasmtime-wasi-nn's `BackendError` says only this at the top; the cause follows.
-    let mut parts = if top == "Failed while accessing backend" && e.source().is_some() { vec![] } else { vec![top] };
+    use wasmtime_wasi_nn::backend::BackendError;
+    // wasmtime-wasi-nn's `BackendAccess` says only "Failed while accessing backend" at the top;
+    // the cause follows.
+    let access = matches!(e.downcast_ref::<BackendError>(), Some(BackendError::BackendAccess(_)));
+    let mut parts = if access && e.source().is_some() { vec![] } else { vec![e.to_string()] };
     let mut cur = e.source();
     while let Some(c) = cur {
         let s = c.to_string();

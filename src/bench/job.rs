@@ -11,8 +11,6 @@
 //! and peak RSS come from the kernel (`wait4`).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -234,39 +232,26 @@ pub fn native_classify(
     let input_name = model.manifest.input.name.clone();
     let probabilities = model.probabilities();
     let want = model.manifest.output.name.clone();
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Ranked, String>>>> = Mutex::new(vec![None; images.len()]);
-    std::thread::scope(|s| {
-        for _ in 0..jobs.clamp(1, images.len().max(1)) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(path) = images.get(i) else { break };
-                let r = (|| -> Result<Ranked, String> {
-                    let bytes = crate::input::read_bounded(path, max_input_bytes)?;
-                    let t = nnhost_preprocess::preprocess(&bytes, &spec).map_err(|e| e.to_string())?;
-                    let mut ctx = graph.init_execution_context().map_err(|e| crate::error_chain(&e))?;
-                    let input = wasmtime_wasi_nn::Tensor::new(t.dims, ty, t.data);
-                    let outputs = ctx
-                        .compute_with_io(vec![NamedTensor { name: input_name.clone(), tensor: input }])
-                        .map_err(|e| crate::error_chain(&e))?;
-                    let out = match &want {
-                        Some(w) => outputs.into_iter().find(|o| &o.name == w),
-                        None => outputs.into_iter().next(),
-                    }
-                    .ok_or("no output")?;
-                    let elem = match out.tensor.ty {
-                        wasmtime_wasi_nn::wit::TensorType::Fp16 => nnhost_preprocess::ElemType::F16,
-                        wasmtime_wasi_nn::wit::TensorType::Fp64 => nnhost_preprocess::ElemType::F64,
-                        wasmtime_wasi_nn::wit::TensorType::U8 => nnhost_preprocess::ElemType::U8,
-                        _ => nnhost_preprocess::ElemType::F32,
-                    };
-                    let v = nnhost_preprocess::bytes_to_f32(elem, &out.tensor.data).map_err(|e| e.to_string())?;
-                    let p = if probabilities { v } else { nnhost_preprocess::softmax(&v) };
-                    Ok(nnhost_preprocess::top_k(&p, top_k))
-                })();
-                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
-            });
+    Ok(crate::runtime::pool::map_ordered(images, jobs, |_, path| -> Result<Ranked, String> {
+        let bytes = crate::input::read_bounded(path, max_input_bytes)?;
+        let t = nnhost_preprocess::preprocess(&bytes, &spec).map_err(|e| e.to_string())?;
+        let mut ctx = graph.init_execution_context().map_err(|e| crate::error_chain(&e))?;
+        let input = wasmtime_wasi_nn::Tensor::new(t.dims, ty, t.data);
+        let outputs =
+            ctx.compute_with_io(vec![NamedTensor { name: input_name.clone(), tensor: input }]).map_err(|e| crate::error_chain(&e))?;
+        let out = match &want {
+            Some(w) => outputs.into_iter().find(|o| &o.name == w),
+            None => outputs.into_iter().next(),
         }
-    });
-    Ok(results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().map(|r| r.unwrap_or(Err("not run".into()))).collect())
+        .ok_or("no output")?;
+        let elem = match out.tensor.ty {
+            wasmtime_wasi_nn::wit::TensorType::Fp16 => nnhost_preprocess::ElemType::F16,
+            wasmtime_wasi_nn::wit::TensorType::Fp64 => nnhost_preprocess::ElemType::F64,
+            wasmtime_wasi_nn::wit::TensorType::U8 => nnhost_preprocess::ElemType::U8,
+            _ => nnhost_preprocess::ElemType::F32,
+        };
+        let v = nnhost_preprocess::bytes_to_f32(elem, &out.tensor.data).map_err(|e| e.to_string())?;
+        let p = if probabilities { v } else { nnhost_preprocess::softmax(&v) };
+        Ok(nnhost_preprocess::top_k(&p, top_k))
+    }))
 }

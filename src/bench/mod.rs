@@ -180,12 +180,12 @@ pub fn bench_model(
     let native_input = wasmtime_wasi_nn::Tensor::new(tensor.dims.clone(), ty, tensor.data.clone());
     let input_name = model.manifest.input.name.clone();
 
-    struct Live<'a> {
+    struct Live {
         backend: BackendKind,
         cold: ColdStart,
         native_ctx: wasmtime_wasi_nn::ExecutionContext,
-        runner: crate::plugins::tensor_runner::TensorRunnerInstance<'a>,
-        classifier: Classifier<'a>,
+        runner: crate::plugins::tensor_runner::TensorRunnerInstance,
+        classifier: Classifier,
         classifier_inst: crate::plugins::classifier::ClassifierInstance,
         samples: [Vec<f64>; 5],
         rss_added: f64,

@@ -1,10 +1,7 @@
 //! `nnhost classify`: images in, ranked labels out, through an image-classifier plugin.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use clap::Args;
 use serde::Serialize;
@@ -12,7 +9,7 @@ use serde::Serialize;
 use super::{out, Cli, Fatal, EXIT_FAILURES};
 use crate::backends::{BackendKind, Parallelism};
 use crate::plugins::classifier::{Classifier, Prediction};
-use crate::plugins::IMAGE_CLASSIFIER;
+use crate::plugins::World;
 use crate::registry::GraphStore;
 
 #[derive(Args, Debug)]
@@ -92,7 +89,7 @@ pub fn collect_images(paths: &[PathBuf]) -> Vec<Result<PathBuf, (PathBuf, String
     items
 }
 
-fn classify_file(c: &Classifier<'_>, path: &Path, top: u32, max_bytes: u64) -> Result<Vec<Prediction>, String> {
+fn classify_file(c: &Classifier, path: &Path, top: u32, max_bytes: u64) -> Result<Vec<Prediction>, String> {
     let bytes = crate::input::read_bounded(path, max_bytes)?;
     c.classify(&bytes, top).map_err(|e| e.to_string())
 }
@@ -103,23 +100,11 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
     let model = models.model(&args.model)?;
     // Label column: as wide as the model's labels, within reason.
     let label_width = model.labels.iter().map(|l| l.chars().count()).max().unwrap_or(0).clamp(6, 24);
-    let wasm = match &args.guest {
-        Some(p) => crate::input::read_limited(p, cli.limits()?.component_bytes as u64, "component_bytes")
-            .map_err(|e| Fatal(format!("guest plugin {}: {e}", p.display())))?,
-        None => IMAGE_CLASSIFIER.to_vec(),
-    };
     let items = collect_images(&args.paths);
     let plan = Parallelism::for_this_machine(items.len(), args.jobs, cli.threads);
     // One live instance per image in flight: pooled slots, plus one spare.
     let runtime = cli.runtime_with(cli.cache_dir(), Some(plan.jobs as u32 + 1))?;
-    let plugin = runtime.load_plugin(&wasm).map_err(|e| {
-        let what = args.guest.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in image-classifier".into());
-        Fatal(format!("guest plugin {what}: {e:#}"))
-    })?;
-    if let Some(g) = &args.guest {
-        crate::plugins::check_world(&plugin, crate::plugins::World::Classifier)
-            .map_err(|e| Fatal(format!("guest plugin {}: {e}", g.display())))?;
-    }
+    let plugin = crate::plugins::load_guest(&runtime, World::Classifier, args.guest.as_deref()).map_err(Fatal)?;
     let mut cfg = cli.backend_config();
     cfg.threads = Some(plan.threads);
     cfg.jobs = plan.jobs;
@@ -133,7 +118,7 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
     let width = items.iter().map(|i| display(i).len()).max().unwrap_or(0);
 
     let mut failures = 0usize;
-    let report = |item: &Result<PathBuf, (PathBuf, String)>, result: Result<Vec<Prediction>, String>| {
+    let mut report = |item: &Result<PathBuf, (PathBuf, String)>, result: Result<Vec<Prediction>, String>| {
         let path = display(item);
         let line = match (&result, args.json) {
             (Ok(top), true) => Some(
@@ -169,32 +154,17 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
         bar.suspend(|| out(&format!("{:<width$}  top {} ({} on {})", "IMAGE", args.top, model_name, backend)));
     }
 
-    // Workers take images in order; results are printed in input order as they complete, by the
-    // worker that completes the next one due (no thread to wake per image: on a machine with as
-    // many workers as cores, each wake-up would preempt one of them).
-    let next = AtomicUsize::new(0);
-    let printer = Mutex::new((BTreeMap::new(), 0usize, report));
-    std::thread::scope(|s| {
-        for _ in 0..jobs.min(items.len().max(1)) {
-            let (next, items, classifier, printer) = (&next, &items, &classifier, &printer);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(item) = items.get(i) else { break };
-                let r = match item {
-                    Ok(p) => classify_file(classifier, p, args.top, max_input),
-                    Err((_, e)) => Err(e.clone()),
-                };
-                let mut guard = printer.lock().unwrap_or_else(|p| p.into_inner());
-                let (pending, cursor, report) = &mut *guard;
-                pending.insert(i, r);
-                while let Some(r) = pending.remove(cursor) {
-                    report(&items[*cursor], r);
-                    *cursor += 1;
-                }
-            });
-        }
-    });
-    drop(printer);
+    // Results are printed in input order as they complete, by the worker that completes the next
+    // one due (see runtime::pool).
+    crate::runtime::pool::run_ordered(
+        &items,
+        jobs,
+        |_, item| match item {
+            Ok(p) => classify_file(&classifier, p, args.top, max_input),
+            Err((_, e)) => Err(e.clone()),
+        },
+        |_, item, r| report(item, r),
+    );
     bar.finish_and_clear();
     Ok(if failures > 0 { EXIT_FAILURES } else { 0 })
 }

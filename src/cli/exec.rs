@@ -1,15 +1,13 @@
 //! `nnhost exec`: run an existing wasi-nn guest (a `wasi:cli/command` component or a WITX core
-//! module) with only what is granted, over nnhost's engines and limits.
+//! module) with only what is granted, over nnhost's engines and limits. Parsing and printing only:
+//! the model and engine policy is `plugins::exec`, running the guest `runtime::exec`.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use clap::Args;
 
 use super::{Cli, Fatal, EXIT_FAILURES};
-use crate::backends::BackendKind;
-use crate::registry::{load_files, LazyRegistry, ModelFiles};
+use crate::plugins::exec::{run_guest, ExecModels};
 use crate::runtime::exec::{Exit, Grants};
 
 #[derive(Args, Debug)]
@@ -66,31 +64,6 @@ fn split_dir(spec: &str, writable: bool) -> Result<(PathBuf, String, bool), Fata
     Ok((p.to_path_buf(), guest, writable))
 }
 
-/// Model files for `--graph NAME=PATH` (a folder or a file; `.xml` takes the `.bin` beside it).
-fn graph_files(name: &str, path: &Path) -> Result<ModelFiles, Fatal> {
-    let mut files = if path.is_dir() {
-        let onnx = path.join("model.onnx");
-        let (xml, bin) = (path.join("model.xml"), path.join("model.bin"));
-        ModelFiles {
-            name: name.into(),
-            onnx: onnx.is_file().then_some(onnx),
-            openvino_ir: (xml.is_file() && bin.is_file()).then_some((xml, bin)),
-        }
-    } else if path.extension().is_some_and(|e| e == "xml") {
-        let bin = path.with_extension("bin");
-        ModelFiles { name: name.into(), onnx: None, openvino_ir: bin.is_file().then(|| (path.to_path_buf(), bin)) }
-    } else if path.is_file() {
-        ModelFiles { name: name.into(), onnx: Some(path.to_path_buf()), openvino_ir: None }
-    } else {
-        return Err(Fatal(format!("model `{name}`: {} does not exist", path.display())));
-    };
-    if files.onnx.is_none() && files.openvino_ir.is_none() {
-        return Err(Fatal(format!("model `{name}`: {} has no model.onnx, nor model.xml + model.bin", path.display())));
-    }
-    files.name = name.into();
-    Ok(files)
-}
-
 pub fn run(cli: &Cli, args: &ExecArgs) -> Result<u8, Fatal> {
     let backend = cli.backend(&args.backend)?;
     let limits = cli.limits()?;
@@ -109,69 +82,23 @@ pub fn run(cli: &Cli, args: &ExecArgs) -> Result<u8, Fatal> {
     grants.args.extend(args.args.iter().cloned());
 
     // Models: explicit ones (each with the engine its encoding needs), then the models folder's.
-    let mut explicit: HashMap<String, (ModelFiles, BackendKind)> = HashMap::new();
+    let cfg = cli.backend_config();
+    let mut models = ExecModels::new(backend, cfg.clone());
     for g in &args.graph {
         let (name, path) = g.split_once('=').ok_or_else(|| Fatal(format!("--graph {g}: expected NAME=PATH")))?;
-        let files = graph_files(name, Path::new(path))?;
-        let engine = if files.onnx.is_none() { BackendKind::Openvino } else { backend };
-        explicit.insert(name.into(), (files, engine));
+        models.add_graph(name, Path::new(path)).map_err(Fatal)?;
     }
     for g in &args.nn_graph {
         let (enc, dir) = g.split_once("::").ok_or_else(|| Fatal(format!("--nn-graph {g}: expected ENCODING::DIR")))?;
-        let dir = Path::new(dir);
-        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
-        let mut files = graph_files(&name, dir)?;
-        let engine = match enc {
-            "onnx" => {
-                files.openvino_ir = None;
-                backend
-            }
-            "openvino" => {
-                files.onnx = None;
-                BackendKind::Openvino
-            }
-            "pytorch" | "tensorflow" | "tensorflowlite" | "ggml" | "autodetect" => {
-                return Err(Fatal(format!("--nn-graph {g}: nnhost has no {enc} engine (it runs onnx and openvino)")))
-            }
-            other => return Err(Fatal(format!("--nn-graph {g}: unknown encoding `{other}` (onnx, openvino)"))),
-        };
-        if files.onnx.is_none() && files.openvino_ir.is_none() {
-            return Err(Fatal(format!("--nn-graph {g}: {} has no {enc} model", dir.display())));
-        }
-        if engine != backend {
-            engine.ensure_available(&cli.backend_config()).map_err(Fatal)?;
-        }
-        explicit.insert(name, (files, engine));
-    }
-    let models = cli.models_dir().ok();
-    let mut names: Vec<String> = models.as_ref().map(|m| m.list()).unwrap_or_default();
-    names.extend(explicit.keys().cloned());
-    let cfg = cli.backend_config();
-    let explicit = Arc::new(explicit);
-    let registry = {
-        let (cfg, explicit) = (cfg.clone(), explicit.clone());
-        LazyRegistry::new(names, move |name| {
-            let (files, engine) = match explicit.get(name) {
-                Some((f, e)) => (f.clone(), *e),
-                None => {
-                    let m = models.as_ref().ok_or("no models folder")?.model(name).map_err(|e| e.to_string())?;
-                    (m.files(), backend)
-                }
-            };
-            load_files(&files, engine, &cfg).map_err(|e| e.to_string())
-        })
-    };
-
-    // Engines for graph.load from the guest's bytes: ONNX on the chosen backend, IR on OpenVINO.
-    let mut backends = backend.instantiate(&cfg);
-    if backend != BackendKind::Openvino && BackendKind::Openvino.ensure_available(&cfg).is_ok() {
-        backends.push(crate::backends::openvino::OvBackend::new(wasmtime_wasi_nn::wit::GraphEncoding::Openvino, &cfg).into());
+        models.add_nn_graph(enc, Path::new(dir)).map_err(|e| Fatal(format!("--nn-graph {g}: {e}")))?;
     }
 
     let wasm = crate::input::read_limited(&args.guest, limits.component_bytes as u64, "component_bytes")
         .map_err(|e| Fatal(format!("{}: {e}", args.guest.display())))?;
     let runtime = cli.runtime()?;
-    match runtime.exec(&wasm, &grants, backends, registry.into()).map_err(|e| Fatal(format!("{}: {e:#}", args.guest.display())))? {
+    let exit = run_guest(&runtime, &wasm, &grants, backend, &cfg, models, cli.models_dir().ok())
+        .map_err(|e| Fatal(format!("{}: {e:#}", args.guest.display())))?;
+    match exit {
         // A code outside 1..=255 (negative, or 256 and up) is still a failure, never 0.
         Exit::Code(c) => Ok(u8::try_from(c).unwrap_or(1)),
         Exit::Trap(why) => {

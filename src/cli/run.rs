@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{out, Cli, Fatal, EXIT_FAILURES};
 use crate::backends::type_name;
 use crate::plugins::tensor_runner::TensorRunner;
-use crate::plugins::{NamedTensor, TENSOR_RUNNER};
+use crate::plugins::{NamedTensor, World};
 use crate::registry::GraphStore;
 
 #[derive(Args, Debug)]
@@ -92,17 +92,8 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<u8, Fatal> {
         }
     }
 
-    let wasm = match &args.guest {
-        Some(p) => crate::input::read_limited(p, limits.component_bytes as u64, "component_bytes")
-            .map_err(|e| Fatal(format!("guest plugin {}: {e}", p.display())))?,
-        None => TENSOR_RUNNER.to_vec(),
-    };
     let runtime = cli.runtime()?;
-    let plugin = runtime.load_plugin(&wasm).map_err(|e| Fatal(format!("tensor-runner plugin: {e:#}")))?;
-    if let Some(g) = &args.guest {
-        crate::plugins::check_world(&plugin, crate::plugins::World::TensorRunner)
-            .map_err(|e| Fatal(format!("guest plugin {}: {e}", g.display())))?;
-    }
+    let plugin = crate::plugins::load_guest(&runtime, World::TensorRunner, args.guest.as_deref()).map_err(Fatal)?;
     let graphs = GraphStore::with_config(cli.backend_config());
     let graph = graphs.get_or_load_files(&files, backend)?;
     let runner = TensorRunner::new(&runtime, &plugin, files.name.clone(), graph, backend, cli.backend_config());

@@ -8,6 +8,7 @@ use clap::Args;
 use super::{Cli, Fatal};
 use crate::backends::Parallelism;
 use crate::registry::GraphStore;
+use crate::plugins::{load_guest, World};
 use crate::serve::models::{self, Plugins};
 
 #[derive(Args, Debug)]
@@ -55,19 +56,11 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<u8, Fatal> {
     let limits = cli.limits()?;
     let plan = Parallelism::for_this_machine(usize::MAX, args.max_concurrency, cli.threads);
     let dir = cli.models_dir()?;
-    let classifier_wasm = match &args.classifier {
-        Some(p) => crate::input::read_limited(p, limits.component_bytes as u64, "component_bytes")
-            .map_err(|e| Fatal(format!("classifier plugin {}: {e}", p.display())))?,
-        None => crate::plugins::IMAGE_CLASSIFIER.to_vec(),
-    };
     // One pooled instance slot per request that may run at once (plus one spare).
-    let runtime: &'static _ = Box::leak(Box::new(cli.runtime_with(cli.cache_dir(), Some(plan.jobs as u32 + 1))?));
-    let load_plugin = |what: &str, wasm: &[u8]| -> Result<&'static crate::runtime::Plugin, Fatal> {
-        Ok(Box::leak(Box::new(runtime.load_plugin(wasm).map_err(|e| Fatal(format!("{what} plugin: {e:#}")))?)))
-    };
+    let runtime = cli.runtime_with(cli.cache_dir(), Some(plan.jobs as u32 + 1))?;
     let plugins = Plugins {
-        tensor_runner: load_plugin("tensor-runner", crate::plugins::TENSOR_RUNNER)?,
-        classifier: load_plugin("image-classifier", &classifier_wasm)?,
+        tensor_runner: load_guest(&runtime, World::TensorRunner, None).map_err(Fatal)?,
+        classifier: load_guest(&runtime, World::Classifier, args.classifier.as_deref()).map_err(Fatal)?,
     };
     let mut config = cli.backend_config();
     config.jobs = plan.jobs;
@@ -91,7 +84,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<u8, Fatal> {
     );
     crate::serve::run(opts, backend, move || {
         let graphs = GraphStore::with_config(config);
-        models::load(runtime, &plugins, &dir, &names, backend, &graphs)
+        models::load(&runtime, &plugins, &dir, &names, backend, &graphs)
     })
     .map_err(Fatal)?;
     Ok(0)

@@ -66,9 +66,9 @@ impl From<&ModelInfo> for wit::ModelSpec {
 }
 
 /// A classifier plugin bound to one model on one backend.
-pub struct Classifier<'a> {
-    runtime: &'a Runtime,
-    plugin: &'a Plugin,
+pub struct Classifier {
+    runtime: Runtime,
+    plugin: Plugin,
     model: ModelInfo,
     spec: wit::ModelSpec,
     backend: BackendKind,
@@ -82,18 +82,18 @@ pub struct ClassifierInstance {
     bindings: bindings::Classifier,
 }
 
-impl<'a> Classifier<'a> {
+impl Classifier {
     /// Load (or reuse) the model's graph on `backend` and prepare to classify with `plugin`.
     pub fn new(
-        runtime: &'a Runtime,
-        plugin: &'a Plugin,
+        runtime: &Runtime,
+        plugin: &Plugin,
         graphs: &GraphStore,
         model: ModelInfo,
         backend: BackendKind,
     ) -> anyhow::Result<Self> {
         let graph = graphs.get_or_load(&model, backend)?;
         let spec = wit::ModelSpec::from(&model);
-        Ok(Self { runtime, plugin, model, spec, backend, graph, config: graphs.config().clone() })
+        Ok(Self { runtime: runtime.clone(), plugin: plugin.clone(), model, spec, backend, graph, config: graphs.config().clone() })
     }
 
     pub fn model(&self) -> &ModelInfo {
@@ -107,9 +107,9 @@ impl<'a> Classifier<'a> {
     /// A fresh, isolated plugin instance that sees only this model.
     pub fn instantiate(&self) -> Result<ClassifierInstance, ClassifyError> {
         let (mut store, instance) =
-            super::instantiate_with_model(self.runtime, self.plugin, &self.model.name, &self.graph, self.backend, &self.config)?;
+            super::instantiate_with_model(&self.runtime, &self.plugin, &self.model.name, &self.graph, self.backend, &self.config)?;
         let bindings = bindings::Classifier::new(&mut store, &instance)
-            .map_err(|e| ClassifyError::Trap(format!("the component is not a classifier plugin: {}", crate::wasm_error(&e))))?;
+            .map_err(|e| ClassifyError::Trap(crate::runtime::Trapped { limit: None, message: format!("the component is not a classifier plugin: {}", crate::wasm_error(&e)) }))?;
         Ok(ClassifierInstance { store, bindings })
     }
 
@@ -130,21 +130,21 @@ impl<'a> Classifier<'a> {
 }
 
 impl ClassifierInstance {
-    pub fn classify(&mut self, c: &Classifier<'_>, image: &[u8], top_k: u32) -> Result<Vec<Prediction>, ClassifyError> {
+    pub fn classify(&mut self, c: &Classifier, image: &[u8], top_k: u32) -> Result<Vec<Prediction>, ClassifyError> {
         let b = &self.bindings;
         let p =
-            super::guarded(c.runtime, &mut self.store, |s| b.call_classify(s, &c.spec, image, top_k))?.map_err(ClassifyError::Plugin)?;
+            super::guarded(&c.runtime, &mut self.store, |s| b.call_classify(s, &c.spec, image, top_k))?.map_err(ClassifyError::Plugin)?;
         super::results::predictions(p, top_k, c.spec.labels.len())
     }
 
-    pub fn infer(&mut self, c: &Classifier<'_>, image: &[u8]) -> Result<Vec<NamedTensor>, ClassifyError> {
+    pub fn infer(&mut self, c: &Classifier, image: &[u8]) -> Result<Vec<NamedTensor>, ClassifyError> {
         let b = &self.bindings;
-        let outs = super::guarded(c.runtime, &mut self.store, |s| b.call_infer(s, &c.spec, image))?.map_err(ClassifyError::Plugin)?;
+        let outs = super::guarded(&c.runtime, &mut self.store, |s| b.call_infer(s, &c.spec, image))?.map_err(ClassifyError::Plugin)?;
         super::results::outputs(outs, c.runtime.limits().tensor_rank)
     }
 
-    pub fn preprocess(&mut self, c: &Classifier<'_>, image: &[u8]) -> Result<TensorValue, ClassifyError> {
+    pub fn preprocess(&mut self, c: &Classifier, image: &[u8]) -> Result<TensorValue, ClassifyError> {
         let b = &self.bindings;
-        super::guarded(c.runtime, &mut self.store, |s| b.call_preprocess(s, &c.spec, image))?.map_err(ClassifyError::Plugin)
+        super::guarded(&c.runtime, &mut self.store, |s| b.call_preprocess(s, &c.spec, image))?.map_err(ClassifyError::Plugin)
     }
 }

@@ -6,6 +6,7 @@
 //! ([`WitTensorType`]) on the plugin side, converted to the backends' type by one `From` each way.
 
 pub mod classifier;
+pub mod exec;
 pub mod tensor_runner;
 
 use wasmtime::component::Instance;
@@ -13,7 +14,8 @@ use wasmtime::Store;
 
 use crate::backends::{BackendConfig, BackendKind};
 use crate::registry::InstanceRegistry;
-use crate::runtime::{HostState, Plugin, Runtime};
+use crate::runtime::nn::EngineFailure;
+use crate::runtime::{HostState, Limit, Plugin, Runtime, Trapped};
 
 /// The image-classifier plugin built from `guests/image-classifier` (embedded by build.rs).
 pub const IMAGE_CLASSIFIER: &[u8] = include_bytes!(env!("NNHOST_GUEST_IMAGE_CLASSIFIER"));
@@ -67,6 +69,38 @@ impl World {
     }
 }
 
+impl World {
+    /// The plugin nnhost has built in for this world.
+    pub fn built_in(self) -> &'static [u8] {
+        match self {
+            World::Classifier => IMAGE_CLASSIFIER,
+            World::TensorRunner => TENSOR_RUNNER,
+        }
+    }
+
+    /// The built-in plugin's name.
+    pub fn built_in_name(self) -> &'static str {
+        match self {
+            World::Classifier => "image-classifier",
+            World::TensorRunner => "tensor-runner",
+        }
+    }
+}
+
+/// The one way to pick a guest: read the plugin file the user named (within `component_bytes`),
+/// or take the built-in plugin of `world`; compile, link, and check that a named file is a
+/// `world` plugin. Errors say which plugin: `guest plugin FILE: ...` or `built-in NAME plugin: ...`.
+pub fn load_guest(runtime: &Runtime, world: World, file: Option<&std::path::Path>) -> Result<Plugin, String> {
+    let Some(path) = file else {
+        return runtime.load_plugin(world.built_in()).map_err(|e| format!("built-in {} plugin: {e:#}", world.built_in_name()));
+    };
+    let what = |e: &dyn std::fmt::Display| format!("guest plugin {}: {e}", path.display());
+    let wasm = crate::input::read_limited(path, runtime.limits().component_bytes as u64, "component_bytes").map_err(|e| what(&e))?;
+    let plugin = runtime.load_plugin(&wasm).map_err(|e| what(&format!("{e:#}")))?;
+    check_world(&plugin, world).map_err(|e| what(&e))?;
+    Ok(plugin)
+}
+
 /// Check, before any input, that a plugin exports `world`; if not, say what it is instead (a
 /// `wasi:cli/command` component is for `nnhost exec`).
 pub fn check_world(plugin: &Plugin, world: World) -> Result<(), String> {
@@ -91,29 +125,35 @@ pub enum CallError {
     Plugin(PluginError),
     /// The plugin trapped or the host refused it (a limit, a bug in the plugin).
     #[error("plugin trapped: {0}")]
-    Trap(String),
+    Trap(Trapped),
     /// The plugin returned something that breaks the rules for results (see [`results`]).
     #[error("plugin result rejected: {0}")]
     Broken(String),
 }
 
 impl CallError {
+    /// The limit hit, when the call failed on one.
+    pub fn limit(&self) -> Option<Limit> {
+        match self {
+            CallError::Trap(t) => t.limit,
+            _ => None,
+        }
+    }
+
     /// A trap or host error, naming the limit hit when one was. `engine` is the last engine
     /// failure of the call: when the engine was cancelled at the deadline, the plugin may trap on
     /// its own deadline before it can report that, so both are said.
-    fn trap(runtime: &Runtime, e: &wasmtime::Error, engine: Option<String>) -> Self {
-        let described = runtime.describe_error(e);
-        match engine {
-            Some(engine) if engine.contains("deadline") && described.contains("deadline") => {
-                CallError::Trap(format!("{described}; inference: {engine}"))
-            }
-            _ => CallError::Trap(described),
+    fn trap(mut trapped: Trapped, engine: Option<EngineFailure>) -> Self {
+        if let Some(engine) = engine.filter(|e| e.deadline && trapped.limit == Some(Limit::DeadlineMs)) {
+            trapped.message = format!("{}; inference: {}", trapped.message, engine.message);
         }
+        CallError::Trap(trapped)
     }
 }
 
 /// One call into a plugin under its instance's limits: arm the deadline and fuel, make the call,
-/// disarm (also when it fails); a trap or host error becomes [`CallError::Trap`] naming the limit hit.
+/// disarm (also when it fails); a trap or host error becomes [`CallError::Trap`] naming the limit
+/// hit. A result that arrives after the deadline is refused the same way.
 pub(crate) fn guarded<R>(
     runtime: &Runtime,
     store: &mut Store<HostState>,
@@ -121,21 +161,14 @@ pub(crate) fn guarded<R>(
 ) -> Result<R, CallError> {
     runtime.arm(store);
     let r = call(store);
-    let deadline = crate::base::deadline::call_deadline();
-    runtime.disarm();
-    let r = r.map_err(|e| CallError::trap(runtime, &e, store.data_mut().take_engine_failure()))?;
-    // A result that arrives after the deadline (a host call that ran up to it, an engine that
-    // stopped or finished as it was being cancelled) is discarded: the deadline is strict. When
-    // the engine said why, that is kept.
-    match deadline {
-        Some((at, ms)) if std::time::Instant::now() > at => {
-            let late = format!("deadline of {ms} ms exceeded (limit deadline_ms)");
-            Err(CallError::Trap(match store.data_mut().take_engine_failure() {
-                Some(engine) if engine.contains("deadline") => format!("{late}; inference: {engine}"),
-                _ => late,
-            }))
-        }
-        _ => Ok(r),
+    let late = runtime.disarm_checked();
+    let r = r.map_err(|e| {
+        let hit = store.data_mut().take_limit_hit();
+        CallError::trap(runtime.describe_error(&e, hit), store.data_mut().take_engine_failure())
+    })?;
+    match late {
+        Some(late) => Err(CallError::trap(late, store.data_mut().take_engine_failure())),
+        None => Ok(r),
     }
 }
 
@@ -148,6 +181,7 @@ pub(crate) fn instantiate_with_model(
     backend: BackendKind,
     config: &BackendConfig,
 ) -> Result<(Store<HostState>, Instance), CallError> {
+    plugin.check_memory(runtime.limits()).map_err(CallError::Trap)?;
     let registry = InstanceRegistry::new([(name.to_string(), graph.clone())]);
     let mut store = runtime.new_store(backend.instantiate(config), registry);
     let instance = guarded(runtime, &mut store, |s| plugin.pre.instantiate(s))?;

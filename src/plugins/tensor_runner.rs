@@ -8,9 +8,9 @@ use crate::backends::{BackendConfig, BackendKind};
 use crate::runtime::{HostState, Plugin, Runtime};
 
 /// A tensor-runner plugin bound to one loaded graph on one backend.
-pub struct TensorRunner<'a> {
-    runtime: &'a Runtime,
-    plugin: &'a Plugin,
+pub struct TensorRunner {
+    runtime: Runtime,
+    plugin: Plugin,
     name: String,
     graph: wasmtime_wasi_nn::Graph,
     backend: BackendKind,
@@ -18,31 +18,31 @@ pub struct TensorRunner<'a> {
 }
 
 /// A live instance, reusable for many runs (the plugin keeps its execution context).
-pub struct TensorRunnerInstance<'a> {
-    runtime: &'a Runtime,
+pub struct TensorRunnerInstance {
+    runtime: Runtime,
     store: Store<HostState>,
     bindings: bindings::TensorRunner,
     name: String,
 }
 
-impl<'a> TensorRunner<'a> {
+impl TensorRunner {
     pub fn new(
-        runtime: &'a Runtime,
-        plugin: &'a Plugin,
+        runtime: &Runtime,
+        plugin: &Plugin,
         name: String,
         graph: wasmtime_wasi_nn::Graph,
         backend: BackendKind,
         config: BackendConfig,
     ) -> Self {
-        Self { runtime, plugin, name, graph, backend, config }
+        Self { runtime: runtime.clone(), plugin: plugin.clone(), name, graph, backend, config }
     }
 
-    pub fn instantiate(&self) -> Result<TensorRunnerInstance<'a>, CallError> {
+    pub fn instantiate(&self) -> Result<TensorRunnerInstance, CallError> {
         let (mut store, instance) =
-            super::instantiate_with_model(self.runtime, self.plugin, &self.name, &self.graph, self.backend, &self.config)?;
+            super::instantiate_with_model(&self.runtime, &self.plugin, &self.name, &self.graph, self.backend, &self.config)?;
         let bindings = bindings::TensorRunner::new(&mut store, &instance)
-            .map_err(|e| CallError::Trap(format!("the component is not a tensor-runner plugin: {}", crate::wasm_error(&e))))?;
-        Ok(TensorRunnerInstance { store, bindings, name: self.name.clone(), runtime: self.runtime })
+            .map_err(|e| CallError::Trap(crate::runtime::Trapped { limit: None, message: format!("the component is not a tensor-runner plugin: {}", crate::wasm_error(&e)) }))?;
+        Ok(TensorRunnerInstance { store, bindings, name: self.name.clone(), runtime: self.runtime.clone() })
     }
 
     /// Run once in a fresh instance.
@@ -51,10 +51,10 @@ impl<'a> TensorRunner<'a> {
     }
 }
 
-impl TensorRunnerInstance<'_> {
+impl TensorRunnerInstance {
     pub fn run(&mut self, inputs: &[NamedTensor]) -> Result<Vec<NamedTensor>, CallError> {
         let (b, name) = (&self.bindings, &self.name);
-        let outs = super::guarded(self.runtime, &mut self.store, |s| b.call_run(s, name, inputs))?.map_err(CallError::Plugin)?;
+        let outs = super::guarded(&self.runtime, &mut self.store, |s| b.call_run(s, name, inputs))?.map_err(CallError::Plugin)?;
         super::results::outputs(outs, self.runtime.limits().tensor_rank)
     }
 }

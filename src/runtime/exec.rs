@@ -8,12 +8,12 @@
 
 use std::path::PathBuf;
 
-use wasmtime::{Module, Store, StoreLimits};
+use wasmtime::{Module, Store};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 use wasmtime_wasi_nn::{Backend, Registry};
 
-use super::{witx, FrozenClock, Runtime};
+use super::{witx, FrozenClock, GuestLimiter, Limit, Runtime, Trapped};
 
 /// What a guest is given.
 #[derive(Clone, Debug, Default)]
@@ -44,8 +44,8 @@ pub fn guest_kind(wasm: &[u8]) -> Option<GuestKind> {
 pub enum Exit {
     /// The guest's exit code (0 when `run`/`_start` returned normally).
     Code(i32),
-    /// It trapped or hit a limit: why, in one line.
-    Trap(String),
+    /// It trapped or hit a limit: why, in one line, and which limit.
+    Trap(Trapped),
 }
 
 fn wasi(runtime: &Runtime, grants: &Grants) -> anyhow::Result<WasiCtxBuilder> {
@@ -64,13 +64,18 @@ fn wasi(runtime: &Runtime, grants: &Grants) -> anyhow::Result<WasiCtxBuilder> {
     Ok(b)
 }
 
-fn ended(runtime: &Runtime, r: wasmtime::Result<()>) -> Exit {
-    runtime.disarm();
+/// How a run ended, after [`Runtime::arm_any`]: like `plugins::guarded`, a run that ends after its
+/// deadline is refused even when it returned (the deadline is strict), and a trap names the limit hit.
+fn ended(runtime: &Runtime, r: wasmtime::Result<()>, hit: Option<Limit>) -> Exit {
+    let late = runtime.disarm_checked();
     match r {
-        Ok(()) => Exit::Code(0),
         Err(e) => match e.downcast_ref::<I32Exit>() {
-            Some(I32Exit(code)) => Exit::Code(*code),
-            None => Exit::Trap(runtime.describe_error(&e)),
+            Some(I32Exit(code)) if late.is_none() => Exit::Code(*code),
+            _ => Exit::Trap(late.unwrap_or_else(|| runtime.describe_error(&e, hit))),
+        },
+        Ok(()) => match late {
+            Some(late) => Exit::Trap(late),
+            None => Exit::Code(0),
         },
     }
 }
@@ -79,7 +84,7 @@ fn ended(runtime: &Runtime, r: wasmtime::Result<()>) -> Exit {
 struct CoreState {
     p1: wasmtime_wasi::p1::WasiP1Ctx,
     nn: witx::WitxNn,
-    limits: StoreLimits,
+    limits: GuestLimiter,
 }
 
 impl Runtime {
@@ -97,13 +102,17 @@ impl Runtime {
         let pre = CommandPre::new(plugin.pre.clone()).map_err(|_| {
             anyhow::anyhow!("the component is not a wasi:cli/command (it does not export wasi:cli/run); {}", super::describe_world(&plugin))
         })?;
+        if let Err(t) = plugin.check_memory(self.limits()) {
+            return Ok(Exit::Trap(t));
+        }
         let mut store = self.new_store_with(backends, registry, Some(wasi(self, grants)?));
-        self.arm_any(&mut store);
+        self.arm(&mut store);
         let r = pre
             .instantiate(&mut store)
             .and_then(|cmd| cmd.wasi_cli_run().call_run(&mut store))
             .and_then(|r| r.map_err(|()| wasmtime::Error::from(I32Exit(1))));
-        Ok(ended(self, r))
+        let hit = store.data_mut().take_limit_hit();
+        Ok(ended(self, r, hit))
     }
 
     fn exec_module(&self, wasm: &[u8], grants: &Grants, backends: Vec<Backend>, registry: Registry) -> anyhow::Result<Exit> {
@@ -113,7 +122,7 @@ impl Runtime {
         witx::add_to_linker(&mut linker, |s| &mut s.nn).map_err(crate::wt)?;
         let l = self.limits();
         let state =
-            CoreState { p1: wasi(self, grants)?.build_p1(), nn: witx::WitxNn::new(backends, registry, l), limits: super::store_limits(l) };
+            CoreState { p1: wasi(self, grants)?.build_p1(), nn: witx::WitxNn::new(backends, registry, l), limits: GuestLimiter::new(l) };
         let mut store = Store::new(self.engine(), state);
         store.limiter(|s| &mut s.limits);
         let pre = linker
@@ -126,7 +135,8 @@ impl Runtime {
                 .map_err(|_| wasmtime::format_err!("the module exports no `_start`: not a WASI command"))?;
             start.call(&mut store, ())
         });
-        Ok(ended(self, r))
+        let hit = store.data_mut().limits.take_hit();
+        Ok(ended(self, r, hit))
     }
 
     /// Compile a core module under the compile limits (in a child when a compiler is set).

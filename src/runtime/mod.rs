@@ -1,20 +1,24 @@
 //! The sandbox: one wasmtime engine, a linker that grants plugins `wasi:nn` and an empty WASI
 //! (no files, environment, arguments, sockets or real clocks), compiled-component caching, and a
 //! fresh store per plugin instance with its own limits and its own view of the model registry.
+//! A call that fails is described by a typed [`Trapped`] value naming the [`Limit`] hit, read from
+//! the trap code and from the store's own limiter ([`GuestLimiter`]), never from message text.
 
 pub mod cache;
 pub mod compiler;
 pub mod exec;
 pub mod limits;
 pub mod nn;
+pub mod nn_policy;
+pub mod pool;
 mod timers;
 pub mod witx;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::component::{Component, InstancePre, Linker, ResourceTable, ResourceTableError};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_nn::{Backend, Registry};
 
@@ -29,13 +33,108 @@ pub struct HostState {
     table: ResourceTable,
     wasi: WasiCtx,
     nn: NnCtx,
-    limits: StoreLimits,
+    limits: GuestLimiter,
 }
 
 impl HostState {
-    /// The message of the last engine failure in the current call, if any (taken).
-    pub fn take_engine_failure(&mut self) -> Option<String> {
+    /// The last engine failure in the current call, if any (taken).
+    pub fn take_engine_failure(&mut self) -> Option<nn::EngineFailure> {
         self.nn.take_last_failure()
+    }
+
+    /// The store limit that refused a growth in this store, if one did (taken).
+    pub fn take_limit_hit(&mut self) -> Option<Limit> {
+        self.limits.hit.take()
+    }
+}
+
+/// A limit of [`Limits`] that a guest can run into, by its name in the config file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    DeadlineMs,
+    Fuel,
+    MemoryBytes,
+    TableElements,
+    Instances,
+    MaxResources,
+}
+
+impl Limit {
+    /// The key in `[limits]` of `nnhost.toml` (and in messages: `(limit memory_bytes)`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Limit::DeadlineMs => "deadline_ms",
+            Limit::Fuel => "fuel",
+            Limit::MemoryBytes => "memory_bytes",
+            Limit::TableElements => "table_elements",
+            Limit::Instances => "instances",
+            Limit::MaxResources => "max_resources",
+        }
+    }
+}
+
+/// Why a call into a guest failed: the limit hit when one was, and the message to print.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trapped {
+    pub limit: Option<Limit>,
+    pub message: String,
+}
+
+impl Trapped {
+    /// A limit hit, with its message.
+    pub fn limit(limit: Limit, message: String) -> Self {
+        Self { limit: Some(limit), message }
+    }
+}
+
+impl std::fmt::Display for Trapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A guest store's [`StoreLimits`], remembering which one refused a growth so the error that
+/// follows can name it without reading its text.
+pub struct GuestLimiter {
+    inner: StoreLimits,
+    hit: Option<Limit>,
+}
+
+impl GuestLimiter {
+    pub fn new(l: &Limits) -> Self {
+        Self { inner: store_limits(l), hit: None }
+    }
+
+    /// Which limit refused a growth since the last take.
+    pub fn take_hit(&mut self) -> Option<Limit> {
+        self.hit.take()
+    }
+
+    fn record(&mut self, limit: Limit, r: wasmtime::Result<bool>) -> wasmtime::Result<bool> {
+        if !matches!(r, Ok(true)) {
+            self.hit = Some(limit);
+        }
+        r
+    }
+}
+
+impl ResourceLimiter for GuestLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let r = self.inner.memory_growing(current, desired, maximum);
+        self.record(Limit::MemoryBytes, r)
+    }
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let r = self.inner.table_growing(current, desired, maximum);
+        self.record(Limit::TableElements, r)
+    }
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+    fn memories(&self) -> usize {
+        self.inner.memories()
     }
 }
 
@@ -74,16 +173,20 @@ pub struct PluginTiming {
     pub link_s: f64,
 }
 
-/// A compiled, linked plugin ready to instantiate many times.
+/// A compiled, linked plugin ready to instantiate many times (cheap to clone: shared).
+#[derive(Clone)]
 pub struct Plugin {
     pub(crate) pre: InstancePre<HostState>,
     pub timing: PluginTiming,
 }
 
+/// The engine, linker and cache every guest of one nnhost process runs in. Cheap to clone (the
+/// clones share them), so plugin handles own one instead of borrowing it.
+#[derive(Clone)]
 pub struct Runtime {
     engine: Engine,
-    linker: Linker<HostState>,
-    cache: Option<ComponentCache>,
+    linker: std::sync::Arc<Linker<HostState>>,
+    cache: Option<std::sync::Arc<ComponentCache>>,
     options: RuntimeOptions,
 }
 
@@ -127,8 +230,8 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(crate::wt)?;
         timers::add_to_linker(&mut linker, options.limits.allow_clocks).map_err(crate::wt)?;
         nn::add_to_linker(&mut linker, |s: &mut HostState| NnView::new(&mut s.table, &mut s.nn)).map_err(crate::wt)?;
-        let cache = options.cache_dir.clone().map(|d| ComponentCache::new(d, &engine));
-        Ok(Self { engine, linker, cache, options })
+        let cache = options.cache_dir.clone().map(|d| std::sync::Arc::new(ComponentCache::new(d, &engine)));
+        Ok(Self { engine, linker: std::sync::Arc::new(linker), cache, options })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -158,6 +261,11 @@ impl Runtime {
         let max = self.options.limits.component_bytes;
         if wasm.len() > max {
             anyhow::bail!("the component is {} bytes, over the limit of {max} (limit component_bytes)", wasm.len());
+        }
+        if exec::guest_kind(wasm) == Some(exec::GuestKind::CoreModule) {
+            anyhow::bail!(
+                "a core WebAssembly module, not a plugin component (build it with --target wasm32-wasip2, or run it with `nnhost exec`)"
+            );
         }
         let t = Instant::now();
         let compile = |wasm: &[u8]| self.precompile(wasm);
@@ -211,7 +319,7 @@ impl Runtime {
             }
             w
         });
-        let limits = store_limits(l);
+        let limits = GuestLimiter::new(l);
         let state = HostState {
             table,
             // No preopens, environment, arguments, stdio or network.
@@ -228,6 +336,7 @@ impl Runtime {
     /// deadline the backends see for inference. Call right before each export call.
     pub fn arm(&self, store: &mut Store<HostState>) {
         store.data_mut().nn.take_last_failure();
+        store.data_mut().limits.take_hit();
         self.arm_any(store);
     }
 
@@ -248,28 +357,79 @@ impl Runtime {
         crate::base::deadline::set_call_deadline(None);
     }
 
-    /// A one-line description of why a call failed, naming the limit hit when one was.
-    pub fn describe_error(&self, e: &wasmtime::Error) -> String {
+    /// [`Runtime::disarm`], saying whether the call ended after its deadline. A result that
+    /// arrives then (a host call that ran up to it, an engine that stopped or finished as it was
+    /// being cancelled) is discarded by the caller: the deadline is strict.
+    pub fn disarm_checked(&self) -> Option<Trapped> {
+        let late = deadline_passed();
+        self.disarm();
+        late.then(|| self.deadline_exceeded())
+    }
+
+    /// Why a call failed, naming the limit hit when one was: from the trap code, the store's
+    /// limiter (`hit`, see [`GuestLimiter::take_hit`]) and wasmtime's typed errors.
+    pub fn describe_error(&self, e: &wasmtime::Error, hit: Option<Limit>) -> Trapped {
         let l = &self.options.limits;
         match e.downcast_ref::<wasmtime::Trap>() {
-            Some(wasmtime::Trap::Interrupt) => return format!("deadline of {} ms exceeded (limit deadline_ms)", l.deadline_ms),
-            Some(wasmtime::Trap::OutOfFuel) => return format!("fuel limit of {} exhausted (limit fuel)", l.fuel.unwrap_or(0)),
-            Some(wasmtime::Trap::StackOverflow) => return "wasm stack overflow (the plugin recursed too deeply)".into(),
+            Some(wasmtime::Trap::Interrupt) => return self.deadline_exceeded(),
+            Some(wasmtime::Trap::OutOfFuel) => {
+                return Trapped::limit(Limit::Fuel, format!("fuel limit of {} exhausted (limit fuel)", l.fuel.unwrap_or(0)))
+            }
+            Some(wasmtime::Trap::StackOverflow) => {
+                return Trapped { limit: None, message: "wasm stack overflow (the plugin recursed too deeply)".into() }
+            }
             _ => {}
         }
         let msg = crate::wasm_error(e);
-        if msg.contains("forcing trap when growing memory") {
-            format!("memory limit of {} MiB hit (limit memory_bytes): {msg}", l.memory_bytes >> 20)
-        } else if msg.contains("resource table has no free keys") {
-            format!("resource limit of {} live handles hit (limit max_resources)", l.max_resources)
-        } else if let Some(kind) = msg.strip_prefix("resource limit exceeded: ").and_then(|m| m.split(" count too high").next()) {
-            // wasmtime counts instances, tables and memories against the same store limit.
-            format!("{kind} limit of {} hit (limit instances)", l.instances)
-        } else if msg.contains("forcing trap when growing table") {
-            format!("table limit of {} elements hit (limit table_elements)", l.table_elements)
-        } else {
-            msg
+        if e.chain().any(|c| matches!(c.downcast_ref::<ResourceTableError>(), Some(ResourceTableError::Full))) {
+            return Trapped::limit(Limit::MaxResources, format!("resource limit of {} live handles hit (limit max_resources)", l.max_resources));
         }
+        match hit {
+            Some(Limit::MemoryBytes) => {
+                Trapped::limit(Limit::MemoryBytes, format!("memory limit of {} MiB hit (limit memory_bytes): {msg}", l.memory_bytes >> 20))
+            }
+            Some(Limit::TableElements) => {
+                Trapped::limit(Limit::TableElements, format!("table limit of {} elements hit (limit table_elements)", l.table_elements))
+            }
+            _ => match msg.strip_prefix("resource limit exceeded: ").and_then(|m| m.split(" count too high").next()) {
+                // wasmtime counts instances, tables and memories against the same store limit; its
+                // error has no type to match, so the count it names is read from the message.
+                Some(kind) => Trapped::limit(Limit::Instances, format!("{kind} limit of {} hit (limit instances)", l.instances)),
+                None => Trapped { limit: None, message: msg },
+            },
+        }
+    }
+
+    /// The call's deadline passed.
+    pub fn deadline_exceeded(&self) -> Trapped {
+        let ms = self.options.limits.deadline_ms;
+        Trapped::limit(Limit::DeadlineMs, format!("deadline of {ms} ms exceeded (limit deadline_ms)"))
+    }
+}
+
+/// Whether the deadline of the current call on this thread has passed: an engine failure then is
+/// the deadline's doing (the engines stop, or are cancelled, when it passes).
+pub fn deadline_passed() -> bool {
+    limits::call_deadline().is_some_and(|(at, _)| Instant::now() >= at)
+}
+
+impl Plugin {
+    /// Refuse, before instantiating, a component whose memories start larger than `memory_bytes`
+    /// allows (the pooling allocator would otherwise refuse it in its own terms).
+    pub fn check_memory(&self, l: &Limits) -> Result<(), Trapped> {
+        let min = self.pre.component().resources_required().and_then(|r| r.max_initial_memory_size).unwrap_or(0);
+        let bytes = min.saturating_mul(65536);
+        if bytes > l.memory_bytes as u64 {
+            return Err(Trapped::limit(
+                Limit::MemoryBytes,
+                format!(
+                    "plugin memory minimum {} MiB is over the limit memory_bytes = {} MiB (raise --max-memory, in MiB)",
+                    bytes.div_ceil(1 << 20),
+                    l.memory_bytes >> 20
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 

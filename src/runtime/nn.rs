@@ -8,8 +8,8 @@
 //!   (`live_tensor_bytes`): a plugin cannot make the host hold more than that, however it loops.
 //!   Going over is a trap naming the limit and its value (the tensor constructor cannot return an
 //!   error, and a plugin that leaks is not worth keeping alive);
-//! - `graph.load` from plugin-supplied bytes is refused unless allowed, and size-capped
-//!   (`too-large`) when it is; `load-by-name` reaches only the instance's registry;
+//! - which graphs a plugin may load (by name from its registry, from its own bytes only when
+//!   allowed and within `guest_model_bytes`) is [`NnPolicy`]'s decision, shared with the WITX ABI;
 //! - an engine's error reaches the plugin with its whole message (wasmtime-wasi-nn's own glue
 //!   reduces it to "Failed while accessing backend").
 //!
@@ -20,6 +20,7 @@ use wasmtime::format_err;
 use wasmtime_wasi_nn::backend::{BackendError, NamedTensor as BackendTensor};
 use wasmtime_wasi_nn::{Backend, ExecutionContext, Graph, Registry, Tensor};
 
+use super::nn_policy::{LoadError, NnPolicy, Refusal};
 use super::Limits;
 
 /// The `wasi:nn` WIT bindings; the plugin worlds' bindings (`plugins::bindings`) reuse these
@@ -50,36 +51,42 @@ pub struct NnError {
     message: String,
 }
 
-/// What one plugin instance's `wasi:nn` may reach, and what it holds now.
+/// What one plugin instance's `wasi:nn` may reach (its [`NnPolicy`]), and what it holds now.
 pub struct NnCtx {
-    backends: Vec<Backend>,
-    registry: Registry,
-    quota: Quota,
+    policy: NnPolicy,
     held: Held,
     /// The last engine failure of the current call, for reporting a trap that follows it.
-    last_failure: Option<String>,
+    last_failure: Option<EngineFailure>,
+}
+
+/// An engine's failure during a call, kept for reporting a trap that follows it.
+#[derive(Clone, Debug)]
+pub struct EngineFailure {
+    pub message: String,
+    /// It came when the call's deadline had passed (the engine stopped or was cancelled for it).
+    pub deadline: bool,
 }
 
 impl NnCtx {
     pub fn new(backends: Vec<Backend>, registry: Registry, limits: &Limits) -> Self {
-        Self { backends, registry, quota: Quota::from(limits), held: Held::default(), last_failure: None }
+        Self { policy: NnPolicy::new(backends, registry, limits), held: Held::default(), last_failure: None }
     }
 
-    /// Take the message of the last engine failure since the call began (see `Runtime::arm`).
-    pub fn take_last_failure(&mut self) -> Option<String> {
+    /// Take the last engine failure since the call began (see `Runtime::arm`).
+    pub fn take_last_failure(&mut self) -> Option<EngineFailure> {
         self.last_failure.take()
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Quota {
-    graphs: usize,
-    contexts: usize,
-    tensors: usize,
-    tensor_bytes: usize,
-    tensor_rank: usize,
-    allow_guest_models: bool,
-    guest_model_bytes: usize,
+/// The component ABI's error code for a policy refusal (the one conversion).
+fn refusal_code(r: &Refusal) -> ErrorCode {
+    match r {
+        Refusal::GuestModelsDisabled => ErrorCode::InvalidArgument,
+        Refusal::GuestModelTooLarge { .. } => ErrorCode::TooLarge,
+        Refusal::NoBackend { .. } => ErrorCode::InvalidEncoding,
+        Refusal::UnknownModel(_) => ErrorCode::NotFound,
+        Refusal::Graphs(_) | Refusal::Contexts(_) | Refusal::Rank { .. } => ErrorCode::TooLarge,
+    }
 }
 
 /// Longest `wasi:nn` error message kept (the rest is cut): error handles a plugin retains cannot
@@ -91,20 +98,6 @@ pub const MAX_NAME_BYTES: usize = 256;
 /// A message cut to [`MAX_ERROR_MESSAGE`] characters.
 fn capped(m: String) -> String {
     crate::base::text::capped(m, MAX_ERROR_MESSAGE)
-}
-
-impl From<&Limits> for Quota {
-    fn from(l: &Limits) -> Self {
-        Self {
-            graphs: l.max_graphs,
-            contexts: l.max_contexts,
-            tensors: l.max_tensors,
-            tensor_bytes: l.live_tensor_bytes,
-            tensor_rank: l.tensor_rank,
-            allow_guest_models: l.allow_guest_models,
-            guest_model_bytes: l.guest_model_bytes,
-        }
-    }
 }
 
 /// Live `wasi:nn` resources of one instance.
@@ -140,22 +133,20 @@ impl<'a> NnView<'a> {
             other => (ErrorCode::RuntimeError, crate::error_chain(&other)),
         };
         let message = capped(message);
-        self.ctx.last_failure = Some(message.clone());
+        self.ctx.last_failure = Some(EngineFailure { message: message.clone(), deadline: super::deadline_passed() });
         self.fail(code, message)
     }
 
     fn push_graph(&mut self, graph: Graph) -> wasmtime::Result<Resource<Graph>> {
-        let (held, quota) = (&mut self.ctx.held, &self.ctx.quota);
-        if held.graphs >= quota.graphs {
-            return Err(format_err!("live graph limit of {} hit (limit max_graphs)", quota.graphs));
-        }
+        // Over a quota is a trap for the component ABI: a plugin that leaks handles is stopped.
+        self.ctx.policy.one_more_graph(self.ctx.held.graphs)?;
         let r = self.table.push(graph)?;
-        held.graphs += 1;
+        self.ctx.held.graphs += 1;
         Ok(r)
     }
 
     fn push_tensor(&mut self, tensor: Tensor) -> wasmtime::Result<Resource<Tensor>> {
-        let (held, quota) = (&mut self.ctx.held, &self.ctx.quota);
+        let (held, quota) = (&mut self.ctx.held, &self.ctx.policy.quota);
         if held.tensors >= quota.tensors {
             return Err(format_err!("live tensor limit of {} hit (limit max_tensors)", quota.tensors));
         }
@@ -262,45 +253,18 @@ impl wit::graph::Host for NnView<'_> {
         encoding: GraphEncoding,
         target: ExecutionTarget,
     ) -> wasmtime::Result<Result<Resource<Graph>, Resource<NnError>>> {
-        let quota = self.ctx.quota;
-        if !quota.allow_guest_models {
-            return self.fail(
-                ErrorCode::InvalidArgument,
-                "loading models from plugin-supplied bytes is disabled (limit allow_guest_models = false; the flag --allow-guest-models allows it); use a registry model with load-by-name",
-            );
-        }
-        let total = builders.iter().try_fold(0usize, |a, b| a.checked_add(b.len())).unwrap_or(usize::MAX);
-        if total > quota.guest_model_bytes {
-            return self.fail(
-                ErrorCode::TooLarge,
-                format!(
-                    "plugin-supplied model is {total} bytes, more than the limit of {} (limit guest_model_bytes)",
-                    quota.guest_model_bytes
-                ),
-            );
-        }
-        let encoding = convert::encoding(encoding);
-        let Some(backend) = self.ctx.backends.iter_mut().find(|b| b.encoding() == encoding) else {
-            let here: Vec<String> = self.ctx.backends.iter().map(|b| b.encoding().to_string()).collect();
-            return self.fail(
-                ErrorCode::InvalidEncoding,
-                format!("no backend for encoding {encoding} in this instance (it has: {})", here.join(", ")),
-            );
-        };
         let slices: Vec<&[u8]> = builders.iter().map(|b| b.as_slice()).collect();
-        match backend.load(&slices, convert::target(target)) {
+        match self.ctx.policy.load(&slices, convert::encoding(encoding), convert::target(target)) {
             Ok(graph) => Ok(Ok(self.push_graph(graph)?)),
-            Err(e) => self.engine_failed(e),
+            Err(LoadError::Refused(r)) => self.fail(refusal_code(&r), r.to_string()),
+            Err(LoadError::Engine(e)) => self.engine_failed(e),
         }
     }
 
     fn load_by_name(&mut self, name: String) -> wasmtime::Result<Result<Resource<Graph>, Resource<NnError>>> {
-        match self.ctx.registry.get(&name).cloned() {
-            Some(graph) => Ok(Ok(self.push_graph(graph)?)),
-            None => {
-                let shown = crate::base::text::printable_line(&name);
-                self.fail(ErrorCode::NotFound, format!("no model named `{shown}` is available to this plugin"))
-            }
+        match self.ctx.policy.by_name(&name) {
+            Ok(graph) => Ok(Ok(self.push_graph(graph)?)),
+            Err(r) => self.fail(refusal_code(&r), r.to_string()),
         }
     }
 }
@@ -310,10 +274,7 @@ impl wit::graph::HostGraph for NnView<'_> {
         &mut self,
         graph: Resource<Graph>,
     ) -> wasmtime::Result<Result<Resource<ExecutionContext>, Resource<NnError>>> {
-        let quota = self.ctx.quota.contexts;
-        if self.ctx.held.contexts >= quota {
-            return Err(format_err!("live execution context limit of {quota} hit (limit max_contexts)"));
-        }
+        self.ctx.policy.one_more_context(self.ctx.held.contexts)?;
         let made = self.table.get(&graph)?.init_execution_context();
         match made {
             Ok(ctx) => {
@@ -371,10 +332,7 @@ impl wit::inference::HostGraphExecutionContext for NnView<'_> {
 
 impl wit::tensor::HostTensor for NnView<'_> {
     fn new(&mut self, dimensions: TensorDimensions, ty: TensorType, data: TensorData) -> wasmtime::Result<Resource<Tensor>> {
-        let rank = self.ctx.quota.tensor_rank;
-        if dimensions.len() > rank {
-            return Err(format_err!("tensor of rank {}, more than the limit of {rank} (limit tensor_rank)", dimensions.len()));
-        }
+        self.ctx.policy.rank(dimensions.len())?;
         self.push_tensor(Tensor::new(dimensions, ty.into(), data))
     }
 

@@ -3,9 +3,10 @@
 //!
 //! wasmtime-wasi-nn 48 has WITX glue, but it panics the host on a bad guest pointer and has no
 //! quotas. Here every pointer and length a guest passes is checked against its memory (an error
-//! code, never a trap or a panic), handles are checked, and the same limits as the component
-//! `wasi:nn` (runtime/nn.rs) apply: live graphs and contexts, tensor rank and bytes, guest-supplied
-//! models only when allowed. WITX has no error messages, so each failure's cause is printed on
+//! code, never a trap or a panic), handles are checked, and the same policy as the component
+//! `wasi:nn` (runtime/nn.rs) decides, through `runtime/nn_policy.rs`: live graphs and contexts,
+//! tensor rank, guest-supplied models only when allowed. Every failure is a typed `Usage` mapped
+//! to its errno in one place. WITX has no error messages, so each failure's cause is printed on
 //! stderr (the first few), naming the flag that allows what was refused.
 
 use wasmtime::{Caller, Extern, Linker};
@@ -13,6 +14,7 @@ use wasmtime_wasi_nn::backend::{BackendError, Id};
 use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{Backend, ExecutionContext, Graph, Registry, Tensor};
 
+use super::nn_policy::{LoadError, NnPolicy, Refusal};
 use super::Limits;
 
 /// `nn_errno` of the WITX spec.
@@ -39,34 +41,68 @@ const MAX_NAME: u32 = 1024;
 
 /// One guest's WITX `wasi-nn` state: its backends, registry, handles and quotas.
 pub struct WitxNn {
-    backends: Vec<Backend>,
-    registry: Registry,
+    policy: NnPolicy,
     graphs: Vec<Graph>,
     contexts: Vec<ExecutionContext>,
     limits: Limits,
     reports: usize,
 }
 
-type Res<T> = Result<T, (Errno, String)>;
-
-fn fail<T>(code: Errno, msg: impl Into<String>) -> Res<T> {
-    Err((code, msg.into()))
+/// Why a WITX call failed, typed; mapped to its `nn_errno` in one place ([`Usage::errno`]).
+#[derive(Debug, thiserror::Error)]
+enum Usage {
+    /// The shared policy refused (see `runtime/nn_policy.rs`).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// An engine failed.
+    #[error("{0}")]
+    Engine(String, Errno),
+    /// The guest broke the ABI: a bad pointer, handle, enum value or count.
+    #[error("{0}")]
+    BadArgument(String),
+    /// A value too large for its limit or buffer.
+    #[error("{0}")]
+    TooLarge(String),
+    /// No such encoding.
+    #[error("{0}")]
+    BadEncoding(String),
 }
 
-fn engine(e: BackendError) -> (Errno, String) {
+impl Usage {
+    fn errno(&self) -> Errno {
+        match self {
+            Usage::Refused(Refusal::GuestModelsDisabled | Refusal::Rank { .. }) => Errno::InvalidArgument,
+            Usage::Refused(Refusal::GuestModelTooLarge { .. } | Refusal::Graphs(_) | Refusal::Contexts(_)) => Errno::TooLarge,
+            Usage::Refused(Refusal::NoBackend { .. }) => Errno::InvalidEncoding,
+            Usage::Refused(Refusal::UnknownModel(_)) => Errno::NotFound,
+            Usage::Engine(_, code) => *code,
+            Usage::BadArgument(_) => Errno::InvalidArgument,
+            Usage::TooLarge(_) => Errno::TooLarge,
+            Usage::BadEncoding(_) => Errno::InvalidEncoding,
+        }
+    }
+}
+
+type Res<T> = Result<T, Usage>;
+
+fn fail<T>(usage: fn(String) -> Usage, msg: impl Into<String>) -> Res<T> {
+    Err(usage(msg.into()))
+}
+
+fn engine(e: BackendError) -> Usage {
     let msg = crate::error_chain(&e);
     let code = match e {
         BackendError::UnsupportedTensorType(_) => Errno::UnsupportedOperation,
         BackendError::InvalidNumberOfBuilders(..) => Errno::InvalidArgument,
-        _ if msg.contains("limit deadline_ms") => Errno::Busy,
+        _ if super::deadline_passed() => Errno::Busy,
         _ => Errno::RuntimeError,
     };
-    (code, msg)
+    Usage::Engine(msg, code)
 }
 
 impl WitxNn {
     pub fn new(backends: Vec<Backend>, registry: Registry, limits: &Limits) -> Self {
-        Self { backends, registry, graphs: Vec::new(), contexts: Vec::new(), limits: limits.clone(), reports: 0 }
+        Self { policy: NnPolicy::new(backends, registry, limits), graphs: Vec::new(), contexts: Vec::new(), limits: limits.clone(), reports: 0 }
     }
 
     fn report(&mut self, what: &str, code: Errno, msg: &str) {
@@ -80,16 +116,14 @@ impl WitxNn {
     }
 
     fn push_graph(&mut self, g: Graph) -> Res<u32> {
-        if self.graphs.len() >= self.limits.max_graphs {
-            return fail(Errno::TooLarge, format!("more than {} graphs (limit max_graphs)", self.limits.max_graphs));
-        }
+        self.policy.one_more_graph(self.graphs.len())?;
         self.graphs.push(g);
         Ok(self.graphs.len() as u32 - 1)
     }
 
     fn context(&mut self, h: u32) -> Res<&mut ExecutionContext> {
         let n = self.contexts.len();
-        self.contexts.get_mut(h as usize).ok_or((Errno::InvalidArgument, format!("no execution context {h} (this guest has {n})")))
+        self.contexts.get_mut(h as usize).ok_or(Usage::BadArgument(format!("no execution context {h} (this guest has {n})")))
     }
 }
 
@@ -99,7 +133,7 @@ struct Mem<'a>(&'a mut [u8]);
 impl Mem<'_> {
     fn slice(&self, ptr: u32, len: u32) -> Res<&[u8]> {
         let (start, end) = (ptr as usize, ptr as usize + len as usize);
-        self.0.get(start..end).ok_or((Errno::InvalidArgument, format!("pointer {ptr} + {len} bytes is outside the guest's memory")))
+        self.0.get(start..end).ok_or(Usage::BadArgument(format!("pointer {ptr} + {len} bytes is outside the guest's memory")))
     }
     fn u32(&self, ptr: u32) -> Res<u32> {
         Ok(u32::from_le_bytes(self.slice(ptr, 4)?.try_into().unwrap()))
@@ -109,7 +143,7 @@ impl Mem<'_> {
         let n = self.0.len();
         self.0
             .get_mut(start..end)
-            .ok_or((Errno::InvalidArgument, format!("pointer {ptr} + {} bytes is outside the guest's memory ({n} bytes)", bytes.len())))?
+            .ok_or(Usage::BadArgument(format!("pointer {ptr} + {} bytes is outside the guest's memory ({n} bytes)", bytes.len())))?
             .copy_from_slice(bytes);
         Ok(())
     }
@@ -123,7 +157,7 @@ fn encoding(e: i32) -> Res<GraphEncoding> {
         3 => GraphEncoding::Pytorch,
         4 => GraphEncoding::Tensorflowlite,
         5 => GraphEncoding::Autodetect,
-        _ => return fail(Errno::InvalidEncoding, format!("unknown graph encoding {e}")),
+        _ => return fail(Usage::BadEncoding, format!("unknown graph encoding {e}")),
     })
 }
 
@@ -132,7 +166,7 @@ fn target(t: i32) -> Res<ExecutionTarget> {
         0 => ExecutionTarget::Cpu,
         1 => ExecutionTarget::Gpu,
         2 => ExecutionTarget::Tpu,
-        _ => return fail(Errno::InvalidArgument, format!("unknown execution target {t}")),
+        _ => return fail(Usage::BadArgument, format!("unknown execution target {t}")),
     })
 }
 
@@ -144,7 +178,7 @@ fn tensor_type(t: u8) -> Res<TensorType> {
         3 => TensorType::U8,
         4 => TensorType::I32,
         5 => TensorType::I64,
-        _ => return fail(Errno::InvalidArgument, format!("unknown tensor type {t}")),
+        _ => return fail(Usage::BadArgument, format!("unknown tensor type {t}")),
     })
 }
 
@@ -163,8 +197,9 @@ fn with<T>(
     let nn = get(state);
     match f(&mut Mem(data), nn) {
         Ok(()) => Errno::Success as i32,
-        Err((code, msg)) => {
-            nn.report(what, code, &msg);
+        Err(usage) => {
+            let code = usage.errno();
+            nn.report(what, code, &usage.to_string());
             code as i32
         }
     }
@@ -175,34 +210,24 @@ pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut
     const M: &str = "wasi_ephemeral_nn";
     linker.func_wrap(M, "load", move |mut c: Caller<'_, T>, builders: i32, count: i32, enc: i32, tgt: i32, out: i32| -> i32 {
         with(&mut c, get, "load", |m, nn| {
-            if !nn.limits.allow_guest_models {
-                return fail(
-                    Errno::InvalidArgument,
-                    "loading a model from the guest's bytes is not allowed: pass --allow-guest-models, or give the model with --graph / --nn-graph and load it by name",
-                );
-            }
+            nn.policy.guest_model(0)?;
             let (builders, count) = (builders as u32, count as u32);
             if count == 0 || count > MAX_BUILDERS {
-                return fail(Errno::InvalidArgument, format!("{count} graph builders (1 to {MAX_BUILDERS})"));
+                return fail(Usage::BadArgument, format!("{count} graph builders (1 to {MAX_BUILDERS})"));
             }
-            let mut parts = Vec::with_capacity(count as usize);
-            let mut total = 0usize;
+            let mut spans = Vec::with_capacity(count as usize);
             for i in 0..count {
-                let at = builders.checked_add(i * 8).ok_or((Errno::InvalidArgument, "builder array overflows".to_string()))?;
-                let (ptr, len) = (m.u32(at)?, m.u32(at + 4)?);
-                total = total.saturating_add(len as usize);
-                if total > nn.limits.guest_model_bytes {
-                    return fail(Errno::TooLarge, format!("the guest's model is over {} bytes (limit guest_model_bytes)", nn.limits.guest_model_bytes));
-                }
-                parts.push(m.slice(ptr, len)?);
+                let at = builders.checked_add(i * 8).ok_or(Usage::BadArgument("builder array overflows".to_string()))?;
+                spans.push((m.u32(at)?, m.u32(at + 4)?));
             }
-            let enc = encoding(enc)?;
-            let tgt = target(tgt)?;
-            let Some(backend) = nn.backends.iter_mut().find(|b| b.encoding() == enc) else {
-                let have: Vec<String> = nn.backends.iter().map(|b| b.encoding().to_string()).collect();
-                return fail(Errno::InvalidEncoding, format!("no backend for encoding {enc} (this run has: {})", have.join(", ")));
-            };
-            let graph = backend.load(&parts, tgt).map_err(engine)?;
+            // The size is checked before any byte is read.
+            nn.policy.guest_model(spans.iter().fold(0usize, |a, (_, len)| a.saturating_add(*len as usize)))?;
+            let parts = spans.iter().map(|(ptr, len)| m.slice(*ptr, *len)).collect::<Res<Vec<&[u8]>>>()?;
+            let (enc, tgt) = (encoding(enc)?, target(tgt)?);
+            let graph = nn.policy.load(&parts, enc, tgt).map_err(|e| match e {
+                LoadError::Refused(r) => Usage::Refused(r),
+                LoadError::Engine(e) => engine(e),
+            })?;
             let h = nn.push_graph(graph)?;
             m.write(out as u32, &h.to_le_bytes())
         })
@@ -210,19 +235,11 @@ pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut
     linker.func_wrap(M, "load_by_name", move |mut c: Caller<'_, T>, name: i32, len: i32, out: i32| -> i32 {
         with(&mut c, get, "load_by_name", |m, nn| {
             if len as u32 > MAX_NAME {
-                return fail(Errno::InvalidArgument, format!("a {}-byte name (at most {MAX_NAME})", len as u32));
+                return fail(Usage::BadArgument, format!("a {}-byte name (at most {MAX_NAME})", len as u32));
             }
             let name = std::str::from_utf8(m.slice(name as u32, len as u32)?)
-                .map_err(|_| (Errno::InvalidArgument, "the name is not UTF-8".to_string()))?;
-            let Some(graph) = nn.registry.get(name).cloned() else {
-                return fail(
-                    Errno::NotFound,
-                    format!(
-                        "no model named `{}` (give one with --graph NAME=PATH or --nn-graph ENCODING::DIR)",
-                        crate::base::text::printable_line(name)
-                    ),
-                );
-            };
+                .map_err(|_| Usage::BadArgument("the name is not UTF-8".to_string()))?;
+            let graph = nn.policy.by_name(name)?;
             let h = nn.push_graph(graph)?;
             m.write(out as u32, &h.to_le_bytes())
         })
@@ -233,10 +250,8 @@ pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut
             let g = nn
                 .graphs
                 .get(graph as u32 as usize)
-                .ok_or((Errno::InvalidArgument, format!("no graph {} (this guest has {n})", graph as u32)))?;
-            if nn.contexts.len() >= nn.limits.max_contexts {
-                return fail(Errno::TooLarge, format!("more than {} execution contexts (limit max_contexts)", nn.limits.max_contexts));
-            }
+                .ok_or(Usage::BadArgument(format!("no graph {} (this guest has {n})", graph as u32)))?;
+            nn.policy.one_more_context(nn.contexts.len())?;
             let ctx = g.init_execution_context().map_err(engine)?;
             nn.contexts.push(ctx);
             m.write(out as u32, &(nn.contexts.len() as u32 - 1).to_le_bytes())
@@ -249,12 +264,10 @@ pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut
             let rec = m.slice(t, 20)?;
             let field = |o: usize| u32::from_le_bytes(rec[o..o + 4].try_into().unwrap());
             let (dims_ptr, rank, ty, data_ptr, data_len) = (field(0), field(4), rec[8], field(12), field(16));
-            if rank as usize > nn.limits.tensor_rank {
-                return fail(Errno::InvalidArgument, format!("rank {rank}, more than {} (limit tensor_rank)", nn.limits.tensor_rank));
-            }
+            nn.policy.rank(rank as usize)?;
             if data_len as usize > nn.limits.tensor_bytes {
                 return fail(
-                    Errno::TooLarge,
+                    Usage::TooLarge,
                     format!("{data_len} bytes of tensor data, more than {} (limit tensor_bytes)", nn.limits.tensor_bytes),
                 );
             }
@@ -273,7 +286,7 @@ pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut
         with(&mut c, get, "get_output", |m, nn| {
             let t = nn.context(ctx as u32)?.get_output(Id::Index(index as u32)).map_err(engine)?;
             if t.data.len() > max as u32 as usize {
-                return fail(Errno::TooLarge, format!("output {index} is {} bytes, the guest's buffer {}", t.data.len(), max as u32));
+                return fail(Usage::TooLarge, format!("output {index} is {} bytes, the guest's buffer {}", t.data.len(), max as u32));
             }
             m.write(out as u32, &t.data)?;
             m.write(written as u32, &(t.data.len() as u32).to_le_bytes())

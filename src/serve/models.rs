@@ -22,8 +22,8 @@ pub const MAX_BATCH: usize = 256;
 pub const DEFAULT_TOP_K: usize = 5;
 
 enum Kind {
-    Raw(TensorRunner<'static>),
-    Classify { classifier: Box<Classifier<'static>>, classes: usize },
+    Raw(TensorRunner),
+    Classify { classifier: Box<Classifier>, classes: usize },
 }
 
 pub struct ServedModel {
@@ -39,13 +39,13 @@ pub struct Models(pub BTreeMap<String, Arc<ServedModel>>);
 
 /// The plugins requests run through (built in, or named by the operator).
 pub struct Plugins {
-    pub tensor_runner: &'static Plugin,
-    pub classifier: &'static Plugin,
+    pub tensor_runner: Plugin,
+    pub classifier: Plugin,
 }
 
 /// Load `names` (every model of the folder when empty) on `backend`.
 pub fn load(
-    runtime: &'static Runtime,
+    runtime: &Runtime,
     plugins: &Plugins,
     dir: &ModelsDir,
     names: &[String],
@@ -77,7 +77,7 @@ pub fn load(
                         .collect()
                 };
                 let runner =
-                    TensorRunner::new(runtime, plugins.tensor_runner, name.clone(), graph.clone(), backend, graphs.config().clone());
+                    TensorRunner::new(runtime, &plugins.tensor_runner, name.clone(), graph.clone(), backend, graphs.config().clone());
                 out.insert(
                     name.clone(),
                     Arc::new(ServedModel {
@@ -95,7 +95,7 @@ pub fn load(
             let classes = info.labels.len();
             let cname = format!("{name}-classify");
             let classifier =
-                Classifier::new(runtime, plugins.classifier, graphs, info, backend).map_err(|e| format!("model `{cname}`: {e:#}"))?;
+                Classifier::new(runtime, &plugins.classifier, graphs, info, backend).map_err(|e| format!("model `{cname}`: {e:#}"))?;
             let k = |n: &str, d: &str| TensorMeta { name: n.into(), datatype: d.into(), shape: vec![-1, -1] };
             out.insert(
                 cname.clone(),
@@ -116,10 +116,7 @@ fn call_error(what: &str, e: CallError) -> ServeError {
     let msg = format!("{what}: {e}");
     let kind = match &e {
         CallError::Plugin(crate::plugins::PluginError::BadImage(_)) => ErrorKind::BadRequest,
-        CallError::Plugin(crate::plugins::PluginError::Inference(m)) if m.contains("expects") || m.contains("no input") => {
-            ErrorKind::BadRequest
-        }
-        _ if msg.contains("limit deadline_ms") => ErrorKind::Deadline,
+        _ if e.limit() == Some(crate::runtime::Limit::DeadlineMs) => ErrorKind::Deadline,
         _ => ErrorKind::Failed,
     };
     ServeError::new(kind, msg)
@@ -153,7 +150,7 @@ impl ServedModel {
         Ok(InferResponse { model: self.name.clone(), id: req.id.clone(), outputs })
     }
 
-    fn raw(&self, runner: &TensorRunner<'static>, req: &InferRequest) -> Result<Vec<OutputTensor>, ServeError> {
+    fn raw(&self, runner: &TensorRunner, req: &InferRequest) -> Result<Vec<OutputTensor>, ServeError> {
         let mut inputs = Vec::with_capacity(req.inputs.len());
         for t in &req.inputs {
             let meta = self
@@ -215,7 +212,7 @@ impl ServedModel {
             .collect()
     }
 
-    fn classify(&self, classifier: &Classifier<'static>, classes: usize, req: &InferRequest) -> Result<Vec<OutputTensor>, ServeError> {
+    fn classify(&self, classifier: &Classifier, classes: usize, req: &InferRequest) -> Result<Vec<OutputTensor>, ServeError> {
         let [input] = req.inputs.as_slice() else {
             return Err(ServeError::bad(format!("model `{}` takes one input, `image`; got {}", self.name, req.inputs.len())));
         };
