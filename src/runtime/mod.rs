@@ -410,7 +410,7 @@ impl Runtime {
 /// Whether the deadline of the current call on this thread has passed: an engine failure then is
 /// the deadline's doing (the engines stop, or are cancelled, when it passes).
 pub fn deadline_passed() -> bool {
-    limits::call_deadline().is_some_and(|(at, _)| Instant::now() >= at)
+    crate::base::deadline::call_deadline().is_some_and(|(at, _)| Instant::now() >= at)
 }
 
 impl Plugin {
