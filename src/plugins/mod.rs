@@ -113,7 +113,8 @@ pub fn check_world(plugin: &Plugin, world: World) -> Result<(), String> {
         return Ok(());
     }
     let what = crate::runtime::describe_world(plugin);
-    let hint = if what.contains("wasi:cli/run") { " (a wasi:cli/command component: run it with `nnhost exec`)" } else { "" };
+    let command = wasmtime_wasi::p2::bindings::sync::CommandPre::new(plugin.pre.clone()).is_ok();
+    let hint = if command { " (a wasi:cli/command component: run it with `nnhost exec`)" } else { "" };
     Err(format!("the component is not a {} plugin: {what}{hint}", world.name()))
 }
 

@@ -77,6 +77,9 @@ pub fn compile_in_child(exe: &Path, flags: &[String], wasm: &[u8], limits: &Limi
         return Ok(bytes);
     }
     let lines: Vec<&str> = err.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    // Killed by a signal (the allocator aborts) is typed; but a compiler that fails to map memory
+    // under its address-space cap reports an error whose cause is an untyped OS error inside
+    // wasmtime (a rustix errno behind `anyhow`), so its line is still recognised by its text.
     let why = lines.last().copied().unwrap_or("").trim_start_matches("nnhost: ").to_string();
     // A compiler out of address space aborts: the allocator's line says so, then the panic
     // machinery's own notes follow; report the allocator's line, not the last one.

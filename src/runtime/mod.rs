@@ -485,3 +485,43 @@ impl HostMonotonicClock for FrozenClock {
         0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(id: u8, payload: &[u8], out: &mut Vec<u8>) {
+        out.push(id);
+        out.push(payload.len() as u8); // payloads here are < 128 bytes
+        out.extend_from_slice(payload);
+    }
+
+    /// A component instantiating one core module whose memory starts at `pages` (LEB128 bytes).
+    fn component_with_memory(pages: &[u8]) -> Vec<u8> {
+        let mut core = b"\0asm\x01\0\0\0".to_vec();
+        section(5, &[&[1u8, 0][..], pages].concat(), &mut core);
+        let mut c = b"\0asm\x0d\0\x01\0".to_vec();
+        section(1, &core, &mut c);
+        section(2, &[1, 0, 0, 0], &mut c); // one core instance: instantiate module 0, no args
+        c
+    }
+
+    #[test]
+    fn a_core_module_given_as_a_plugin_is_named_as_one() {
+        let rt = Runtime::new(RuntimeOptions::default()).unwrap();
+        let e = rt.load_plugin(b"\0asm\x01\0\0\0").err().unwrap().to_string();
+        assert!(e.starts_with("a core WebAssembly module, not a plugin component"), "{e}");
+        assert!(e.contains("wasm32-wasip2") && e.contains("nnhost exec"), "{e}");
+    }
+
+    #[test]
+    fn a_memory_minimum_over_the_limit_names_the_limit_and_flag() {
+        let rt = Runtime::new(RuntimeOptions::default()).unwrap();
+        let plugin = rt.load_plugin(&component_with_memory(&[0x80, 0x08])).unwrap(); // 1024 pages: 64 MiB
+        let l = Limits { memory_bytes: 32 << 20, ..Limits::default() };
+        let t = plugin.check_memory(&l).unwrap_err();
+        assert_eq!(t.limit, Some(Limit::MemoryBytes));
+        assert_eq!(t.message, "plugin memory minimum 64 MiB is over the limit memory_bytes = 32 MiB (raise --max-memory, in MiB)");
+        assert!(plugin.check_memory(&Limits::default()).is_ok());
+    }
+}
