@@ -11,8 +11,8 @@ use crate::runtime::{HostState, Plugin, Runtime};
 use super::bindings::classifier as bindings;
 use super::ClassifyError;
 
-use bindings::nnhost::plugins::types as wit;
 pub use super::WitTensorType;
+use bindings::nnhost::plugins::types as wit;
 pub use bindings::nnhost::plugins::types::{NamedTensor, PluginError, Prediction, TensorValue};
 
 /// The one conversion from a model's typed manifest to the `model-spec` record a plugin receives.

@@ -196,6 +196,16 @@ pub fn tensor_type(elem: pre::ElemType) -> TensorType {
 impl fmt::Display for ModelInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.manifest.input;
-        write!(f, "{}: {}x{}x{} {} {:?}, {} labels", self.name, i.channels, i.height, i.width, type_name(self.input_type()), i.layout, self.labels.len())
+        write!(
+            f,
+            "{}: {}x{}x{} {} {:?}, {} labels",
+            self.name,
+            i.channels,
+            i.height,
+            i.width,
+            type_name(self.input_type()),
+            i.layout,
+            self.labels.len()
+        )
     }
 }

@@ -114,7 +114,8 @@ impl Spelled for ResizeKind {
 }
 
 impl Spelled for OutputKind {
-    const NAMES: &'static [(&'static [&'static str], Self)] = &[(&["logits"], OutputKind::Logits), (&["probabilities"], OutputKind::Probabilities)];
+    const NAMES: &'static [(&'static [&'static str], Self)] =
+        &[(&["logits"], OutputKind::Logits), (&["probabilities"], OutputKind::Probabilities)];
 }
 
 nnhost_preprocess::deserialize_spelled!(ResizeKind, OutputKind);
@@ -239,7 +240,8 @@ fn toml_error(text: &str, e: &toml::de::Error) -> String {
     // A value's error: the span starts after the `=` of its line.
     let key = match text[line_start..span.start].split_once('=') {
         Some((key, _)) => {
-            let section = text[..line_start].lines().rev().map(str::trim).find(|l| l.starts_with('[')).map(|l| l.trim_matches(['[', ']', ' ']));
+            let section =
+                text[..line_start].lines().rev().map(str::trim).find(|l| l.starts_with('[')).map(|l| l.trim_matches(['[', ']', ' ']));
             let key = key.trim();
             match section {
                 Some(s) => format!("{s}.{key} "),

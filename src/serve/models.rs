@@ -187,10 +187,7 @@ impl ServedModel {
                 .iter()
                 .map(|d| u32::try_from(*d).map_err(|_| ServeError::bad(format!("input `{}`: dimension {d} is too large", t.name))))
                 .collect::<Result<Vec<u32>, _>>()?;
-            inputs.push(NamedTensor {
-                name: t.name.clone(),
-                tensor: TensorValue { dimensions, ty: ty.into(), data: data.clone() },
-            });
+            inputs.push(NamedTensor { name: t.name.clone(), tensor: TensorValue { dimensions, ty: ty.into(), data: data.clone() } });
         }
         if let Some(m) = self.inputs.iter().find(|m| !inputs.iter().any(|i| i.name == m.name)) {
             return Err(ServeError::bad(format!("input `{}` is missing", m.name)));

@@ -22,10 +22,15 @@ pub trait Spelled: Sized + Copy + 'static {
 
 /// `must be "a" or "b", not `s`` / `must be one of "a", "b", "c", not `s``.
 pub fn not_one_of<T: Spelled>(s: &str) -> String {
+    format!("{}, not `{s}`", must_be::<T>())
+}
+
+/// `must be "a" or "b"` / `must be one of "a", "b", "c"`: the canonical spellings.
+pub fn must_be<T: Spelled>() -> String {
     let names: Vec<String> = T::NAMES.iter().map(|(n, _)| format!("\"{}\"", n[0])).collect();
     match names.as_slice() {
-        [a, b] => format!("must be {a} or {b}, not `{s}`"),
-        _ => format!("must be one of {}, not `{s}`", names.join(", ")),
+        [a, b] => format!("must be {a} or {b}"),
+        _ => format!("must be one of {}", names.join(", ")),
     }
 }
 
@@ -80,7 +85,7 @@ impl Spelled for ElemType {
         match found {
             Some((_, v)) => Ok(*v),
             None if other_tensor_types.iter().any(|n| n.eq_ignore_ascii_case(s)) => {
-                Err(format!("{s} cannot hold an image: {}", not_one_of::<Self>(s)))
+                Err(format!("{s} cannot hold an image: {}", must_be::<Self>()))
             }
             None => Err(not_one_of::<Self>(s)),
         }
