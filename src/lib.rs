@@ -5,6 +5,26 @@
 //! `wasi:nn` calls from one of several inference engines ([`backends`]), and lets them load only
 //! the models of its models folder ([`registry`]). [`plugins`] holds the typed bindings for each
 //! plugin world, and [`cli`] the `nnhost` command.
+//!
+//! # Layers
+//!
+//! The modules form layers, listed here top to bottom. A module imports only from layers below
+//! its own: never from a layer above, nor from another module of its own layer, so no import
+//! closes a cycle. This list is the one place the order is written; `tests/layers.rs` reads it and
+//! checks every `crate::` and `super::` path in `src/` against it (a new module must be placed
+//! here).
+//!
+//! 1. `cli`: parsing arguments and printing results
+//! 2. `serve`, `bench`, `regress`: the server, benchmarks and regression suites
+//! 3. `golden`, `npy`: golden outputs and `.npy` tensors
+//! 4. `plugins`: the typed host side of each plugin world
+//! 5. `registry`: the models folder, manifests and graph cache
+//! 6. `backends`: the inference engines behind wasi-nn
+//! 7. `runtime`: linking and running guests under their limits
+//! 8. `base`, `input`: what every layer uses (ONNX inspection, text, deadlines; reading user
+//!    files)
+//! 9. `lib.rs`: the items of this file (`error_chain`, `wasm_error`, `wt`, `catch_quietly`),
+//!    which use no module
 
 pub mod backends;
 pub mod base;

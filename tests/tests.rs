@@ -13,6 +13,7 @@ mod conformance;
 mod deploy;
 mod exec;
 mod hostile;
+mod layers;
 mod photos;
 mod preprocess;
 mod registry;

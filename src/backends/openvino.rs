@@ -249,7 +249,7 @@ impl OvGraph {
         // Inputs the ONNX graph declares that OpenVINO's reader already dropped.
         if let Some(proto) = &proto {
             if let Ok(io) = onnx::onnx_io_of(proto) {
-                for (name, ty) in io.into_iter().filter(|io| io.input && io.elem_type != 0).map(|io| (io.name, io.elem_type)) {
+                for (name, ty) in io.into_iter().filter(|io| io.input && io.elem_type != onnx::UNDEFINED).map(|io| (io.name, io.elem_type)) {
                     if compiled.get_input_by_name(&name).is_err() && !inputs.iter().any(|i| i.name == name) {
                         let ty = onnx::tensor_type(ty).map_or(ElementType::Dynamic, element_of);
                         inputs.push(IoInfo { name, ty, dims: None, bound: false });

@@ -158,11 +158,11 @@ mod testing {
 mod tests {
     use super::testing::*;
     use super::*;
-    use crate::base::onnx::FLOAT;
+    use crate::base::onnx::{FLOAT, INT32};
 
     /// A one-node BitShift model on int32: `Y` a graph input, or an initializer holding `shift`.
     fn bitshift(direction: &str, shift: Option<i32>) -> Vec<u8> {
-        let int32 = |name: &str| tensor_info(name, 6);
+        let int32 = |name: &str| tensor_info(name, INT32);
         let mut node = node("BitShift", &["X", "Y"], "Z");
         node.attribute.push(pb::AttributeProto {
             name: "direction".into(),
@@ -171,7 +171,7 @@ mod tests {
             ..Default::default()
         });
         let initializer = shift
-            .map(|v| pb::TensorProto { name: "Y".into(), data_type: 6, dims: vec![1], int32_data: vec![v], ..Default::default() })
+            .map(|v| pb::TensorProto { name: "Y".into(), data_type: INT32, dims: vec![1], int32_data: vec![v], ..Default::default() })
             .into_iter()
             .collect();
         let graph = pb::GraphProto {
@@ -212,7 +212,8 @@ mod tests {
     #[test]
     fn an_inlined_dynamic_quantization_is_guarded() {
         let float = |name: &str| tensor_info(name, FLOAT);
-        let scalar = |name: &str, v: f32| pb::TensorProto { name: name.into(), data_type: 1, float_data: vec![v], ..Default::default() };
+        let scalar =
+            |name: &str, v: f32| pb::TensorProto { name: name.into(), data_type: FLOAT, float_data: vec![v], ..Default::default() };
         let model = |scale_of_x: bool| {
             let mut nodes = vec![
                 node("ReduceMin", &["x"], "lo"),

@@ -167,7 +167,7 @@ mod tests {
                 node: vec![node.clone()],
                 input: ["boxes", "scores", "max"].into_iter().chain((!iou_constant).then_some("iou")).map(input).collect(),
                 initializer: iou_constant
-                    .then(|| pb::TensorProto { name: "iou".into(), data_type: 1, float_data: vec![0.5], ..Default::default() })
+                    .then(|| pb::TensorProto { name: "iou".into(), data_type: FLOAT, float_data: vec![0.5], ..Default::default() })
                     .into_iter()
                     .collect(),
                 ..Default::default()
@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn a_test_for_rows_of_neg_inf_no_longer_reads_the_max() {
-        let neg_inf = pb::TensorProto { name: "ninf".into(), data_type: 1, float_data: vec![f32::NEG_INFINITY], ..Default::default() };
+        let neg_inf = pb::TensorProto { name: "ninf".into(), data_type: FLOAT, float_data: vec![f32::NEG_INFINITY], ..Default::default() };
         let mut proto = pb::ModelProto {
             graph: Some(pb::GraphProto {
                 node: vec![
