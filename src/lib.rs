@@ -17,13 +17,14 @@
 //! 1. `cli`: parsing arguments and printing results
 //! 2. `serve`, `bench`, `regress`: the server, benchmarks and regression suites
 //! 3. `golden`, `npy`: golden outputs and `.npy` tensors
-//! 4. `plugins`: the typed host side of each plugin world
-//! 5. `registry`: the models folder, manifests and graph cache
-//! 6. `backends`: the inference engines behind wasi-nn
-//! 7. `runtime`: linking and running guests under their limits
-//! 8. `base`, `input`: what every layer uses (ONNX inspection, text, deadlines; reading user
+//! 4. `tensor`: plugin tensors as typed ndarray arrays
+//! 5. `plugins`: the typed host side of each plugin world
+//! 6. `registry`: the models folder, manifests and graph cache
+//! 7. `backends`: the inference engines behind wasi-nn
+//! 8. `runtime`: linking and running guests under their limits
+//! 9. `base`, `input`: what every layer uses (ONNX inspection, text, deadlines; reading user
 //!    files)
-//! 9. `lib.rs`: the items of this file (`error_chain`, `wasm_error`, `wt`, `catch_quietly`),
+//! 10. `lib.rs`: the items of this file (`error_chain`, `wasm_error`, `wt`, `catch_quietly`),
 //!    which use no module
 
 pub mod backends;

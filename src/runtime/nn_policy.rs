@@ -107,7 +107,7 @@ impl NnPolicy {
 
     /// The registry's model `name`.
     pub fn by_name(&self, name: &str) -> Result<Graph, Refusal> {
-        self.registry.get(name).cloned().ok_or_else(|| Refusal::UnknownModel(crate::plugins::sanitize(name)))
+        self.registry.get(name).cloned().ok_or_else(|| Refusal::UnknownModel(crate::base::text::printable_line(name)))
     }
 
     /// May the guest hold one more graph, holding `held`?
