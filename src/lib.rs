@@ -25,7 +25,7 @@
 //! 9. `base`, `input`: what every layer uses (ONNX inspection, text, deadlines; reading user
 //!    files)
 //! 10. `lib.rs`: the items of this file (`error_chain`, `wasm_error`, `wt`, `catch_quietly`),
-//!    which use no module
+//!     which use no module
 
 pub mod backends;
 pub mod base;

@@ -20,7 +20,8 @@ fn onnx_node_tests_match_the_expectation_files() {
 fn quantization_ties_on_openvino_are_refused_not_wrong() {
     let Some(out) = python_check("tests/conformance/quantize_ties.py", "onnx, openvino", &[]) else { return };
     for model in ["DynamicQuantizeLinear", "inlined function body"] {
-        let line = out.lines().find(|l| l.starts_with(&format!("quantize ties: {model}: "))).unwrap_or_else(|| panic!("no result for {model}"));
+        let line =
+            out.lines().find(|l| l.starts_with(&format!("quantize ties: {model}: "))).unwrap_or_else(|| panic!("no result for {model}"));
         assert!(line.contains(" 0 wrong;"), "{line}");
     }
 }

@@ -240,8 +240,7 @@ fn imports(code: &str, path: &[String]) -> Vec<Import> {
             let mut next = None;
             let mut w = word.clone();
             let mut e = end;
-            loop {
-                let Some(after) = colons_at(&c, e) else { break };
+            while let Some(after) = colons_at(&c, e) {
                 if w == "super" {
                     supers += 1;
                 }

@@ -210,11 +210,8 @@ impl BackendKind {
                     .flatten()
                     .filter(|k| k.starts_with("nnhost_"))
                     .collect();
-                a.library = Some(if ours.is_empty() {
-                    "embedded".into()
-                } else {
-                    format!("embedded (nnhost kernels: {})", ours.join(", "))
-                });
+                a.library =
+                    Some(if ours.is_empty() { "embedded".into() } else { format!("embedded (nnhost kernels: {})", ours.join(", ")) });
                 a.source = Some("built in");
             }
             BackendKind::Onnxruntime => {
@@ -356,7 +353,6 @@ pub fn invalid(msg: impl fmt::Display) -> BackendError {
 pub fn unsupported(msg: impl fmt::Display) -> BackendError {
     BackendError::UnsupportedTensorType(one_line(&msg.to_string()))
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -18,8 +18,8 @@ use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
 use super::native::{LibSpec, Located};
-use crate::base::{deadline, onnx};
 use super::{check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
+use crate::base::{deadline, onnx};
 
 /// The ONNX Runtime shared library, as shipped by the `onnxruntime` wheel.
 pub const LIB: LibSpec = LibSpec {

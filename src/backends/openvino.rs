@@ -15,8 +15,8 @@ use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
 use super::native::{LibSpec, Located};
-use crate::base::onnx;
 use super::{check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
+use crate::base::onnx;
 
 /// The OpenVINO C library, as shipped by the `openvino` wheel (plugins sit beside it).
 pub const LIB: LibSpec = LibSpec {
@@ -249,7 +249,8 @@ impl OvGraph {
         // Inputs the ONNX graph declares that OpenVINO's reader already dropped.
         if let Some(proto) = &proto {
             if let Ok(io) = onnx::onnx_io_of(proto) {
-                for (name, ty) in io.into_iter().filter(|io| io.input && io.elem_type != onnx::UNDEFINED).map(|io| (io.name, io.elem_type)) {
+                for (name, ty) in io.into_iter().filter(|io| io.input && io.elem_type != onnx::UNDEFINED).map(|io| (io.name, io.elem_type))
+                {
                     if compiled.get_input_by_name(&name).is_err() && !inputs.iter().any(|i| i.name == name) {
                         let ty = onnx::tensor_type(ty).map_or(ElementType::Dynamic, element_of);
                         inputs.push(IoInfo { name, ty, dims: None, bound: false });
@@ -258,7 +259,15 @@ impl OvGraph {
             }
         }
         let max_idle = streams.jobs.max(1);
-        Ok(OvGraph(Arc::new(Inner { compiled: Mutex::new(compiled), idle: Mutex::new(Vec::new()), max_idle, guards, inputs, outputs, limits })))
+        Ok(OvGraph(Arc::new(Inner {
+            compiled: Mutex::new(compiled),
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+            guards,
+            inputs,
+            outputs,
+            limits,
+        })))
     }
 }
 

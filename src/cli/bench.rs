@@ -194,7 +194,10 @@ pub fn job_table(reports: &[crate::bench::job::JobReport]) -> Vec<String> {
             // threads); the same script tuned by hand to one engine thread per worker is stated too.
             let pythons = r.results.iter().filter(|x| x.variant.pipeline == "python");
             let best = |tuned: bool| {
-                pythons.clone().filter(|x| x.variant.threads.is_some() == tuned).max_by(|a, b| a.images_per_second.total_cmp(&b.images_per_second))
+                pythons
+                    .clone()
+                    .filter(|x| x.variant.threads.is_some() == tuned)
+                    .max_by(|a, b| a.images_per_second.total_cmp(&b.images_per_second))
             };
             if let Some(best) = best(false) {
                 let ratio = n.images_per_second / best.images_per_second;
@@ -206,7 +209,10 @@ pub fn job_table(reports: &[crate::bench::job::JobReport]) -> Vec<String> {
             }
             if let Some(tuned) = best(true) {
                 let ratio = n.images_per_second / tuned.images_per_second;
-                l.push(format!("| nnhost default vs the Python pipeline tuned by hand ({}) | {ratio:.2} x | stated |", tuned.variant.label));
+                l.push(format!(
+                    "| nnhost default vs the Python pipeline tuned by hand ({}) | {ratio:.2} x | stated |",
+                    tuned.variant.label
+                ));
             }
             if let Some(plain) = r.get("python", true) {
                 let ratio = n.images_per_second / plain.images_per_second;

@@ -7,8 +7,8 @@ use clap::Args;
 
 use super::{Cli, Fatal};
 use crate::backends::Parallelism;
-use crate::registry::GraphStore;
 use crate::plugins::{load_guest, World};
+use crate::registry::GraphStore;
 use crate::serve::models::{self, Plugins};
 
 #[derive(Args, Debug)]

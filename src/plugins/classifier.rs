@@ -84,13 +84,7 @@ pub struct ClassifierInstance {
 
 impl Classifier {
     /// Load (or reuse) the model's graph on `backend` and prepare to classify with `plugin`.
-    pub fn new(
-        runtime: &Runtime,
-        plugin: &Plugin,
-        graphs: &GraphStore,
-        model: ModelInfo,
-        backend: BackendKind,
-    ) -> anyhow::Result<Self> {
+    pub fn new(runtime: &Runtime, plugin: &Plugin, graphs: &GraphStore, model: ModelInfo, backend: BackendKind) -> anyhow::Result<Self> {
         let graph = graphs.get_or_load(&model, backend)?;
         let spec = wit::ModelSpec::from(&model);
         Ok(Self { runtime: runtime.clone(), plugin: plugin.clone(), model, spec, backend, graph, config: graphs.config().clone() })
@@ -108,8 +102,12 @@ impl Classifier {
     pub fn instantiate(&self) -> Result<ClassifierInstance, ClassifyError> {
         let (mut store, instance) =
             super::instantiate_with_model(&self.runtime, &self.plugin, &self.model.name, &self.graph, self.backend, &self.config)?;
-        let bindings = bindings::Classifier::new(&mut store, &instance)
-            .map_err(|e| ClassifyError::Trap(crate::runtime::Trapped { limit: None, message: format!("the component is not a classifier plugin: {}", crate::wasm_error(&e)) }))?;
+        let bindings = bindings::Classifier::new(&mut store, &instance).map_err(|e| {
+            ClassifyError::Trap(crate::runtime::Trapped {
+                limit: None,
+                message: format!("the component is not a classifier plugin: {}", crate::wasm_error(&e)),
+            })
+        })?;
         Ok(ClassifierInstance { store, bindings })
     }
 

@@ -50,8 +50,8 @@ pub(crate) mod bindings {
     }
 }
 
-pub use bindings::classifier::nnhost::plugins::types::{NamedTensor, PluginError, Prediction, TensorValue};
 pub use crate::runtime::nn::generated::wasi::nn::tensor::TensorType as WitTensorType;
+pub use bindings::classifier::nnhost::plugins::types::{NamedTensor, PluginError, Prediction, TensorValue};
 
 /// The plugin worlds nnhost calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -40,8 +40,12 @@ impl TensorRunner {
     pub fn instantiate(&self) -> Result<TensorRunnerInstance, CallError> {
         let (mut store, instance) =
             super::instantiate_with_model(&self.runtime, &self.plugin, &self.name, &self.graph, self.backend, &self.config)?;
-        let bindings = bindings::TensorRunner::new(&mut store, &instance)
-            .map_err(|e| CallError::Trap(crate::runtime::Trapped { limit: None, message: format!("the component is not a tensor-runner plugin: {}", crate::wasm_error(&e)) }))?;
+        let bindings = bindings::TensorRunner::new(&mut store, &instance).map_err(|e| {
+            CallError::Trap(crate::runtime::Trapped {
+                limit: None,
+                message: format!("the component is not a tensor-runner plugin: {}", crate::wasm_error(&e)),
+            })
+        })?;
         Ok(TensorRunnerInstance { store, bindings, name: self.name.clone(), runtime: self.runtime.clone() })
     }
 

@@ -382,7 +382,10 @@ impl Runtime {
         }
         let msg = crate::wasm_error(e);
         if e.chain().any(|c| matches!(c.downcast_ref::<ResourceTableError>(), Some(ResourceTableError::Full))) {
-            return Trapped::limit(Limit::MaxResources, format!("resource limit of {} live handles hit (limit max_resources)", l.max_resources));
+            return Trapped::limit(
+                Limit::MaxResources,
+                format!("resource limit of {} live handles hit (limit max_resources)", l.max_resources),
+            );
         }
         match hit {
             Some(Limit::MemoryBytes) => {

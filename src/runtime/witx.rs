@@ -102,7 +102,13 @@ fn engine(e: BackendError) -> Usage {
 
 impl WitxNn {
     pub fn new(backends: Vec<Backend>, registry: Registry, limits: &Limits) -> Self {
-        Self { policy: NnPolicy::new(backends, registry, limits), graphs: Vec::new(), contexts: Vec::new(), limits: limits.clone(), reports: 0 }
+        Self {
+            policy: NnPolicy::new(backends, registry, limits),
+            graphs: Vec::new(),
+            contexts: Vec::new(),
+            limits: limits.clone(),
+            reports: 0,
+        }
     }
 
     fn report(&mut self, what: &str, code: Errno, msg: &str) {

@@ -22,7 +22,7 @@ pub const MAX_BATCH: usize = 256;
 pub const DEFAULT_TOP_K: usize = 5;
 
 enum Kind {
-    Raw(TensorRunner),
+    Raw(Box<TensorRunner>),
     Classify { classifier: Box<Classifier>, classes: usize },
 }
 
@@ -85,7 +85,7 @@ pub fn load(
                         backend,
                         inputs: meta(true),
                         outputs: meta(false),
-                        kind: Kind::Raw(runner),
+                        kind: Kind::Raw(Box::new(runner)),
                     }),
                 );
             }

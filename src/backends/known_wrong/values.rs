@@ -44,8 +44,11 @@ pub(super) enum Bad {
     Values(fn(&Node, &[f64]) -> bool),
     /// Values along an axis: called once with the tensor's dimensions and a reader of its i-th
     /// value (row-major).
-    Tensor(fn(&Node, &[usize], &dyn Fn(usize) -> f64) -> bool),
+    Tensor(TensorRule),
 }
+
+/// A rule over a whole tensor: its node, its dimensions and a reader of its i-th value.
+pub(super) type TensorRule = fn(&Node, &[usize], &dyn Fn(usize) -> f64) -> bool;
 
 /// Bits of an integer element type (ONNX numbering); 0 when not an integer type.
 fn int_bits(ty: Option<i32>) -> u32 {

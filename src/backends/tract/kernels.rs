@@ -27,6 +27,8 @@ mod x86 {
     /// As [`tract_linalg::routines::DepthwiseCF32`]: every input, kernel and bias element the
     /// formula reads must be readable, and `channels` outputs writable at each output position; and
     /// the CPU must have AVX2 and FMA.
+    // `t` indexes the kernel rows (`krow(t)`) as well as `offsets`.
+    #[allow(clippy::needless_range_loop)]
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn depthwise_c_f32(
@@ -71,11 +73,7 @@ mod x86 {
                 while c + 8 <= channels {
                     let mut a = _mm256_loadu_ps(bias.add(c));
                     for t in 0..taps {
-                        a = _mm256_fmadd_ps(
-                            _mm256_loadu_ps(krow(t).add(c)),
-                            _mm256_loadu_ps(iptr.offset(offsets[t]).add(c)),
-                            a,
-                        );
+                        a = _mm256_fmadd_ps(_mm256_loadu_ps(krow(t).add(c)), _mm256_loadu_ps(iptr.offset(offsets[t]).add(c)), a);
                     }
                     _mm256_storeu_ps(optr.add(c), a);
                     c += 8;
@@ -271,9 +269,7 @@ pub fn activation_kernels() -> (Option<&'static str>, Option<&'static str>) {
     #[cfg(target_arch = "x86_64")]
     std::hint::black_box(act::run as unsafe fn(act::Which, &mut [f32]));
     let isa = tract_linalg::isa::native();
-    let name = |f| {
-        tract_linalg::routines::best_for(f, tract_onnx::prelude::DatumType::F32, &isa).map(|r| r.name())
-    };
+    let name = |f| tract_linalg::routines::best_for(f, tract_onnx::prelude::DatumType::F32, &isa).map(|r| r.name());
     (name(tract_linalg::routines::Func::Sigmoid), name(tract_linalg::routines::Func::Tanh))
 }
 
@@ -283,8 +279,7 @@ pub fn depthwise_kernel() -> Option<&'static str> {
     #[cfg(target_arch = "x86_64")]
     std::hint::black_box(x86::depthwise_c_f32 as tract_linalg::routines::DepthwiseCF32);
     let isa = tract_linalg::isa::native();
-    tract_linalg::routines::best_for(tract_linalg::routines::Func::DepthwiseC, tract_onnx::prelude::DatumType::F32, &isa)
-        .map(|r| r.name())
+    tract_linalg::routines::best_for(tract_linalg::routines::Func::DepthwiseC, tract_onnx::prelude::DatumType::F32, &isa).map(|r| r.name())
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -311,9 +306,8 @@ mod tests {
                 let out_stride = channels as isize + 5;
                 let tap_indices: Vec<usize> = (0..taps).rev().collect();
                 let offsets: Vec<isize> = (0..taps as isize).map(|t| t * channels as isize).collect();
-                let input: Vec<f32> = (0..(len as isize * in_stride + taps as isize * channels as isize) as usize)
-                    .map(|_| next())
-                    .collect();
+                let input: Vec<f32> =
+                    (0..(len as isize * in_stride + taps as isize * channels as isize) as usize).map(|_| next()).collect();
                 let kernel: Vec<f32> = (0..taps * k_stride).map(|_| next()).collect();
                 let bias: Vec<f32> = (0..channels).map(|_| next()).collect();
                 let mut output = vec![f32::NAN; len * out_stride as usize];
@@ -340,10 +334,7 @@ mod tests {
                             want += kernel[tap_indices[t] * k_stride + c] as f64 * x;
                         }
                         let got = output[i * out_stride as usize + c] as f64;
-                        assert!(
-                            (got - want).abs() <= 1e-5,
-                            "channels {channels} taps {taps} point {i} channel {c}: {got} vs {want}"
-                        );
+                        assert!((got - want).abs() <= 1e-5, "channels {channels} taps {taps} point {i} channel {c}: {got} vs {want}");
                     }
                     // Between output positions, nothing is written.
                     for c in channels..out_stride as usize {
@@ -426,10 +417,7 @@ mod tests {
     #[test]
     fn tract_runs_nnhost_activations() {
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            assert_eq!(
-                super::activation_kernels(),
-                (Some("nnhost_avx2_fma_sigmoid_f32"), Some("nnhost_avx2_fma_tanh_f32"))
-            );
+            assert_eq!(super::activation_kernels(), (Some("nnhost_avx2_fma_sigmoid_f32"), Some("nnhost_avx2_fma_tanh_f32")));
         }
     }
 
