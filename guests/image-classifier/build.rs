@@ -1,3 +1,5 @@
+//! Link flags for the image-classifier component: its initial linear memory size.
+
 fn main() {
     // Start with 8 MiB of linear memory: enough for a ~1-megapixel image to decode and resize
     // without `memory.grow`. Each grow is an mprotect in the host (a TLB shootdown across its

@@ -149,10 +149,10 @@ pub fn input_position<'a>(names: impl Iterator<Item = &'a str> + Clone, id: &Id)
     let count = names.clone().count();
     match id {
         Id::Index(i) if (*i as usize) < count => Ok(*i as usize),
-        Id::Index(i) => Err(invalid(format!("input index {i} is out of range: the model has {count} inputs"))),
+        Id::Index(i) => Err(bad_input(format!("input index {i} is out of range: the model has {count} inputs"))),
         Id::Name(n) => names.clone().position(|x| x == n).ok_or_else(|| {
             let all: Vec<&str> = names.collect();
-            invalid(format!("the model has no input named `{n}` (inputs: {all:?})"))
+            bad_input(format!("the model has no input named `{n}` (inputs: {all:?})"))
         }),
     }
 }
@@ -169,7 +169,7 @@ pub fn bind_inputs<'t, 'n>(
         .map(|nt| {
             let i = input_position(names.clone(), &Id::Name(nt.name.clone()))?;
             if std::mem::replace(&mut seen[i], true) {
-                return Err(invalid(format!("input `{}` was given twice", nt.name)));
+                return Err(bad_input(format!("input `{}` was given twice", nt.name)));
             }
             Ok((i, &nt.tensor))
         })
@@ -349,6 +349,12 @@ pub fn invalid(msg: impl fmt::Display) -> BackendError {
     BackendError::BackendAccess(wasmtime::format_err!("{}", one_line(&msg.to_string())))
 }
 
+/// An input the model does not take ([`InvalidInput`]; the plugin gets it as a `runtime-error`
+/// with this text, and the host knows it was the caller's input).
+pub fn bad_input(msg: impl fmt::Display) -> BackendError {
+    BackendError::BackendAccess(wasmtime::Error::new(crate::base::error::InvalidInput(one_line(&msg.to_string()))))
+}
+
 /// A tensor-type error (the plugin gets it as `unsupported-operation` with this text).
 pub fn unsupported(msg: impl fmt::Display) -> BackendError {
     BackendError::UnsupportedTensorType(one_line(&msg.to_string()))
@@ -392,6 +398,11 @@ mod tests {
         assert!(crate::error_chain(&twice).contains("input `a` was given twice"), "{twice}");
         let unknown = bind_inputs(names.iter().copied(), &[named("c", 1)]).unwrap_err();
         assert!(crate::error_chain(&unknown).contains("no input named `c`"), "{unknown}");
+        // Both are the caller's input, typed as such (serve answers them as bad requests).
+        for e in [&twice, &unknown] {
+            assert!(matches!(e, BackendError::BackendAccess(x) if x.is::<crate::base::error::InvalidInput>()), "{e}");
+        }
+        assert!(!matches!(invalid("engine trouble"), BackendError::BackendAccess(x) if x.is::<crate::base::error::InvalidInput>()));
         let outputs = [named("x", 3), named("y", 4)];
         assert_eq!(output_by_id(&outputs, &Id::Name("y".into())).unwrap().data.len(), 4);
         assert_eq!(output_by_id(&outputs, &Id::Index(0)).unwrap().data.len(), 3);

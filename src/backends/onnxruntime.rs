@@ -18,7 +18,7 @@ use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
 use super::native::{LibSpec, Located};
-use super::{check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
+use super::{bad_input, check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
 use crate::base::{deadline, onnx};
 
 /// The ONNX Runtime shared library, as shipped by the `onnxruntime` wheel.
@@ -352,13 +352,13 @@ fn to_ort(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo, limits: &Tens
     }
     if ty != want.ty {
         let want_name = wasi_type_of(want.ty).map(type_name).map(str::to_string).unwrap_or_else(|| format!("{:?}", want.ty));
-        return Err(invalid(format!("input `{name}` expects {want_name}, got {}", type_name(t.ty))));
+        return Err(bad_input(format!("input `{name}` expects {want_name}, got {}", type_name(t.ty))));
     }
     let shape: Vec<i64> = t.dimensions.iter().map(|d| *d as i64).collect();
     if let Some(dims) = &want.dims {
         let fits = dims.len() == shape.len() && dims.iter().zip(&shape).all(|(d, s)| *d < 0 || d == s);
         if !fits {
-            return Err(invalid(format!("input `{name}` expects shape {dims:?} (-1: any), got {shape:?}")));
+            return Err(bad_input(format!("input `{name}` expects shape {dims:?} (-1: any), got {shape:?}")));
         }
     }
     let d = &t.data;

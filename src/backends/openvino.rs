@@ -15,7 +15,7 @@ use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
 use super::native::{LibSpec, Located};
-use super::{check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
+use super::{bad_input, check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
 use crate::base::onnx;
 
 /// The OpenVINO C library, as shipped by the `openvino` wheel (plugins sit beside it).
@@ -393,12 +393,12 @@ impl OvContext {
         self.graph.0.guards.check(name, t)?;
         if element_of(t.ty) != info.ty && info.ty != ElementType::Dynamic {
             let want = wasi_type_of(info.ty).map(type_name).map(str::to_string).unwrap_or_else(|| format!("{:?}", info.ty));
-            return Err(invalid(format!("input `{name}` expects {want}, got {}", type_name(t.ty))));
+            return Err(bad_input(format!("input `{name}` expects {want}, got {}", type_name(t.ty))));
         }
         let dims: Vec<i64> = t.dimensions.iter().map(|d| *d as i64).collect();
         if let Some(want) = &info.dims {
             if *want != dims {
-                return Err(invalid(format!("input `{name}` expects shape {want:?}, got {dims:?}")));
+                return Err(bad_input(format!("input `{name}` expects shape {want:?}, got {dims:?}")));
             }
         }
         if !info.bound {
@@ -414,7 +414,7 @@ impl OvContext {
         }
         let size = tensor.get_byte_size().map_err(ov_err("cannot fill the input"))?;
         if size != t.data.len() {
-            return Err(invalid(format!("input `{name}`: OpenVINO expects {size} bytes, got {}", t.data.len())));
+            return Err(bad_input(format!("input `{name}`: OpenVINO expects {size} bytes, got {}", t.data.len())));
         }
         // A zero-size tensor may have no buffer at all (a null pointer the crate would make a slice of).
         if size > 0 {

@@ -124,6 +124,10 @@ pub enum CallError {
     /// The plugin returned an error value (bad image, bad spec, inference error...).
     #[error("{}", plugin_error_message(.0))]
     Plugin(PluginError),
+    /// The plugin returned the engine's refusal of an input the model does not take (a name,
+    /// element type or shape it was given): the caller's mistake. Said as [`CallError::Plugin`].
+    #[error("{}", plugin_error_message(.0))]
+    BadInput(PluginError),
     /// The plugin trapped or the host refused it (a limit, a bug in the plugin).
     #[error("plugin trapped: {0}")]
     Trap(Trapped),
@@ -138,6 +142,15 @@ impl CallError {
         match self {
             CallError::Trap(t) => t.limit,
             _ => None,
+        }
+    }
+
+    /// The plugin's error value; an inference error that passes on the engine's refusal of an
+    /// input (`engine`, the call's last engine failure, says so) is [`CallError::BadInput`].
+    pub(crate) fn plugin(e: PluginError, engine: Option<EngineFailure>) -> Self {
+        match e {
+            PluginError::Inference(_) if engine.is_some_and(|f| f.input) => CallError::BadInput(e),
+            e => CallError::Plugin(e),
         }
     }
 
@@ -280,5 +293,22 @@ pub mod results {
             }
         }
         Ok(outs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inference_error_after_an_engines_input_refusal_is_a_bad_input() {
+        let failure = |input| Some(EngineFailure { message: "input `x` expects shape [1]".into(), deadline: false, input });
+        let inference = || PluginError::Inference("set-input: input `x` expects shape [1]".into());
+        assert!(matches!(CallError::plugin(inference(), failure(true)), CallError::BadInput(_)));
+        assert!(matches!(CallError::plugin(inference(), failure(false)), CallError::Plugin(_)));
+        assert!(matches!(CallError::plugin(inference(), None), CallError::Plugin(_)));
+        assert!(matches!(CallError::plugin(PluginError::BadImage("x".into()), failure(true)), CallError::Plugin(_)));
+        // Said the same way as any plugin error.
+        assert_eq!(CallError::plugin(inference(), failure(true)).to_string(), CallError::Plugin(inference()).to_string());
     }
 }

@@ -58,7 +58,8 @@ impl TensorRunner {
 impl TensorRunnerInstance {
     pub fn run(&mut self, inputs: &[NamedTensor]) -> Result<Vec<NamedTensor>, CallError> {
         let (b, name) = (&self.bindings, &self.name);
-        let outs = super::guarded(&self.runtime, &mut self.store, |s| b.call_run(s, name, inputs))?.map_err(CallError::Plugin)?;
+        let outs = super::guarded(&self.runtime, &mut self.store, |s| b.call_run(s, name, inputs))?
+            .map_err(|e| CallError::plugin(e, self.store.data_mut().take_engine_failure()))?;
         super::results::outputs(outs, self.runtime.limits().tensor_rank)
     }
 }

@@ -22,6 +22,7 @@ use wasmtime_wasi_nn::{Backend, ExecutionContext, Graph, Registry, Tensor};
 
 use super::nn_policy::{LoadError, NnPolicy, Refusal};
 use super::Limits;
+use crate::base::error::InvalidInput;
 
 /// The `wasi:nn` WIT bindings; the plugin worlds' bindings (`plugins::bindings`) reuse these
 /// interfaces, so a `wasi:nn` tensor type is one Rust type on the whole plugin side.
@@ -65,6 +66,8 @@ pub struct EngineFailure {
     pub message: String,
     /// It came when the call's deadline had passed (the engine stopped or was cancelled for it).
     pub deadline: bool,
+    /// The engine refused an input the model does not take ([`InvalidInput`]): the caller's mistake.
+    pub input: bool,
 }
 
 impl NnCtx {
@@ -127,13 +130,14 @@ impl<'a> NnView<'a> {
 
     /// An engine's failure as a `wasi:nn` error value, with its whole message.
     fn engine_failed<T>(&mut self, e: BackendError) -> wasmtime::Result<Result<T, Resource<NnError>>> {
+        let input = matches!(&e, BackendError::BackendAccess(x) if x.is::<InvalidInput>());
         let (code, message) = match e {
             BackendError::BackendAccess(e) => (ErrorCode::RuntimeError, crate::wasm_error(&e)),
             BackendError::UnsupportedTensorType(m) => (ErrorCode::UnsupportedOperation, m),
             other => (ErrorCode::RuntimeError, crate::error_chain(&other)),
         };
         let message = capped(message);
-        self.ctx.last_failure = Some(EngineFailure { message: message.clone(), deadline: super::deadline_passed() });
+        self.ctx.last_failure = Some(EngineFailure { message: message.clone(), deadline: super::deadline_passed(), input });
         self.fail(code, message)
     }
 

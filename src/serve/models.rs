@@ -115,7 +115,7 @@ pub fn load(
 fn call_error(what: &str, e: CallError) -> ServeError {
     let msg = format!("{what}: {e}");
     let kind = match &e {
-        CallError::Plugin(crate::plugins::PluginError::BadImage(_)) => ErrorKind::BadRequest,
+        CallError::Plugin(crate::plugins::PluginError::BadImage(_)) | CallError::BadInput(_) => ErrorKind::BadRequest,
         _ if e.limit() == Some(crate::runtime::Limit::DeadlineMs) => ErrorKind::Deadline,
         _ => ErrorKind::Failed,
     };

@@ -412,7 +412,7 @@ def derive_reason(case: dict, nn: dict, native: dict | None, backend: str) -> st
                 else f"native {backend} gives the same wrong result" if native["status"] == "fail"
                 else f"native {backend}: {native['status']}")
         return (f"known wrong on {backend} ({seen}): nnhost refuses the configuration, at load or on the input "
-                "values that trigger it (src/backends/known_wrong.rs), rather than return wrong numbers")
+                "values that trigger it (src/backends/known_wrong/), rather than return wrong numbers")
     if native is None:
         return f"{backend} itself: {'wrong result' if nn['status'] == 'fail' else 'refuses the model'} (no native run to compare)"
     if native["status"] == nn["status"]:
@@ -494,7 +494,7 @@ def markdown(summary: dict, expects: dict) -> str:
             "",
             "Where an engine returns wrong numbers for a configuration that the model alone identifies (an operator, its",
             "attributes, which optional inputs are given, element types), nnhost refuses the model at load with a",
-            "one-line error naming the operator and a backend that computes it (`src/backends/known_wrong.rs`; the",
+            "one-line error naming the operator and a backend that computes it (`src/backends/known_wrong/`; the",
             "*known wrong* rows below). Where the wrong results depend on the values of one input (a shift count past",
             "the width, a Resize that shrinks with align_corners, -inf or no values at all into ReduceMax, ties along",
             "TopK's axis, runtime Tile repeats over many axes), those values are checked: at load when they are a",

@@ -3,7 +3,7 @@
 
 OpenVINO's CPU plugin computes DynamicQuantizeLinear's x / scale as x * 255 * (1 / range), which rounds
 an element the other way from ONNX's f32 x / scale at a .5 tie (test_dynamicquantizelinear). nnhost
-emulates that arithmetic and refuses the input values where it differs (src/backends/known_wrong.rs);
+emulates that arithmetic and refuses the input values where it differs (src/backends/known_wrong/);
 for ONNX's function body inlined (QuantizeLinear by a scale computed from the data, which OpenVINO runs
 as a FakeQuantize) it refuses any quotient within a few ulp of a tie.
 
@@ -146,7 +146,7 @@ def main() -> int:
                 failed = True
             if name == "DynamicQuantizeLinear" and over:
                 print(f"quantize ties: {name}: refused sets {over}, which OpenVINO computes right: "
-                      "its arithmetic is no longer what known_wrong.rs emulates", file=sys.stderr)
+                      "its arithmetic is no longer what known_wrong/values.rs emulates", file=sys.stderr)
                 failed = True
     return 1 if failed else 0
 

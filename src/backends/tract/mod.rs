@@ -16,7 +16,7 @@ use wasmtime_wasi_nn::backend::{BackendError, BackendExecutionContext, BackendFr
 use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
 
-use super::{check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
+use super::{bad_input, check_deadline, check_tensor, invalid, type_name, unsupported, BackendConfig, TensorLimits};
 use crate::base::onnx;
 use crate::base::text::capped;
 
@@ -246,12 +246,12 @@ fn to_tract(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo, limits: &Te
     let dt = datum_of(t.ty).ok_or_else(|| unsupported(format!("tract has no {} tensors (input `{name}`)", type_name(t.ty))))?;
     if dt != want.datum {
         let want_name = wasi_type_of(want.datum).map(type_name).map(str::to_string).unwrap_or_else(|| format!("{:?}", want.datum));
-        return Err(invalid(format!("input `{name}` expects {want_name}, got {}", type_name(t.ty))));
+        return Err(bad_input(format!("input `{name}` expects {want_name}, got {}", type_name(t.ty))));
     }
     let shape: Vec<usize> = t.dimensions.iter().map(|d| *d as usize).collect();
     if let Some(s) = &want.shape {
         if *s != shape {
-            return Err(invalid(format!("input `{name}` expects shape {s:?}, got {shape:?}")));
+            return Err(bad_input(format!("input `{name}` expects shape {s:?}, got {shape:?}")));
         }
     }
     let d = &t.data;
