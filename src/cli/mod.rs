@@ -211,9 +211,24 @@ fn compile_component(cli: &Cli) -> Result<u8, Fatal> {
     if wasm.len() > limits.component_bytes {
         return Err(Fatal(format!("the component is over the limit of {} bytes (limit component_bytes)", limits.component_bytes)));
     }
-    let runtime = Runtime::new(RuntimeOptions { cache_dir: None, limits, pool_slots: None, compiler: None })
-        .map_err(|e| Fatal(format!("cannot start the runtime: {e:#}")))?;
-    let bytes = crate::runtime::precompile_here(runtime.engine(), &wasm).map_err(|e| Fatal(format!("{e:#}")))?;
+    use crate::runtime::compiler::{is_out_of_memory, EXIT_OUT_OF_MEMORY};
+    // Out of memory leaves with its own exit code, so the parent knows it without reading text.
+    let fail = |what: String, e: anyhow::Error| {
+        eprintln!("nnhost: {what}{}", crate::wasm_error(&wasmtime::Error::msg(format!("{e:#}"))));
+        if is_out_of_memory(&e) {
+            Ok(EXIT_OUT_OF_MEMORY)
+        } else {
+            Ok(1)
+        }
+    };
+    let runtime = match Runtime::new(RuntimeOptions { cache_dir: None, limits, pool_slots: None, compiler: None }) {
+        Ok(r) => r,
+        Err(e) => return fail("cannot start the runtime: ".into(), e),
+    };
+    let bytes = match crate::runtime::precompile_typed(runtime.engine(), &wasm) {
+        Ok(b) => b,
+        Err(e) => return fail(String::new(), e),
+    };
     std::io::stdout().lock().write_all(&bytes).map_err(|e| Fatal(format!("stdout: {e}")))?;
     Ok(0)
 }

@@ -13,6 +13,17 @@ use std::time::{Duration, Instant};
 
 use super::Limits;
 
+/// The compiler child's exit code when it ran out of memory (a failed mmap under its cap).
+pub const EXIT_OUT_OF_MEMORY: u8 = 3;
+
+/// Whether an error is the OS refusing memory (ENOMEM), by its type anywhere in the chain.
+pub fn is_out_of_memory(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<rustix::io::Errno>() == Some(&rustix::io::Errno::NOMEM)
+            || c.downcast_ref::<std::io::Error>().is_some_and(|io| io.raw_os_error() == Some(libc::ENOMEM))
+    })
+}
+
 /// Compile `wasm` with `exe compile-component` (engine flags `flags`) under `limits`; returns the
 /// child's `precompile_component` output.
 pub fn compile_in_child(exe: &Path, flags: &[String], wasm: &[u8], limits: &Limits) -> anyhow::Result<Vec<u8>> {
@@ -77,18 +88,33 @@ pub fn compile_in_child(exe: &Path, flags: &[String], wasm: &[u8], limits: &Limi
         return Ok(bytes);
     }
     let lines: Vec<&str> = err.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    // Killed by a signal (the allocator aborts) is typed; but a compiler that fails to map memory
-    // under its address-space cap reports an error whose cause is an untyped OS error inside
-    // wasmtime (a rustix errno behind `anyhow`), so its line is still recognised by its text.
     let why = lines.last().copied().unwrap_or("").trim_start_matches("nnhost: ").to_string();
-    // A compiler out of address space aborts: the allocator's line says so, then the panic
-    // machinery's own notes follow; report the allocator's line, not the last one.
-    let oom = lines.iter().find(|l| l.contains("memory allocation") || l.contains("out of memory") || l.contains("Cannot allocate memory"));
-    if oom.is_some() || status.code().is_none() {
+    // Out of memory is told by how the child ended, never by its text: killed by a signal (the
+    // allocator aborts under the address-space cap), or its own exit code for a failed mmap.
+    if status.code() == Some(EXIT_OUT_OF_MEMORY as i32) {
         anyhow::bail!(
             "compiling the component needed more than {memory} bytes of memory (limit compile_memory_bytes){}",
-            oom.map(|l| format!(": {}", l.trim_start_matches("nnhost: "))).unwrap_or_default()
+            if why.is_empty() { String::new() } else { format!(": {why}") }
         );
     }
+    if status.code().is_none() {
+        anyhow::bail!("compiling the component needed more than {memory} bytes of memory (limit compile_memory_bytes): the compiler was stopped ({status})");
+    }
     anyhow::bail!("{}", if why.is_empty() { format!("the compiler failed ({status})") } else { why })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_memory_is_told_by_type() {
+        // wasmtime reports a failed mmap as rustix's errno under context.
+        let mmap = wasmtime::Error::from(rustix::io::Errno::NOMEM).context("mmap failed to allocate 0x1000 bytes");
+        assert!(is_out_of_memory(&crate::runtime::typed(mmap)));
+        let other = wasmtime::Error::from(rustix::io::Errno::INVAL).context("mmap failed");
+        assert!(!is_out_of_memory(&crate::runtime::typed(other)));
+        assert!(is_out_of_memory(&anyhow::Error::from(std::io::Error::from_raw_os_error(libc::ENOMEM))));
+        assert!(!is_out_of_memory(&anyhow::anyhow!("Cannot allocate memory")));
+    }
 }

@@ -178,6 +178,8 @@ pub struct PluginTiming {
 pub struct Plugin {
     pub(crate) pre: InstancePre<HostState>,
     pub timing: PluginTiming,
+    /// Core instances one instance of the plugin makes (None: not known statically).
+    core_instances: Option<u32>,
 }
 
 /// The engine, linker and cache every guest of one nnhost process runs in. Cheap to clone (the
@@ -224,7 +226,7 @@ impl Runtime {
             pool.pagemap_scan(wasmtime::Enabled::Auto);
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         }
-        let engine = Engine::new(&config).map_err(crate::wt)?;
+        let engine = Engine::new(&config).map_err(typed)?;
         limits::start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(crate::wt)?;
@@ -290,7 +292,7 @@ impl Runtime {
             from_cache,
             link_s: t.elapsed().as_secs_f64(),
         };
-        Ok(Plugin { pre, timing })
+        Ok(Plugin { pre, timing, core_instances: core_instances(wasm) })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -394,12 +396,9 @@ impl Runtime {
             Some(Limit::TableElements) => {
                 Trapped::limit(Limit::TableElements, format!("table limit of {} elements hit (limit table_elements)", l.table_elements))
             }
-            _ => match msg.strip_prefix("resource limit exceeded: ").and_then(|m| m.split(" count too high").next()) {
-                // wasmtime counts instances, tables and memories against the same store limit; its
-                // error has no type to match, so the count it names is read from the message.
-                Some(kind) => Trapped::limit(Limit::Instances, format!("{kind} limit of {} hit (limit instances)", l.instances)),
-                None => Trapped { limit: None, message: msg },
-            },
+            // Instance, memory and table counts are refused before instantiation
+            // (`Plugin::check_memory`) where the component's are known statically.
+            _ => Trapped { limit: None, message: msg },
         }
     }
 
@@ -417,11 +416,26 @@ pub fn deadline_passed() -> bool {
 }
 
 impl Plugin {
-    /// Refuse, before instantiating, a component whose memories start larger than `memory_bytes`
-    /// allows (the pooling allocator would otherwise refuse it in its own terms).
+    /// Refuse, before instantiating, a component that makes more core instances, memories or
+    /// tables than the `instances` limit allows, or whose memories start larger than
+    /// `memory_bytes` allows (wasmtime and the pooling allocator would otherwise refuse it in
+    /// their own terms, with no type to tell which limit).
     pub fn check_memory(&self, l: &Limits) -> Result<(), Trapped> {
         let min = self.pre.component().resources_required().and_then(|r| r.max_initial_memory_size).unwrap_or(0);
         let bytes = min.saturating_mul(65536);
+        // The store allows `instances` core instances, memories and tables (see `store_limits`).
+        let required = self.pre.component().resources_required();
+        let counts = [
+            ("instance", self.core_instances),
+            ("memory", required.as_ref().map(|r| r.num_memories)),
+            ("table", required.as_ref().map(|r| r.num_tables)),
+        ];
+        if let Some((kind, n)) = counts.into_iter().find_map(|(k, n)| n.filter(|&n| n as usize > l.instances).map(|n| (k, n))) {
+            return Err(Trapped::limit(
+                Limit::Instances,
+                format!("{kind} limit of {} hit (limit instances): the plugin makes {n}", l.instances),
+            ));
+        }
         if bytes > l.memory_bytes as u64 {
             return Err(Trapped::limit(
                 Limit::MemoryBytes,
@@ -436,6 +450,29 @@ impl Plugin {
     }
 }
 
+/// Core instances a component makes, counted from its binary; None when it nests components (a
+/// nested component may be instantiated more than once, so its count is not static) or does not
+/// parse.
+fn core_instances(wasm: &[u8]) -> Option<u32> {
+    use wasmparser::{Instance, Parser, Payload};
+    let mut count = 0u32;
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.ok()? {
+            Payload::ComponentSection { .. } => return None,
+            // Only a component has instance sections; core modules' payloads pass by.
+            Payload::InstanceSection(instances) => {
+                for i in instances {
+                    if let Instance::Instantiate { .. } = i.ok()? {
+                        count += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(count)
+}
+
 /// The store limits of one guest instance (memory, tables, instances).
 fn store_limits(l: &Limits) -> StoreLimits {
     StoreLimitsBuilder::new()
@@ -446,6 +483,21 @@ fn store_limits(l: &Limits) -> StoreLimits {
         .memories(l.instances)
         .trap_on_grow_failure(true)
         .build()
+}
+
+/// [`precompile_here`] keeping wasmtime's error types in the chain (for [`compiler::is_out_of_memory`]).
+pub fn precompile_typed(engine: &Engine, wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let r = match exec::guest_kind(wasm) {
+        Some(exec::GuestKind::CoreModule) => engine.precompile_module(wasm),
+        _ => engine.precompile_component(wasm),
+    };
+    r.map_err(typed)
+}
+
+/// A wasmtime error as an `anyhow::Error` that keeps its causes' types (unlike [`crate::wt`], which
+/// keeps only the one-line text).
+pub(crate) fn typed(e: wasmtime::Error) -> anyhow::Error {
+    anyhow::Error::from_boxed(e.into_boxed_dyn_error())
 }
 
 /// `precompile_component` or `precompile_module`, by the binary's header.
