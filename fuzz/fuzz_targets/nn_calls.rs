@@ -31,14 +31,14 @@ fn limits() -> Limits {
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 static PLUGIN: OnceLock<Plugin> = OnceLock::new();
 static GRAPHS: OnceLock<GraphStore> = OnceLock::new();
-static CLASSIFIER: OnceLock<Classifier<'static>> = OnceLock::new();
+static CLASSIFIER: OnceLock<Classifier> = OnceLock::new();
 
-fn classifier() -> &'static Classifier<'static> {
+fn classifier() -> &'static Classifier {
     CLASSIFIER.get_or_init(|| {
         let rt = RUNTIME.get_or_init(|| Runtime::new(RuntimeOptions { limits: limits(), ..Default::default() }).unwrap());
         let plugin = PLUGIN.get_or_init(|| {
             let wasm =
-                std::fs::read(root().join("guests/target/wasm32-wasip2/release/hostile.wasm")).expect("build nnhost first (guests/target)");
+                std::fs::read(root().join("guests/target/wasm32-wasip2/release/hostile.wasm")).expect("build the test-only guests first: `cargo test --release` (tests/test-guests builds guests/target/.../hostile.wasm)");
             rt.load_plugin(&wasm).unwrap()
         });
         let graphs =

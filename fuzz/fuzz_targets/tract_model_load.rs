@@ -12,5 +12,5 @@ fuzz_target!(|data: &[u8]| {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
     let _ = TractGraph::from_onnx_bytes(data, Default::default());
-    let _ = nnhost::backends::tract::onnx_input_names(data);
+    let _ = nnhost::base::onnx::onnx_input_names(data);
 });
