@@ -65,12 +65,7 @@ fn bytes<E: Element>(a: &ArrayD<E>) -> Vec<u8> {
 
 /// Size in bytes of one element of `ty`.
 pub fn element_size(ty: T) -> usize {
-    match ty {
-        T::U8 => 1,
-        T::Fp16 | T::Bf16 => 2,
-        T::Fp32 | T::I32 => 4,
-        T::Fp64 | T::I64 => 8,
-    }
+    crate::backends::type_size(ty.into())
 }
 
 /// The lower-case name of a tensor type (`fp32`, `u8`...), for errors.
