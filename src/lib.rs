@@ -16,7 +16,7 @@
 //!
 //! 1. `cli`: parsing arguments and printing results
 //! 2. `serve`, `bench`, `regress`: the server, benchmarks and regression suites
-//! 3. `golden`, `npy`: golden outputs and `.npy` tensors
+//! 3. `golden`, `npy`, `draw`: golden outputs, `.npy` tensors, task results drawn on images
 //! 4. `tensor`: plugin tensors as typed ndarray arrays
 //! 5. `plugins`: the typed host side of each plugin world
 //! 6. `registry`: the models folder, manifests and graph cache
@@ -31,6 +31,7 @@ pub mod backends;
 pub mod base;
 pub mod bench;
 pub mod cli;
+pub mod draw;
 pub mod golden;
 pub mod input;
 pub mod npy;

@@ -9,6 +9,7 @@ mod limits;
 mod regress;
 mod run;
 mod serve;
+mod task;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -38,6 +39,9 @@ pub struct Cli {
     /// Models folder: one sub-folder per model with model.toml, the model file and labels.
     #[arg(long, global = true, value_name = "DIR", env = "NNHOST_MODELS")]
     pub models: Option<PathBuf>,
+    /// Plugins folder: one sub-folder per task plugin with its plugin.toml [default: ./plugins].
+    #[arg(long, global = true, value_name = "DIR", env = "NNHOST_PLUGINS")]
+    pub plugins: Option<PathBuf>,
     /// Folder for compiled plugins [default: $NNHOST_CACHE_DIR, else ~/.cache/nnhost].
     #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -70,6 +74,10 @@ pub struct Cli {
 pub enum Command {
     /// Classify images through an image-classifier plugin.
     Classify(classify::ClassifyArgs),
+    /// Run a task plugin (face detection, OCR, ...) on images: a table, JSON lines, drawn images.
+    Task(task::TaskArgs),
+    /// List the installed task plugins and what each takes and gives.
+    Plugins(task::PluginsArgs),
     /// Run any model on .npy tensors through the tensor-runner plugin; outputs are written as .npy.
     Run(run::RunArgs),
     /// Measure every backend on the same plugin, model and input: native vs sandboxed, cold and warm.
@@ -115,6 +123,8 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Classify(a) => classify::run(&cli, a),
         Command::Run(a) => run::run(&cli, a),
+        Command::Task(a) => task::run(&cli, a),
+        Command::Plugins(a) => task::plugins(&cli, a),
         Command::Regress(a) => regress::run(&cli, a),
         Command::Serve(a) => serve::run(&cli, a),
         Command::Exec(a) => exec::run(&cli, a),
@@ -136,6 +146,11 @@ pub fn main() -> ExitCode {
 impl Cli {
     pub fn models_dir(&self) -> Result<ModelsDir, Fatal> {
         Ok(ModelsDir::open(ModelsDir::resolve(self.models.as_deref()))?)
+    }
+
+    pub fn plugins_dir(&self) -> Result<crate::registry::PluginsDir, Fatal> {
+        use crate::registry::PluginsDir;
+        Ok(PluginsDir::open(PluginsDir::resolve(self.plugins.as_deref()))?)
     }
 
     pub fn backend_config(&self) -> crate::backends::BackendConfig {

@@ -16,7 +16,8 @@ use crate::serve::models::{self, Plugins};
                   KServe and MLServer speak it): REST on --http and gRPC on --grpc. Each model M is served as raw \
                   tensors through the tensor-runner plugin, and each image-classification model also as \
                   M-classify (input `image`: encoded PNG/JPEG as BYTES; outputs `label`, `score`, `index`; \
-                  parameter `top_k`). Every request runs in a fresh sandboxed instance under the limits. Prints \
+                  parameter `top_k`). Every task plugin of the plugins folder is served under its name with the \
+                  signature it declares (see `nnhost plugins`). Every request runs in a fresh sandboxed instance under the limits. Prints \
                   one JSON event per line on stdout (listening, ready, stopped); SIGTERM or SIGINT drains and exits 0.")]
 pub struct ServeArgs {
     /// REST address (use 0.0.0.0:8000 in a container).
@@ -66,6 +67,12 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<u8, Fatal> {
     config.jobs = plan.jobs;
     config.threads = Some(plan.threads);
     let names = args.model.clone();
+    // Task plugins: every one installed, unless only some models were asked for.
+    let tasks = if args.model.is_empty() {
+        crate::registry::PluginsDir::open(crate::registry::PluginsDir::resolve(cli.plugins.as_deref())).ok()
+    } else {
+        None
+    };
     let opts = crate::serve::Options {
         http: args.http,
         grpc: args.grpc,
@@ -84,7 +91,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<u8, Fatal> {
     );
     crate::serve::run(opts, backend, move || {
         let graphs = GraphStore::with_config(config);
-        models::load(&runtime, &plugins, &dir, &names, backend, &graphs)
+        models::load(&runtime, &plugins, &dir, &names, tasks.as_ref(), backend, &graphs)
     })
     .map_err(Fatal)?;
     Ok(0)

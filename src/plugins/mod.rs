@@ -7,6 +7,7 @@
 
 pub mod classifier;
 pub mod exec;
+pub mod task;
 pub mod tensor_runner;
 
 use wasmtime::component::Instance;
@@ -22,10 +23,34 @@ pub const IMAGE_CLASSIFIER: &[u8] = include_bytes!(env!("NNHOST_GUEST_IMAGE_CLAS
 /// The tensor-runner plugin built from `guests/tensor-runner` (embedded by build.rs).
 pub const TENSOR_RUNNER: &[u8] = include_bytes!(env!("NNHOST_GUEST_TENSOR_RUNNER"));
 
+/// The task plugins built into nnhost (from `guests/<name>`, embedded by build.rs), by the name a
+/// `plugin.toml` gives as `component = "builtin:<name>"`.
+const TASKS: &[(&str, &[u8])] = &[];
+
+/// Names of the built-in task plugins.
+pub const BUILT_IN_TASKS: &[&str] = &["face-detector", "ocr"];
+
+/// A built-in task plugin's component.
+pub fn built_in_task(name: &str) -> Option<&'static [u8]> {
+    TASKS.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+}
+
 pub(crate) mod bindings {
     pub mod classifier {
         wasmtime::component::bindgen!({
             world: "nnhost:plugins/classifier",
+            path: "wit",
+            with: {
+                "wasi:nn/tensor": crate::runtime::nn::generated::wasi::nn::tensor,
+                "wasi:nn/errors": crate::runtime::nn::generated::wasi::nn::errors,
+                "wasi:nn/inference": crate::runtime::nn::generated::wasi::nn::inference,
+                "wasi:nn/graph": crate::runtime::nn::generated::wasi::nn::graph,
+            },
+        });
+    }
+    pub mod task {
+        wasmtime::component::bindgen!({
+            world: "nnhost:plugins/task",
             path: "wit",
             with: {
                 "wasi:nn/tensor": crate::runtime::nn::generated::wasi::nn::tensor,
@@ -58,6 +83,8 @@ pub use bindings::classifier::nnhost::plugins::types::{NamedTensor, PluginError,
 pub enum World {
     Classifier,
     TensorRunner,
+    /// Any task; its plugins are installed in the plugins folder (see [`task`]).
+    Task,
 }
 
 impl World {
@@ -65,16 +92,18 @@ impl World {
         match self {
             World::Classifier => "nnhost:plugins/classifier",
             World::TensorRunner => "nnhost:plugins/tensor-runner",
+            World::Task => "nnhost:plugins/task",
         }
     }
 }
 
 impl World {
-    /// The plugin nnhost has built in for this world.
-    pub fn built_in(self) -> &'static [u8] {
+    /// The plugin nnhost has built in for this world (task plugins: see [`built_in_task`]).
+    pub fn built_in(self) -> Option<&'static [u8]> {
         match self {
-            World::Classifier => IMAGE_CLASSIFIER,
-            World::TensorRunner => TENSOR_RUNNER,
+            World::Classifier => Some(IMAGE_CLASSIFIER),
+            World::TensorRunner => Some(TENSOR_RUNNER),
+            World::Task => None,
         }
     }
 
@@ -83,6 +112,7 @@ impl World {
         match self {
             World::Classifier => "image-classifier",
             World::TensorRunner => "tensor-runner",
+            World::Task => "task",
         }
     }
 }
@@ -92,7 +122,8 @@ impl World {
 /// `world` plugin. Errors say which plugin: `guest plugin FILE: ...` or `built-in NAME plugin: ...`.
 pub fn load_guest(runtime: &Runtime, world: World, file: Option<&std::path::Path>) -> Result<Plugin, String> {
     let Some(path) = file else {
-        return runtime.load_plugin(world.built_in()).map_err(|e| format!("built-in {} plugin: {e:#}", world.built_in_name()));
+        let wasm = world.built_in().ok_or_else(|| format!("{} plugins are installed in the plugins folder, not built in", world.name()))?;
+        return runtime.load_plugin(wasm).map_err(|e| format!("built-in {} plugin: {e:#}", world.built_in_name()));
     };
     let what = |e: &dyn std::fmt::Display| format!("guest plugin {}: {e}", path.display());
     let wasm = crate::input::read_limited(path, runtime.limits().component_bytes as u64, "component_bytes").map_err(|e| what(&e))?;
@@ -108,6 +139,7 @@ pub fn check_world(plugin: &Plugin, world: World) -> Result<(), String> {
     let ok = match world {
         World::Classifier => bindings::classifier::ClassifierPre::new(pre).is_ok(),
         World::TensorRunner => bindings::tensor_runner::TensorRunnerPre::new(pre).is_ok(),
+        World::Task => bindings::task::TaskPre::new(pre).is_ok(),
     };
     if ok {
         return Ok(());
@@ -131,9 +163,17 @@ pub enum CallError {
     /// The plugin trapped or the host refused it (a limit, a bug in the plugin).
     #[error("plugin trapped: {0}")]
     Trap(Trapped),
-    /// The plugin returned something that breaks the rules for results (see [`results`]).
+    /// The plugin returned something that breaks the rules for results (see [`results`], and
+    /// [`task::check_outputs`] for what a task plugin declared).
     #[error("plugin result rejected: {0}")]
     Broken(String),
+    /// A task plugin returned an error value.
+    #[error("{}", task_error_message(.0))]
+    Task(task::TaskError),
+    /// The request does not fit what the task plugin declared (the caller's mistake); the plugin
+    /// was not called.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl CallError {
@@ -152,6 +192,26 @@ impl CallError {
             PluginError::Inference(_) if engine.is_some_and(|f| f.input) => CallError::BadInput(e),
             e => CallError::Plugin(e),
         }
+    }
+
+    /// A task plugin's error value; an inference error that passes on the engine's refusal of an
+    /// input is the caller's bad input.
+    pub(crate) fn task(e: task::TaskError, engine: Option<EngineFailure>) -> Self {
+        match e {
+            task::TaskError::Inference(m) if engine.is_some_and(|f| f.input) => CallError::Task(task::TaskError::BadInput(m)),
+            e => CallError::Task(e),
+        }
+    }
+
+    /// Whether the failure is the caller's input (served as a bad request).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            CallError::Plugin(PluginError::BadImage(_))
+                | CallError::BadInput(_)
+                | CallError::Refused(_)
+                | CallError::Task(task::TaskError::BadInput(_))
+        )
     }
 
     /// A trap or host error, naming the limit hit when one was. `engine` is the last engine
@@ -195,8 +255,19 @@ pub(crate) fn instantiate_with_model(
     backend: BackendKind,
     config: &BackendConfig,
 ) -> Result<(Store<HostState>, Instance), CallError> {
+    instantiate_with_graphs(runtime, plugin, vec![(name.to_string(), graph.clone())], backend, config)
+}
+
+/// A fresh store and instance of `plugin` whose `load-by-name` finds exactly `graphs`.
+pub(crate) fn instantiate_with_graphs(
+    runtime: &Runtime,
+    plugin: &Plugin,
+    graphs: Vec<(String, wasmtime_wasi_nn::Graph)>,
+    backend: BackendKind,
+    config: &BackendConfig,
+) -> Result<(Store<HostState>, Instance), CallError> {
     plugin.check_memory(runtime.limits()).map_err(CallError::Trap)?;
-    let registry = InstanceRegistry::new([(name.to_string(), graph.clone())]);
+    let registry = InstanceRegistry::new(graphs);
     let mut store = runtime.new_store(backend.instantiate(config), registry);
     let instance = guarded(runtime, &mut store, |s| plugin.pre.instantiate(s))?;
     Ok((store, instance))
@@ -211,6 +282,16 @@ fn plugin_error_message(e: &PluginError) -> String {
         PluginError::BadSpec(m) => format!("bad model spec: {}", sanitize(m)),
         PluginError::Inference(m) => format!("inference failed: {}", sanitize(m)),
         PluginError::BadOutput(m) => format!("unexpected model output: {}", sanitize(m)),
+    }
+}
+
+fn task_error_message(e: &task::TaskError) -> String {
+    use task::TaskError as E;
+    match e {
+        E::BadInput(m) => format!("bad input: {}", sanitize(m)),
+        E::BadConfig(m) => format!("bad configuration: {}", sanitize(m)),
+        E::Inference(m) => format!("inference failed: {}", sanitize(m)),
+        E::BadOutput(m) => format!("unexpected model output: {}", sanitize(m)),
     }
 }
 

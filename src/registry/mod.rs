@@ -10,7 +10,8 @@
 //! - `manifest`: `model.toml`, deserialised into typed values;
 //! - `folder`: the models folder, [`ModelInfo`] and [`ModelFiles`];
 //! - `cache`: [`GraphStore`], the graphs loaded in this process;
-//! - `instance`: the registries one plugin instance sees ([`InstanceRegistry`], [`LazyRegistry`]).
+//! - `instance`: the registries one plugin instance sees ([`InstanceRegistry`], [`LazyRegistry`]);
+//! - `plugin_folder`: the plugins folder, where task plugins are installed ([`PluginsDir`]).
 
 use std::path::PathBuf;
 
@@ -20,11 +21,13 @@ mod cache;
 mod folder;
 mod instance;
 mod manifest;
+mod plugin_folder;
 
 pub use cache::{load_files, GraphStore};
 pub use folder::{ModelFiles, ModelInfo, ModelsDir};
 pub use instance::{InstanceRegistry, LazyRegistry};
 pub use manifest::{InputSection, Manifest, OutputKind, OutputSection, ResizeKind};
+pub use plugin_folder::{ComponentSource, PluginFolderError, PluginInfo, PluginManifest, PluginsDir, PLUGINS_ENV};
 
 /// Environment variable naming the models folder (the `--models` flag wins over it).
 pub const MODELS_ENV: &str = "NNHOST_MODELS";

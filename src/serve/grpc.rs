@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::protocol::{element_count, element_size, join_bytes, split_bytes, InferRequest, InputTensor, ServeError, TensorData};
+use super::protocol::{
+    element_count, element_size, join_bytes, split_bytes, InferRequest, InputTensor, Param, ServeError, TensorData, RESERVED_PARAMETERS,
+};
 use super::State;
 
 /// Generated from proto/grpc_predict_v2.proto (package `inference`).
@@ -60,6 +62,26 @@ fn int_param(p: &HashMap<String, InferParameter>, key: &str) -> Result<Option<i6
     }
 }
 
+/// The request's other parameters as typed values (reserved names dropped), sorted by name.
+/// (The vendored protocol's parameters are bool, int64 or string; a double travels as a string.)
+fn grpc_parameters(p: &HashMap<String, InferParameter>) -> Result<Vec<(String, Param)>, ServeError> {
+    let mut out = Vec::new();
+    for (k, v) in p {
+        if RESERVED_PARAMETERS.contains(&k.as_str()) {
+            continue;
+        }
+        let value = match &v.parameter_choice {
+            Some(ParameterChoice::BoolParam(b)) => Param::Bool(*b),
+            Some(ParameterChoice::Int64Param(i)) => Param::Int(*i),
+            Some(ParameterChoice::StringParam(s)) => Param::String(s.clone()),
+            None => continue,
+        };
+        out.push((k.clone(), value));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 /// Typed `contents` as little-endian bytes of `datatype` (or BYTES elements).
 fn contents_data(name: &str, datatype: &str, c: InferTensorContents, count: usize) -> Result<TensorData, ServeError> {
     fn le<T: Copy, const N: usize>(v: &[T], f: fn(T) -> [u8; N]) -> Vec<u8> {
@@ -96,7 +118,12 @@ fn parse(r: ModelInferRequest) -> Result<(String, String, InferRequest), ServeEr
     if !raw.is_empty() && raw.len() != r.inputs.len() {
         return Err(ServeError::bad(format!("{} inputs but {} raw_input_contents", r.inputs.len(), raw.len())));
     }
-    let mut req = InferRequest { id: (!r.id.is_empty()).then_some(r.id), top_k: int_param(&r.parameters, "top_k")?, ..Default::default() };
+    let mut req = InferRequest {
+        id: (!r.id.is_empty()).then_some(r.id),
+        top_k: int_param(&r.parameters, "top_k")?,
+        parameters: grpc_parameters(&r.parameters)?,
+        ..Default::default()
+    };
     let mut raw = raw.into_iter();
     for t in r.inputs {
         if let Some(d) = t.shape.iter().find(|d| **d < 0) {

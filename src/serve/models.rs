@@ -1,19 +1,21 @@
 //! What `nnhost serve` serves: every registry model `M` as raw tensors through the tensor-runner
 //! plugin, and every image-classification model also as `M-classify` through the image-classifier
-//! plugin. Graphs are loaded once and shared; each request runs in a fresh sandboxed instance.
+//! plugin, and every installed task plugin `P` (plugins folder) as `P`, with the signature it
+//! declares. Graphs are loaded once and shared; each request runs in a fresh sandboxed instance.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::protocol::{
-    datatype_of, datatype_of_onnx, element_count, element_size, wasi_type, ErrorKind, InferRequest, InferResponse, OutputTensor,
+    datatype_of, datatype_of_onnx, element_count, element_size, wasi_type, ErrorKind, InferRequest, InferResponse, OutputTensor, Param,
     ServeError, TensorData, TensorMeta,
 };
 use crate::backends::BackendKind;
 use crate::plugins::classifier::Classifier;
+use crate::plugins::task::{self, Task};
 use crate::plugins::tensor_runner::TensorRunner;
 use crate::plugins::{CallError, NamedTensor, TensorValue};
-use crate::registry::{GraphStore, ModelsDir};
+use crate::registry::{GraphStore, ModelsDir, PluginsDir};
 use crate::runtime::{Plugin, Runtime};
 
 /// Most images in one classify request.
@@ -24,6 +26,7 @@ pub const DEFAULT_TOP_K: usize = 5;
 enum Kind {
     Raw(Box<TensorRunner>),
     Classify { classifier: Box<Classifier>, classes: usize },
+    Task(Box<Task>),
 }
 
 pub struct ServedModel {
@@ -43,21 +46,54 @@ pub struct Plugins {
     pub classifier: Plugin,
 }
 
-/// Load `names` (every model of the folder when empty) on `backend`.
+/// Load `names` (every model of the folder when empty) on `backend`, and every task plugin of
+/// `tasks` (served under the plugin's name).
 pub fn load(
     runtime: &Runtime,
     plugins: &Plugins,
     dir: &ModelsDir,
     names: &[String],
+    tasks: Option<&PluginsDir>,
     backend: BackendKind,
     graphs: &GraphStore,
 ) -> Result<Models, String> {
     let names = if names.is_empty() { dir.list() } else { names.to_vec() };
-    if names.is_empty() {
+    let task_names = tasks.map(|t| t.list()).unwrap_or_default();
+    if names.is_empty() && task_names.is_empty() {
         return Err(format!("no models in {}", dir.root().display()));
     }
     let mut out = BTreeMap::new();
+    for name in task_names {
+        let Some(tasks) = tasks else { break };
+        // A plugin that cannot be set up here (a model not made, a backend that cannot load it) is
+        // reported and left out; the rest is served.
+        let setup = tasks
+            .plugin(&name)
+            .map_err(|e| e.to_string())
+            .and_then(|info| Ok((task::load_component(runtime, &info)?, info)))
+            .and_then(|(plugin, info)| Task::new(runtime, &plugin, &info, dir, graphs, backend).map_err(|e| e.to_string()));
+        let t = match setup {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("nnhost serve: not serving plugin `{name}`: {e}");
+                continue;
+            }
+        };
+        let meta = |v: &[task::IoSpec]| -> Vec<TensorMeta> {
+            v.iter()
+                .map(|i| TensorMeta { name: i.name.clone(), datatype: task::datatype_name(i.datatype).into(), shape: i.shape.clone() })
+                .collect()
+        };
+        let (inputs, outputs) = (meta(&t.signature().inputs), meta(&t.signature().outputs));
+        if out.contains_key(&name) {
+            eprintln!("nnhost serve: plugin `{name}` has the name of a model; serving the plugin");
+        }
+        out.insert(name.clone(), Arc::new(ServedModel { name, backend, inputs, outputs, kind: Kind::Task(Box::new(t)) }));
+    }
     for name in names {
+        if out.contains_key(&name) {
+            continue;
+        }
         let info = dir.model(&name).map_err(|e| format!("model `{name}`: {e}"))?;
         let files = info.files();
         let graph = graphs.get_or_load(&info, backend).map_err(|e| format!("model `{name}` on {backend}: {e}"))?;
@@ -112,10 +148,47 @@ pub fn load(
     Ok(Models(out))
 }
 
+/// Request data (little-endian bytes or BYTES elements) as a task value's elements.
+fn task_data(dt: task::Datatype, d: &TensorData) -> Result<task::Data, String> {
+    use task::{Data, Datatype as D};
+    fn le<const N: usize, T>(raw: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
+        raw.chunks_exact(N).map(|c| f(c.try_into().expect("chunks of N"))).collect()
+    }
+    Ok(match (dt, d) {
+        (D::Bytes, TensorData::Bytes(v)) => Data::Bytes(v.clone()),
+        (D::Bytes, TensorData::Raw(_)) | (_, TensorData::Bytes(_)) => {
+            return Err("BYTES data for a numeric datatype, or the reverse".into())
+        }
+        (D::Uint8, TensorData::Raw(r)) => Data::Uint8(r.clone()),
+        (D::Int32, TensorData::Raw(r)) => Data::Int32(le(r, i32::from_le_bytes)),
+        (D::Int64, TensorData::Raw(r)) => Data::Int64(le(r, i64::from_le_bytes)),
+        (D::Fp16, TensorData::Raw(r)) => Data::Fp16(le(r, u16::from_le_bytes)),
+        (D::Fp32, TensorData::Raw(r)) => Data::Fp32(le(r, f32::from_le_bytes)),
+        (D::Fp64, TensorData::Raw(r)) => Data::Fp64(le(r, f64::from_le_bytes)),
+    })
+}
+
+/// A task value's elements as response data.
+fn protocol_data(d: task::Data) -> TensorData {
+    use task::Data;
+    fn le<T, const N: usize>(v: Vec<T>, f: fn(T) -> [u8; N]) -> Vec<u8> {
+        v.into_iter().flat_map(f).collect()
+    }
+    match d {
+        Data::Bytes(v) => TensorData::Bytes(v),
+        Data::Uint8(v) => TensorData::Raw(v),
+        Data::Int32(v) => TensorData::Raw(le(v, i32::to_le_bytes)),
+        Data::Int64(v) => TensorData::Raw(le(v, i64::to_le_bytes)),
+        Data::Fp16(v) => TensorData::Raw(le(v, u16::to_le_bytes)),
+        Data::Fp32(v) => TensorData::Raw(le(v, f32::to_le_bytes)),
+        Data::Fp64(v) => TensorData::Raw(le(v, f64::to_le_bytes)),
+    }
+}
+
 fn call_error(what: &str, e: CallError) -> ServeError {
     let msg = format!("{what}: {e}");
     let kind = match &e {
-        CallError::Plugin(crate::plugins::PluginError::BadImage(_)) | CallError::BadInput(_) => ErrorKind::BadRequest,
+        e if e.is_bad_input() => ErrorKind::BadRequest,
         _ if e.limit() == Some(crate::runtime::Limit::DeadlineMs) => ErrorKind::Deadline,
         _ => ErrorKind::Failed,
     };
@@ -132,6 +205,7 @@ impl ServedModel {
         let outputs = match &self.kind {
             Kind::Raw(runner) => self.raw(runner, req)?,
             Kind::Classify { classifier, classes } => self.classify(classifier, *classes, req)?,
+            Kind::Task(t) => self.task(t, req)?,
         };
         // Only the outputs asked for, in the order asked.
         let outputs = if req.outputs.is_empty() {
@@ -207,6 +281,46 @@ impl ServedModel {
                 })
             })
             .collect()
+    }
+
+    /// A task plugin's request: inputs as typed values, the parameters it declares; its outputs
+    /// as it declared them (checked by the plugin layer).
+    fn task(&self, t: &Task, req: &InferRequest) -> Result<Vec<OutputTensor>, ServeError> {
+        let mut inputs = Vec::with_capacity(req.inputs.len());
+        for i in &req.inputs {
+            let dt = task::parse_datatype(&i.datatype)
+                .ok_or_else(|| ServeError::bad(format!("input `{}`: datatype {} is not one task plugins take", i.name, i.datatype)))?;
+            let shape = i
+                .shape
+                .iter()
+                .map(|d| u32::try_from(*d).map_err(|_| ServeError::bad(format!("input `{}`: dimension {d} is too large", i.name))))
+                .collect::<Result<Vec<u32>, _>>()?;
+            let data = task_data(dt, &i.data).map_err(|e| ServeError::bad(format!("input `{}`: {e}", i.name)))?;
+            inputs.push(task::Value { name: i.name.clone(), shape, data });
+        }
+        let params = req
+            .parameters
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Param::Bool(b) => task::ParamValue::Boolean(*b),
+                    Param::Int(i) => task::ParamValue::Integer(*i),
+                    Param::Double(d) => task::ParamValue::Double(*d),
+                    Param::String(s) => task::ParamValue::String(s.clone()),
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        let outs = t.run(&inputs, params).map_err(|e| call_error(&format!("plugin `{}` on {}", self.name, self.backend), e))?;
+        Ok(outs
+            .into_iter()
+            .map(|v| OutputTensor {
+                datatype: task::datatype_name(v.data.datatype()),
+                shape: v.shape.iter().map(|d| *d as i64).collect(),
+                data: protocol_data(v.data),
+                name: v.name,
+            })
+            .collect())
     }
 
     fn classify(&self, classifier: &Classifier, classes: usize, req: &InferRequest) -> Result<Vec<OutputTensor>, ServeError> {

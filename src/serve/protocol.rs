@@ -39,7 +39,22 @@ pub struct InferRequest {
     pub binary_output: bool,
     /// `top_k` for classification models.
     pub top_k: Option<i64>,
+    /// The request's other parameters (for task plugins, which declare theirs).
+    pub parameters: Vec<(String, Param)>,
 }
+
+/// A request parameter's value, as REST (JSON) and gRPC (`InferParameter`) carry it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    String(String),
+}
+
+/// Request parameters the protocol or its clients define, which no plugin declares: not passed on.
+pub const RESERVED_PARAMETERS: &[&str] =
+    &["binary_data_output", "top_k", "priority", "timeout", "sequence_id", "sequence_start", "sequence_end", "headers"];
 
 #[derive(Debug, Clone)]
 pub struct OutputTensor {

@@ -17,7 +17,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::protocol::{
-    element_count, element_size, join_bytes, split_bytes, ErrorKind, InferRequest, InferResponse, InputTensor, ServeError, TensorData,
+    element_count, element_size, join_bytes, split_bytes, ErrorKind, InferRequest, InferResponse, InputTensor, Param, ServeError,
+    TensorData, RESERVED_PARAMETERS,
 };
 use super::State;
 
@@ -228,6 +229,9 @@ struct RequestParameters {
     binary_data_output: Option<bool>,
     #[serde(default)]
     top_k: Option<i64>,
+    /// Everything else: passed to task plugins (which declare their parameters).
+    #[serde(flatten)]
+    other: std::collections::BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -285,6 +289,27 @@ fn request_json(head: &[u8]) -> Result<RequestJson, ServeError> {
     Ok(req)
 }
 
+/// The request's other parameters as typed values (scalars only; reserved names dropped).
+fn rest_parameters(other: std::collections::BTreeMap<String, Value>) -> Result<Vec<(String, Param)>, ServeError> {
+    let mut out = Vec::new();
+    for (k, v) in other {
+        if RESERVED_PARAMETERS.contains(&k.as_str()) {
+            continue;
+        }
+        let p = match v {
+            Value::Bool(b) => Param::Bool(b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => Param::Int(i),
+                None => Param::Double(n.as_f64().ok_or_else(|| ServeError::bad(format!("parameter `{k}`: not a number")))?),
+            },
+            Value::String(s) => Param::String(s),
+            _ => return Err(ServeError::bad(format!("parameter `{k}`: only booleans, numbers and strings are parameters"))),
+        };
+        out.push((k, p));
+    }
+    Ok(out)
+}
+
 /// Parse a request body: JSON, or a JSON header followed by binary tensor data.
 pub fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<InferRequest, ServeError> {
     let header_len = match headers.get(HEADER_LEN) {
@@ -308,6 +333,7 @@ pub fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<InferRequest, S
         id: json.id,
         binary_output: parameters.binary_data_output.unwrap_or(false),
         top_k: parameters.top_k,
+        parameters: rest_parameters(parameters.other)?,
         ..Default::default()
     };
     for t in json.inputs {
