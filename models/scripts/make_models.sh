@@ -44,3 +44,11 @@ if [ "$FORCE" = 1 ]; then
 else
     "$PY" models/scripts/make_ppocr.py
 fi
+
+# MediaPipe BlazeFace (models/blazeface-short, models/blazeface-full): the script checks its own pins
+# and skips a model that is current.
+if [ "$FORCE" = 1 ]; then
+    "$PY" models/scripts/make_blazeface.py --force
+else
+    "$PY" models/scripts/make_blazeface.py
+fi
