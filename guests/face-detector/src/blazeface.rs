@@ -186,7 +186,7 @@ pub fn decode(regressors: &[f32], scores: &[f32], anchors: &[[f32; 2]], size: us
     let mut out = Vec::new();
     for ((raw, &s), anchor) in regressors.chunks_exact(REGRESSORS).zip(scores).zip(anchors) {
         let score = sigmoid(s.clamp(-RAW_SCORE_LIMIT, RAW_SCORE_LIMIT));
-        if !(score > min_score) {
+        if score.is_nan() || score <= min_score {
             continue;
         }
         let p = |i: usize| [raw[2 * i] / scale, raw[2 * i + 1] / scale];

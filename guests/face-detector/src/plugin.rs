@@ -63,7 +63,13 @@ fn signature(s: &Settings) -> Signature {
     let range = if s.geometry == blazeface::FULL_RANGE { "full range, 192x192" } else { "short range, 128x128" };
     Signature {
         description: format!("Face detection: MediaPipe BlazeFace ({range}) on `{}`: boxes, 6 keypoints, scores", s.model),
-        inputs: vec![io("image", Datatype::Bytes, &[1], Role::Tensor, "an encoded PNG or JPEG image (turned upright by its EXIF orientation)")],
+        inputs: vec![io(
+            "image",
+            Datatype::Bytes,
+            &[1],
+            Role::Tensor,
+            "an encoded PNG or JPEG image (turned upright by its EXIF orientation)",
+        )],
         outputs: vec![
             io("boxes", Datatype::Fp32, &[-1, 4], Role::Boxes, "face boxes: x-min, y-min, x-max, y-max in image pixels"),
             io(
