@@ -10,6 +10,7 @@ use std::path::Path;
 use ndarray::{ArrayViewD, Zip};
 use serde::{Deserialize, Serialize};
 
+use crate::plugins::task;
 use crate::plugins::{NamedTensor, Prediction};
 use crate::tensor::Array;
 
@@ -43,6 +44,9 @@ pub struct Output {
     pub dtype: String,
     /// Element values widened to f64 (exact for every wasi-nn type but large i64).
     pub values: Vec<f64>,
+    /// The elements of a BYTES output (a task plugin's text or labels), as UTF-8 text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub text: Vec<String>,
 }
 
 /// Tolerances for comparing a run with a golden.
@@ -87,7 +91,28 @@ impl Output {
     pub fn from_named(o: &NamedTensor) -> anyhow::Result<Self> {
         let a = Array::from_tensor(&o.tensor).map_err(|e| anyhow::anyhow!("output {}: {e}", o.name))?;
         let (values, _) = a.to_f64().into_raw_vec_and_offset();
-        Ok(Output { name: o.name.clone(), dims: o.tensor.dimensions.clone(), dtype: format!("{:?}", o.tensor.ty).to_lowercase(), values })
+        Ok(Output {
+            name: o.name.clone(),
+            dims: o.tensor.dimensions.clone(),
+            dtype: format!("{:?}", o.tensor.ty).to_lowercase(),
+            values,
+            text: vec![],
+        })
+    }
+
+    /// A task plugin's output value (its datatype's OIP name as `dtype`; BYTES elements as text).
+    pub fn from_value(v: &task::Value) -> Self {
+        use task::Data;
+        let (values, text): (Vec<f64>, Vec<String>) = match &v.data {
+            Data::Uint8(x) => (x.iter().map(|e| *e as f64).collect(), vec![]),
+            Data::Int32(x) => (x.iter().map(|e| *e as f64).collect(), vec![]),
+            Data::Int64(x) => (x.iter().map(|e| *e as f64).collect(), vec![]),
+            Data::Fp16(x) => (x.iter().map(|e| half::f16::from_bits(*e).to_f64()).collect(), vec![]),
+            Data::Fp32(x) => (x.iter().map(|e| *e as f64).collect(), vec![]),
+            Data::Fp64(x) => (x.clone(), vec![]),
+            Data::Bytes(x) => (vec![], x.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect()),
+        };
+        Output { name: v.name.clone(), dims: v.shape.clone(), dtype: task::datatype_name(v.data.datatype()).into(), values, text }
     }
 
     /// The values as an array of the output's dimensions; `None` when their count does not match.
@@ -136,6 +161,15 @@ pub fn compare(golden: &Case, actual: &Case, tol: Tolerance) -> (Vec<Deviation>,
             continue;
         };
         let same_kind = a.dims == g.dims && a.dtype == g.dtype;
+        if same_kind && g.dtype == "BYTES" {
+            // Text is compared exactly.
+            let first = g.text.iter().zip(&a.text).position(|(x, y)| x != y);
+            if let Some(i) = first.or((g.text.len() != a.text.len()).then_some(g.text.len().min(a.text.len()))) {
+                let at = |t: &[String]| t.get(i).map(|s| format!("{s:?}")).unwrap_or_else(|| "nothing".into());
+                devs.push(dev(format!("output {}[{i}]", g.name), at(&g.text), at(&a.text), f64::NAN));
+            }
+            continue;
+        }
         let Some((ga, aa)) = g.array().zip(a.array()).filter(|_| same_kind) else {
             devs.push(dev(
                 format!("output {} shape", g.name),
@@ -177,7 +211,7 @@ mod tests {
         Case {
             image: "a.png".into(),
             top: vec![],
-            outputs: vec![Output { name: "logits".into(), dims, dtype: "tensortype::fp32".into(), values }],
+            outputs: vec![Output { name: "logits".into(), dims, dtype: "tensortype::fp32".into(), values, text: vec![] }],
         }
     }
 
@@ -199,6 +233,26 @@ mod tests {
         assert!(compare(&inf, &inf.clone(), tol).0.is_empty());
         let (devs, _) = compare(&inf, &case(vec![2], vec![f64::INFINITY, 1e300]), tol);
         assert_eq!(devs[0].what, "output logits[1]");
+    }
+
+    #[test]
+    fn text_compares_exactly() {
+        let text = |t: &[&str]| Case {
+            image: "a.png".into(),
+            top: vec![],
+            outputs: vec![Output {
+                name: "text".into(),
+                dims: vec![t.len() as u32],
+                dtype: "BYTES".into(),
+                values: vec![],
+                text: t.iter().map(|s| s.to_string()).collect(),
+            }],
+        };
+        let g = text(&["one", "two"]);
+        assert!(compare(&g, &text(&["one", "two"]), Tolerance::default()).0.is_empty());
+        let (devs, _) = compare(&g, &text(&["one", "twO"]), Tolerance::default());
+        assert_eq!((devs[0].what.as_str(), devs[0].expected.as_str(), devs[0].actual.as_str()), ("output text[1]", "\"two\"", "\"twO\""));
+        assert_eq!(compare(&g, &text(&["one"]), Tolerance::default()).0[0].what, "output text shape");
     }
 
     #[test]

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::backends::BackendKind;
 use crate::golden::{compare, Case, Deviation, Golden, Label, Output, Tolerance};
 use crate::plugins::classifier::Classifier;
-use crate::registry::{GraphStore, ModelsDir};
+use crate::plugins::task::Task;
+use crate::registry::{GraphStore, ModelsDir, PluginsDir};
 use crate::runtime::Runtime;
 
 #[derive(Debug, Deserialize)]
@@ -26,7 +27,13 @@ pub struct Manifest {
 #[serde(deny_unknown_fields)]
 pub struct Suite {
     pub name: String,
+    /// The classification model (a classification suite).
+    #[serde(default)]
     pub model: String,
+    /// An installed task plugin of the plugins folder (a task suite: its outputs are the results,
+    /// with the parameters' defaults); instead of `model`.
+    #[serde(default)]
+    pub task: Option<String>,
     /// `image-classifier` (built in) or a path to a classifier component.
     #[serde(default = "default_plugin")]
     pub plugin: String,
@@ -75,6 +82,9 @@ impl Manifest {
         let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let m: Manifest = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
         for s in &m.suite {
+            if s.model.is_empty() == s.task.is_none() {
+                anyhow::bail!("{}: suite `{}`: give either `model` (classification) or `task` (a task plugin)", path.display(), s.name);
+            }
             if !s.golden.contains("{backend}") {
                 anyhow::bail!("{}: suite `{}`: golden must contain {{backend}}", path.display(), s.name);
             }
@@ -107,11 +117,61 @@ pub struct SuiteRun {
     pub cases: Vec<Case>,
 }
 
-/// What suites run on: the sandbox, the models and the graphs loaded so far.
+/// What suites run on: the sandbox, the models, the graphs loaded so far and the task plugins.
 pub struct Host<'a> {
     pub runtime: &'a Runtime,
     pub models: &'a ModelsDir,
     pub graphs: &'a GraphStore,
+    pub plugins: Option<&'a PluginsDir>,
+}
+
+/// What makes a suite's results: a classifier, or a task plugin.
+enum Runner {
+    Classify(Box<Classifier>, u32),
+    Task(Box<Task>),
+}
+
+impl Runner {
+    fn new(host: &Host, dir: &Path, suite: &Suite, backend: BackendKind) -> anyhow::Result<Self> {
+        if let Some(name) = &suite.task {
+            let plugins = host.plugins.ok_or_else(|| anyhow::anyhow!("suite `{}`: no plugins folder for task `{name}`", suite.name))?;
+            let info = plugins.plugin(name)?;
+            let plugin = crate::plugins::task::load_component(host.runtime, &info).map_err(anyhow::Error::msg)?;
+            let task = Task::new(host.runtime, &plugin, &info, host.models, host.graphs, backend)?;
+            return Ok(Runner::Task(Box::new(task)));
+        }
+        let wasm = if suite.plugin == "image-classifier" {
+            crate::plugins::IMAGE_CLASSIFIER.to_vec()
+        } else {
+            let p = dir.join(&suite.plugin);
+            crate::input::read_limited(&p, host.runtime.limits().component_bytes as u64, "component_bytes")
+                .map_err(|e| anyhow::anyhow!("suite `{}`: plugin {}: {e}", suite.name, p.display()))?
+        };
+        let plugin = host.runtime.load_plugin(&wasm)?;
+        let model = host.models.model(&suite.model)?;
+        Ok(Runner::Classify(Box::new(Classifier::new(host.runtime, &plugin, host.graphs, model, backend)?), suite.top_k))
+    }
+
+    /// One image's results, as a golden case.
+    fn case(&self, image: &str, bytes: &[u8]) -> Result<Case, String> {
+        match self {
+            Runner::Classify(classifier, top_k) => {
+                let mut inst = classifier.instantiate().map_err(|e| e.to_string())?;
+                let top = inst.classify(classifier, bytes, *top_k).map_err(|e| e.to_string())?;
+                let outputs = inst.infer(classifier, bytes).map_err(|e| e.to_string())?;
+                Ok(Case {
+                    image: image.to_string(),
+                    top: top.iter().map(Label::from).collect(),
+                    outputs: outputs.iter().map(Output::from_named).collect::<anyhow::Result<_>>().map_err(|e| e.to_string())?,
+                })
+            }
+            Runner::Task(task) => {
+                let input = task.signature().inputs.first().map(|i| i.name.clone()).unwrap_or_else(|| "image".into());
+                let outs = task.run(&[crate::plugins::task::Value::bytes(&input, bytes.to_vec())], vec![]).map_err(|e| e.to_string())?;
+                Ok(Case { image: image.to_string(), top: vec![], outputs: outs.iter().map(Output::from_value).collect() })
+            }
+        }
+    }
 }
 
 /// Run one suite on one backend and compare with its golden (if `golden` is given).
@@ -123,16 +183,7 @@ pub fn run_suite(
     golden: Option<&Golden>,
     mut progress: impl FnMut(),
 ) -> anyhow::Result<SuiteRun> {
-    let wasm = if suite.plugin == "image-classifier" {
-        crate::plugins::IMAGE_CLASSIFIER.to_vec()
-    } else {
-        let p = dir.join(&suite.plugin);
-        crate::input::read_limited(&p, host.runtime.limits().component_bytes as u64, "component_bytes")
-            .map_err(|e| anyhow::anyhow!("suite `{}`: plugin {}: {e}", suite.name, p.display()))?
-    };
-    let plugin = host.runtime.load_plugin(&wasm)?;
-    let model = host.models.model(&suite.model)?;
-    let classifier = Classifier::new(host.runtime, &plugin, host.graphs, model, backend)?;
+    let runner = Runner::new(host, dir, suite, backend)?;
     let truth = match &suite.labels {
         Some(l) => read_labels(&dir.join(l))?,
         None => BTreeMap::new(),
@@ -144,17 +195,8 @@ pub fn run_suite(
     let mut cases = Vec::new();
     for image in images {
         let t = Instant::now();
-        let outcome = (|| -> Result<Case, String> {
-            let bytes = crate::input::read_bounded(&dir.join(&image), host.runtime.limits().input_bytes)?;
-            let mut inst = classifier.instantiate().map_err(|e| e.to_string())?;
-            let top = inst.classify(&classifier, &bytes, suite.top_k).map_err(|e| e.to_string())?;
-            let outputs = inst.infer(&classifier, &bytes).map_err(|e| e.to_string())?;
-            Ok(Case {
-                image: image.clone(),
-                top: top.iter().map(Label::from).collect(),
-                outputs: outputs.iter().map(Output::from_named).collect::<anyhow::Result<_>>().map_err(|e| e.to_string())?,
-            })
-        })();
+        let outcome =
+            crate::input::read_bounded(&dir.join(&image), host.runtime.limits().input_bytes).and_then(|b| runner.case(&image, &b));
         let mut r = CaseResult {
             suite: suite.name.clone(),
             backend: backend.name().into(),

@@ -40,14 +40,50 @@ fn regress_passes_on_the_fixtures_for_every_backend() {
         assert_eq!(r.code, 0, "{b}: {}\n{}", r.stdout, r.stderr);
         let summary: serde_json::Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
         assert_eq!(summary["summary"]["failed"], 0);
-        assert_eq!(summary["summary"]["passed"].as_u64().unwrap() as usize, crate::util::fixture_labels().len() + 2 * photos);
+        let faces = std::fs::read_dir(crate::util::root().join("fixtures/faces"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png" || x == "jpg"))
+            .count();
+        assert_eq!(summary["summary"]["passed"].as_u64().unwrap() as usize, crate::util::fixture_labels().len() + 2 * photos + faces);
         let xml = std::fs::read_to_string(&junit).unwrap();
         assert!(xml.contains(&format!("<testsuite name=\"shapes.{b}\" tests=\"36\" skipped=\"0\" errors=\"0\" failures=\"0\"")), "{xml}");
         for model in ["efficientnet-lite0", "mobilenet-v2"] {
             let want = format!("<testsuite name=\"{model}.{b}\" tests=\"{photos}\" skipped=\"0\" errors=\"0\" failures=\"0\"");
             assert!(xml.contains(&want), "{xml}");
         }
+        let want = format!("<testsuite name=\"faces.{b}\" tests=\"{faces}\" skipped=\"0\" errors=\"0\" failures=\"0\"");
+        assert!(xml.contains(&want), "{xml}");
     }
+}
+
+#[test]
+fn a_task_suite_fails_on_a_moved_box_or_a_lost_face() {
+    if !crate::util::ensure_real_models() {
+        return;
+    }
+    let dir = tempdir();
+    copy_fixtures(dir.path());
+    let manifest = std::fs::read_to_string(crate::util::root().join("fixtures/regress.toml")).unwrap();
+    let faces = &manifest[manifest.find("[[suite]]\nname = \"faces\"").expect("a faces suite in regress.toml")..];
+    std::fs::write(dir.path().join("regress.toml"), faces).unwrap();
+    let golden = dir.path().join("golden/faces.tract.json");
+    let mut g: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&golden).unwrap()).unwrap();
+    // pair.jpg: move the first box's x-min by 0.01 px, and drop the second face's score row.
+    let pair = g["cases"].as_array().unwrap().iter().position(|c| c["image"] == "faces/pair.jpg").unwrap();
+    let x = g["cases"][pair]["outputs"][0]["values"][0].as_f64().unwrap();
+    g["cases"][pair]["outputs"][0]["values"][0] = serde_json::json!(x + 0.01);
+    let scores = g["cases"][pair]["outputs"].as_array_mut().unwrap().iter_mut().find(|o| o["name"] == "scores").unwrap();
+    scores["dims"] = serde_json::json!([1]);
+    scores["values"].as_array_mut().unwrap().pop();
+    std::fs::write(&golden, serde_json::to_string(&g).unwrap()).unwrap();
+    let r =
+        run(&["--plugins", crate::util::root().join("plugins").to_str().unwrap(), "regress", dir.path().to_str().unwrap(), "-b", "tract"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let fail: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(fail.len(), 2, "{}", r.stdout);
+    assert!(fail[0].contains("faces/pair.jpg on tract: output boxes[0]"), "{}", fail[0]);
+    assert!(fail[1].contains("faces/pair.jpg on tract: output scores shape"), "{}", fail[1]);
+    assert!(r.stdout.contains("4 passed, 1 failed"), "{}", r.stdout);
 }
 
 #[test]

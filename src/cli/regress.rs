@@ -63,7 +63,8 @@ pub fn run(cli: &Cli, args: &RegressArgs) -> Result<u8, Fatal> {
         .sum::<usize>()
         * backends.len();
     let bar = super::classify::progress_bar(total);
-    let host = crate::regress::Host { runtime: &runtime, models: &models, graphs: &graphs };
+    let plugins = cli.plugins_dir().ok();
+    let host = crate::regress::Host { runtime: &runtime, models: &models, graphs: &graphs, plugins: plugins.as_ref() };
     let mut runs: Vec<SuiteRun> = Vec::new();
     let mut setup_errors = 0;
     for suite in &manifest.suite {
@@ -87,7 +88,11 @@ pub fn run(cli: &Cli, args: &RegressArgs) -> Result<u8, Fatal> {
                 }
             };
             if args.bless {
-                let new = Golden { model: suite.model.clone(), backend: b.name().into(), top_k: suite.top_k, cases: run.cases.clone() };
+                let (model, top_k) = match &suite.task {
+                    Some(task) => (task.clone(), 0),
+                    None => (suite.model.clone(), suite.top_k),
+                };
+                let new = Golden { model, backend: b.name().into(), top_k, cases: run.cases.clone() };
                 new.save(&path)?;
                 let summary = bless_summary(golden.as_ref(), &new);
                 bar.suspend(|| eprintln!("nnhost: blessed {}: {summary}", path.display()));
