@@ -19,4 +19,5 @@ mod preprocess;
 mod registry;
 mod regress;
 mod serve;
+mod tflite;
 mod wit_vendoring;
