@@ -109,7 +109,7 @@ fn no_file(files: &ModelFiles, backend: BackendKind) -> String {
     }
     let mut why = format!("{backend} reads {} models, and this model has only {}", reads.join(" and "), has.join(" and "));
     if files.tflite.is_some() && files.onnx.is_none() {
-        why.push_str("; a model.onnx converted from the TFLite file, beside it, would do (or run it on openvino or tract)");
+        why.push_str("; a model.onnx converted from the TFLite file, beside it, would do (or run it on openvino, which reads TFLite)");
     }
     why
 }

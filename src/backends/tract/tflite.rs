@@ -85,7 +85,8 @@ pub struct Outline {
 impl Outline {
     /// Read a TFLite flatbuffer (verified: malformed bytes are an error, never a panic).
     pub fn read(bytes: &[u8]) -> Result<Self, String> {
-        if !fb::model_buffer_has_identifier(bytes) {
+        // flatbuffers' own identifier check asserts (panics) on fewer than 8 bytes.
+        if bytes.get(4..8) != Some(fb::MODEL_IDENTIFIER.as_bytes()) {
             return Err("not a TFLite model (no `TFL3` flatbuffer identifier)".into());
         }
         let model = fb::root_as_model(bytes).map_err(|e| format!("malformed TFLite flatbuffer: {e}"))?;
