@@ -20,4 +20,5 @@ mod registry;
 mod regress;
 mod serve;
 mod tasks;
+mod tflite;
 mod wit_vendoring;

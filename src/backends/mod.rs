@@ -14,7 +14,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use wasmtime_wasi_nn::backend::{BackendError, Id, NamedTensor};
-use wasmtime_wasi_nn::wit::TensorType;
+use wasmtime_wasi_nn::wit::{GraphEncoding, TensorType};
 use wasmtime_wasi_nn::Tensor;
 
 use crate::base::text::one_line;
@@ -23,11 +23,11 @@ use crate::base::text::one_line;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
-    /// tract: pure Rust, embedded, always available (the default).
+    /// tract: pure Rust, embedded, always available (the default); reads ONNX and TFLite.
     Tract,
-    /// ONNX Runtime, loaded at run time from the `onnxruntime` wheel.
+    /// ONNX Runtime, loaded at run time from the `onnxruntime` wheel; reads ONNX.
     Onnxruntime,
-    /// OpenVINO, loaded at run time from the `openvino` wheel; reads ONNX and IR.
+    /// OpenVINO, loaded at run time from the `openvino` wheel; reads ONNX, IR and TFLite.
     Openvino,
 }
 
@@ -128,6 +128,8 @@ pub struct Availability {
     pub source: Option<&'static str>,
     /// Why it is not available, with how to fix it.
     pub reason: Option<String>,
+    /// The wasi-nn graph encodings it reads (`onnx`, `openvino`, `tensorflowlite`).
+    pub encodings: Vec<String>,
 }
 
 impl Availability {
@@ -198,7 +200,15 @@ impl BackendKind {
 
     /// Load the engine's native library if it has one; the error says how to install it.
     pub fn availability(self, cfg: &BackendConfig) -> Availability {
-        let mut a = Availability { name: self.name(), available: false, version: None, library: None, source: None, reason: None };
+        let mut a = Availability {
+            name: self.name(),
+            available: false,
+            version: None,
+            library: None,
+            source: None,
+            reason: None,
+            encodings: self.encodings().iter().map(|e| e.to_string()).collect(),
+        };
         match self {
             BackendKind::Tract => {
                 a.available = true;
@@ -236,18 +246,28 @@ impl BackendKind {
         }
     }
 
-    /// Fresh wasmtime-wasi-nn backend objects for one store, one per graph encoding this engine
-    /// serves (the first serves ONNX).
-    pub fn instantiate(self, cfg: &BackendConfig) -> Vec<wasmtime_wasi_nn::Backend> {
-        use wasmtime_wasi_nn::wit::GraphEncoding;
+    /// The wasi-nn graph encodings this engine reads, ONNX first: `onnx` (every engine),
+    /// `openvino` (IR: `[xml, bin]`), `tensorflowlite` (one `.tflite` flatbuffer; tract reads the
+    /// models whose operators tract-tflite knows, see `tract::tflite`).
+    pub fn encodings(self) -> &'static [GraphEncoding] {
         match self {
-            BackendKind::Tract => vec![tract::TractBackend::new(cfg).into()],
-            BackendKind::Onnxruntime => vec![onnxruntime::OrtBackend::new(cfg).into()],
-            BackendKind::Openvino => vec![
-                openvino::OvBackend::new(GraphEncoding::Onnx, cfg).into(),
-                openvino::OvBackend::new(GraphEncoding::Openvino, cfg).into(),
-            ],
+            BackendKind::Tract => &[GraphEncoding::Onnx, GraphEncoding::Tensorflowlite],
+            BackendKind::Onnxruntime => &[GraphEncoding::Onnx],
+            BackendKind::Openvino => &[GraphEncoding::Onnx, GraphEncoding::Openvino, GraphEncoding::Tensorflowlite],
         }
+    }
+
+    /// Fresh wasmtime-wasi-nn backend objects for one store, one per graph encoding this engine
+    /// reads ([`BackendKind::encodings`], in that order: the first serves ONNX).
+    pub fn instantiate(self, cfg: &BackendConfig) -> Vec<wasmtime_wasi_nn::Backend> {
+        self.encodings()
+            .iter()
+            .map(|&e| match self {
+                BackendKind::Tract => tract::TractBackend::for_encoding(e, cfg).into(),
+                BackendKind::Onnxruntime => onnxruntime::OrtBackend::new(cfg).into(),
+                BackendKind::Openvino => openvino::OvBackend::new(e, cfg).into(),
+            })
+            .collect()
     }
 }
 

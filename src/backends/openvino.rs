@@ -1,8 +1,10 @@
 //! OpenVINO backend, through the `openvino` crate with the library loaded at run time from the
 //! `openvino` PyPI wheel (see `native.rs`).
 //!
-//! Reads ONNX directly (OpenVINO's ONNX frontend) and OpenVINO IR (`model.xml` + `model.bin`).
-//! Unlike wasmtime-wasi-nn's built-in OpenVINO backend, models are compiled with an explicit
+//! Reads ONNX directly (OpenVINO's ONNX frontend), OpenVINO IR (`model.xml` + `model.bin`) and
+//! TFLite (its TFLite frontend). OpenVINO reads TFLite only from a file: from a memory buffer
+//! `read_model` answers "Unable to read the model" (2026.4), so TFLite bytes a guest loads go
+//! through a temporary `.tflite` file. Unlike wasmtime-wasi-nn's built-in OpenVINO backend, models are compiled with an explicit
 //! inference precision (f32 by default: OpenVINO otherwise picks bf16 on CPUs that have it, which
 //! moves results by about 1e-3), and outputs keep the model's own names.
 
@@ -71,7 +73,8 @@ impl Precision {
     }
 }
 
-/// Loads ONNX (encoding `onnx`) or IR (encoding `openvino`: `[xml, bin]`) models.
+/// Loads ONNX (encoding `onnx`), IR (encoding `openvino`: `[xml, bin]`) or TFLite (encoding
+/// `tensorflowlite`) models.
 pub struct OvBackend {
     encoding: GraphEncoding,
     precision: Precision,
@@ -104,20 +107,16 @@ impl BackendInner for OvBackend {
 
     fn load(&mut self, builders: &[&[u8]], _target: ExecutionTarget) -> Result<Graph, BackendError> {
         init(None).map_err(invalid)?;
-        let graph = match self.encoding {
-            GraphEncoding::Openvino => {
-                if builders.len() != 2 {
-                    return Err(BackendError::InvalidNumberOfBuilders(2, builders.len()));
-                }
-                OvGraph::load(builders[0], Some(builders[1]), self.precision, self.streams, self.limits)?
-            }
-            _ => {
-                if builders.len() != 1 {
-                    return Err(BackendError::InvalidNumberOfBuilders(1, builders.len()));
-                }
-                OvGraph::load(builders[0], None, self.precision, self.streams, self.limits)?
-            }
+        let want = if self.encoding == GraphEncoding::Openvino { 2 } else { 1 };
+        if builders.len() != want {
+            return Err(BackendError::InvalidNumberOfBuilders(want, builders.len()));
+        }
+        let model = match self.encoding {
+            GraphEncoding::Openvino => Model::Ir { xml: builders[0], bin: builders[1] },
+            GraphEncoding::Tensorflowlite => Model::Tflite(builders[0]),
+            _ => Model::Onnx(builders[0]),
         };
+        let graph = OvGraph::load(model, self.precision, self.streams, self.limits)?;
         Ok(Graph::from(Box::new(graph) as Box<dyn BackendGraph>))
     }
 
@@ -136,6 +135,10 @@ impl BackendFromDir for OvBackend {
             GraphEncoding::Openvino => {
                 let (xml, bin) = (read("model.xml")?, read("model.bin")?);
                 self.load(&[&xml, &bin], target)
+            }
+            GraphEncoding::Tensorflowlite => {
+                let tflite = read("model.tflite")?;
+                self.load(&[&tflite], target)
             }
             _ => {
                 let onnx = read("model.onnx")?;
@@ -176,18 +179,38 @@ fn ov_err(what: &str) -> impl Fn(openvino::InferenceError) -> BackendError + '_ 
     move |e| invalid(format!("OpenVINO {what}: {e}"))
 }
 
+/// A model's bytes, in one of the formats OpenVINO reads.
+#[derive(Clone, Copy, Debug)]
+pub enum Model<'a> {
+    Onnx(&'a [u8]),
+    /// OpenVINO IR: the XML and its weights.
+    Ir {
+        xml: &'a [u8],
+        bin: &'a [u8],
+    },
+    /// A TFLite flatbuffer.
+    Tflite(&'a [u8]),
+}
+
+/// Read a TFLite model: OpenVINO's TFLite frontend reads only files, so the bytes go through a
+/// temporary `.tflite` file, removed once read.
+fn read_tflite(core: &mut Core, bytes: &[u8]) -> Result<openvino::Model, BackendError> {
+    use std::io::Write;
+    let cannot = |e: std::io::Error| invalid(format!("cannot write the TFLite model to a temporary file for OpenVINO: {e}"));
+    let mut file = tempfile::Builder::new().prefix("nnhost-").suffix(".tflite").tempfile().map_err(cannot)?;
+    file.write_all(bytes).and_then(|()| file.flush()).map_err(cannot)?;
+    let path = file.path().to_str().ok_or_else(|| invalid(format!("temporary file {} is not UTF-8", file.path().display())))?;
+    core.read_model_from_file(path, "").map_err(ov_err("cannot read the TFLite model"))
+}
+
 impl OvGraph {
-    /// `model` is ONNX bytes, or IR XML with `weights`.
-    pub fn load(
-        model: &[u8],
-        weights: Option<&[u8]>,
-        precision: Precision,
-        streams: Streams,
-        limits: TensorLimits,
-    ) -> Result<Self, BackendError> {
-        // An ONNX model (no weights file) is parsed once, for the known-wrong check and to find the
-        // inputs OpenVINO's reader drops.
-        let mut proto = if weights.is_none() { onnx::parse_onnx(model).ok() } else { None };
+    pub fn load(model: Model<'_>, precision: Precision, streams: Streams, limits: TensorLimits) -> Result<Self, BackendError> {
+        // An ONNX model is parsed once, for the known-wrong check and to find the inputs OpenVINO's
+        // reader drops. The known-wrong rules are ONNX rules: IR and TFLite models have none.
+        let mut proto = match model {
+            Model::Onnx(bytes) => onnx::parse_onnx(bytes).ok(),
+            _ => None,
+        };
         // Where nnhost rewrites what OpenVINO computes differently, OpenVINO reads the rewritten model.
         let (guards, rewritten) = match proto.as_mut() {
             Some(p) => {
@@ -196,18 +219,20 @@ impl OvGraph {
             }
             None => Default::default(),
         };
-        let model = rewritten.as_deref().unwrap_or(model);
         let mut core = Core::new().map_err(|e| invalid(format!("OpenVINO cannot start: {e}")))?;
-        let weights_tensor = match weights {
-            Some(w) => {
-                let shape = Shape::new(&[w.len() as i64]).map_err(ov_err("cannot hold the weights"))?;
-                let mut t = Tensor::new(ElementType::U8, &shape).map_err(ov_err("cannot hold the weights"))?;
-                t.get_raw_data_mut().map_err(ov_err("cannot hold the weights"))?.copy_from_slice(w);
-                Some(t)
+        let model = match model {
+            Model::Onnx(bytes) => {
+                let bytes = rewritten.as_deref().unwrap_or(bytes);
+                core.read_model_from_buffer(bytes, None).map_err(ov_err("cannot read the model"))?
             }
-            None => None,
+            Model::Ir { xml, bin } => {
+                let shape = Shape::new(&[bin.len() as i64]).map_err(ov_err("cannot hold the weights"))?;
+                let mut weights = Tensor::new(ElementType::U8, &shape).map_err(ov_err("cannot hold the weights"))?;
+                weights.get_raw_data_mut().map_err(ov_err("cannot hold the weights"))?.copy_from_slice(bin);
+                core.read_model_from_buffer(xml, Some(&weights)).map_err(ov_err("cannot read the model"))?
+            }
+            Model::Tflite(bytes) => read_tflite(&mut core, bytes)?,
         };
-        let model = core.read_model_from_buffer(model, weights_tensor.as_ref()).map_err(ov_err("cannot read the model"))?;
         core.set_property(&DeviceType::CPU, &RwPropertyKey::HintInferencePrecision, precision.hint())
             .map_err(ov_err("rejected the precision hint"))?;
         // One stream per image in flight, each with its share of the cores; by default OpenVINO

@@ -55,11 +55,12 @@ pub fn backends(cli: &Cli, args: &BackendsArgs) -> Result<u8, Fatal> {
             out(&serde_json::to_string(&a).expect("serializable"));
         } else if a.available {
             out(&format!(
-                "{:<12} available      {:<10} {} ({})",
+                "{:<12} available      {:<10} {} ({}); reads {}",
                 a.name,
                 a.version.as_deref().unwrap_or("?"),
                 a.library.as_deref().unwrap_or(""),
-                a.source.unwrap_or("")
+                a.source.unwrap_or(""),
+                a.encodings.join(", ")
             ));
         } else {
             out(&format!("{:<12} not available  {}", a.name, a.reason.as_deref().unwrap_or("")));

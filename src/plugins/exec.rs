@@ -33,12 +33,13 @@ pub fn graph_files(name: &str, path: &Path) -> Result<ModelFiles, String> {
             name: name.into(),
             onnx: onnx.is_file().then_some(onnx),
             openvino_ir: (xml.is_file() && bin.is_file()).then_some((xml, bin)),
+            tflite: None,
         }
     } else if path.extension().is_some_and(|e| e == "xml") {
         let bin = path.with_extension("bin");
-        ModelFiles { name: name.into(), onnx: None, openvino_ir: bin.is_file().then(|| (path.to_path_buf(), bin)) }
+        ModelFiles { name: name.into(), onnx: None, openvino_ir: bin.is_file().then(|| (path.to_path_buf(), bin)), tflite: None }
     } else if path.is_file() {
-        ModelFiles { name: name.into(), onnx: Some(path.to_path_buf()), openvino_ir: None }
+        ModelFiles { name: name.into(), onnx: Some(path.to_path_buf()), openvino_ir: None, tflite: None }
     } else {
         return Err(format!("model `{name}`: {} does not exist", path.display()));
     };

@@ -26,7 +26,8 @@ pub struct ModelInfo {
     pub resize: pre::Resize,
 }
 
-/// The files of a model, however it was named: a registry model, a model folder or an ONNX file.
+/// The files of a model, however it was named: a registry model, a model folder or a model file.
+/// A folder may hold the model in several formats; `registry::load_files` picks one per backend.
 #[derive(Debug, Clone)]
 pub struct ModelFiles {
     /// The name plugins load it by.
@@ -34,6 +35,8 @@ pub struct ModelFiles {
     pub onnx: Option<PathBuf>,
     /// (xml, bin) OpenVINO IR.
     pub openvino_ir: Option<(PathBuf, PathBuf)>,
+    /// A TFLite flatbuffer (`model.tflite`).
+    pub tflite: Option<PathBuf>,
 }
 
 /// The models folder.
@@ -123,26 +126,33 @@ impl ModelsDir {
         Ok(info)
     }
 
-    /// Resolve `--model` for tools that need no manifest: an `.onnx` file, a folder holding
-    /// `model.onnx` and/or `model.xml` + `model.bin`, or the name of a folder in the models folder.
+    /// Resolve `--model` for tools that need no manifest: an `.onnx` or `.tflite` file, a folder
+    /// holding `model.onnx`, `model.xml` + `model.bin` and/or `model.tflite`, or the name of a folder
+    /// in the models folder.
     pub fn resolve_files(&self, arg: &str) -> Result<ModelFiles, RegistryError> {
         let p = Path::new(arg);
         let from_folder = |dir: &Path, name: String| {
             let onnx = dir.join("model.onnx");
             let (xml, bin) = (dir.join("model.xml"), dir.join("model.bin"));
+            let tflite = dir.join("model.tflite");
             let files = ModelFiles {
                 name: name.clone(),
                 onnx: onnx.is_file().then_some(onnx.clone()),
                 openvino_ir: (xml.is_file() && bin.is_file()).then_some((xml, bin)),
+                tflite: tflite.is_file().then_some(tflite),
             };
-            if files.onnx.is_none() && files.openvino_ir.is_none() {
-                return Err(RegistryError::MissingFile { name, what: "model file (model.onnx or model.xml + model.bin)", path: onnx });
+            if files.onnx.is_none() && files.openvino_ir.is_none() && files.tflite.is_none() {
+                return Err(RegistryError::MissingFile {
+                    name,
+                    what: "model file (model.onnx, model.xml + model.bin, or model.tflite)",
+                    path: onnx,
+                });
             }
             Ok(files)
         };
         if p.is_file() {
             let stem = p.file_stem().and_then(|s| s.to_str()).map(sanitize_name).unwrap_or_else(|| "model".into());
-            return Ok(ModelFiles { name: stem, onnx: Some(p.to_path_buf()), openvino_ir: None });
+            return Ok(ModelFiles::single(stem, p));
         }
         if p.is_dir() && (arg.contains('/') || arg.starts_with('.')) {
             let name = p.file_name().and_then(|s| s.to_str()).map(sanitize_name).unwrap_or_else(|| "model".into());
@@ -179,7 +189,17 @@ impl ModelInfo {
     }
 
     pub fn files(&self) -> ModelFiles {
-        ModelFiles { name: self.name.clone(), onnx: Some(self.model_file.clone()), openvino_ir: self.openvino_ir.clone() }
+        ModelFiles { openvino_ir: self.openvino_ir.clone(), ..ModelFiles::single(self.name.clone(), &self.model_file) }
+    }
+}
+
+impl ModelFiles {
+    /// One model file, named `name`: TFLite when it ends in `.tflite`, else ONNX.
+    pub fn single(name: String, file: &Path) -> Self {
+        let tflite = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("tflite"));
+        let file = Some(file.to_path_buf());
+        let (onnx, tflite) = if tflite { (None, file) } else { (file, None) };
+        ModelFiles { name, onnx, openvino_ir: None, tflite }
     }
 }
 

@@ -1,12 +1,14 @@
-//! The embedded default backend: tract (pure Rust ONNX inference, no native library).
+//! The embedded default backend: tract (pure Rust ONNX and TFLite inference, no native library).
 //!
 //! A graph is an optimized, runnable tract plan shared behind an `Arc`; every `compute` spawns a
 //! fresh tract state from it. That keeps the execution context `Send + Sync` (tract's
 //! `SimpleState` is not `Sync`) without any `unsafe`, at the cost of one small allocation per run.
 //! Tensors are converted from wasi-nn bytes with safe little-endian decoding, checked against the
-//! model's declared input types and shapes first.
+//! model's declared input types and shapes first. TFLite models (`tflite.rs`) become the same kind
+//! of graph.
 
 pub mod kernels;
+pub mod tflite;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,16 +27,23 @@ use crate::base::text::capped;
 #[error("deadline of {0} ms exceeded")]
 struct DeadlineHit(u64);
 
-/// Loads ONNX models into tract. Holds only settings: one per store is free.
-#[derive(Default)]
+/// Loads ONNX (encoding `onnx`) or TFLite (encoding `tensorflowlite`) models into tract. Holds
+/// only settings: one per store is free.
 pub struct TractBackend {
+    encoding: GraphEncoding,
     limits: TensorLimits,
     threads: usize,
 }
 
 impl TractBackend {
+    /// The ONNX loader.
     pub fn new(cfg: &BackendConfig) -> Self {
-        Self { limits: cfg.tensor_limits, threads: cfg.threads.unwrap_or(1) }
+        Self::for_encoding(GraphEncoding::Onnx, cfg)
+    }
+
+    /// The loader for `encoding`: `tensorflowlite` reads TFLite, anything else ONNX.
+    pub fn for_encoding(encoding: GraphEncoding, cfg: &BackendConfig) -> Self {
+        Self { encoding, limits: cfg.tensor_limits, threads: cfg.threads.unwrap_or(1) }
     }
 }
 
@@ -58,14 +67,17 @@ fn executor(threads: usize) -> tract_linalg::multithread::Executor {
 
 impl BackendInner for TractBackend {
     fn encoding(&self) -> GraphEncoding {
-        GraphEncoding::Onnx
+        self.encoding
     }
 
     fn load(&mut self, builders: &[&[u8]], _target: ExecutionTarget) -> Result<Graph, BackendError> {
         if builders.len() != 1 {
             return Err(BackendError::InvalidNumberOfBuilders(1, builders.len()));
         }
-        let mut graph = TractGraph::from_onnx_bytes(builders[0], self.limits)?;
+        let mut graph = match self.encoding {
+            GraphEncoding::Tensorflowlite => TractGraph::from_tflite_bytes(builders[0], self.limits)?,
+            _ => TractGraph::from_onnx_bytes(builders[0], self.limits)?,
+        };
         graph.set_threads(self.threads);
         Ok(Graph::from(Box::new(graph) as Box<dyn BackendGraph>))
     }
@@ -77,7 +89,8 @@ impl BackendInner for TractBackend {
 
 impl BackendFromDir for TractBackend {
     fn load_from_dir(&mut self, dir: &Path, target: ExecutionTarget) -> Result<Graph, BackendError> {
-        let path = dir.join("model.onnx");
+        let file = if self.encoding == GraphEncoding::Tensorflowlite { "model.tflite" } else { "model.onnx" };
+        let path = dir.join(file);
         let bytes = std::fs::read(&path).map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?;
         self.load(&[&bytes], target)
     }
@@ -140,7 +153,44 @@ impl TractGraph {
             .iter()
             .map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone()))
             .collect();
-        let typed = model.into_optimized()?;
+        Self::from_typed(model.into_optimized()?, input_names, output_names, limits, guards)
+    }
+
+    /// Load a TFLite model: its operators are checked against what tract-tflite translates first
+    /// (an unknown one is refused by name), and a panic inside tract is caught. Inputs and outputs
+    /// keep the model's tensor names. The known-wrong rules are ONNX rules: a TFLite model has none.
+    pub fn from_tflite_bytes(bytes: &[u8], limits: TensorLimits) -> Result<Self, BackendError> {
+        let outline = tflite::Outline::read(bytes).map_err(|e| invalid(format!("tract cannot load the TFLite model: {e}")))?;
+        let missing = outline.unsupported();
+        if !missing.is_empty() {
+            return Err(invalid(format!("tract cannot load the TFLite model: {}", tflite::refusal(&missing))));
+        }
+        let build = || -> TractResult<Self> {
+            let model = tract_tflite::tflite().model_for_read(&mut &bytes[..])?;
+            if model.inputs.len() != outline.inputs.len() || model.outputs.len() != outline.outputs.len() {
+                return Err(TractError::msg(format!(
+                    "tract-tflite made {} inputs and {} outputs of the model's {} and {}",
+                    model.inputs.len(),
+                    model.outputs.len(),
+                    outline.inputs.len(),
+                    outline.outputs.len()
+                )));
+            }
+            Self::from_typed(model.into_optimized()?, outline.inputs.clone(), outline.outputs.clone(), limits, Default::default())
+        };
+        match crate::catch_quietly(build) {
+            Ok(r) => r.map_err(|e| invalid(format!("tract cannot load the TFLite model: {}", capped(format!("{e:#}"), 400)))),
+            Err(_) => Err(invalid("tract cannot load the TFLite model: the model bytes made tract panic")),
+        }
+    }
+
+    fn from_typed(
+        typed: TypedModel,
+        input_names: Vec<String>,
+        output_names: Vec<String>,
+        limits: TensorLimits,
+        guards: super::known_wrong::Guards,
+    ) -> TractResult<Self> {
         let io = |facts: Vec<TypedFact>, names: Vec<String>| -> Vec<IoInfo> {
             facts
                 .into_iter()
