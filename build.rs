@@ -14,12 +14,22 @@ use build_support::TARGET;
 /// The plugins embedded in the binary; build.rs exports `NNHOST_GUEST_<NAME>` (the component's
 /// path) for each. The guests only the tests use (`hostile`, `nn-command`, guests/witx) are built by
 /// the dev-only crate tests/test-guests, so `cargo build` and `cargo run` never build them.
-const GUESTS: &[&str] = &["image-classifier", "tensor-runner", "face-detector"];
+const GUESTS: &[&str] = &["image-classifier", "tensor-runner", "face-detector", "ocr"];
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     // The embedded plugins, what they share, the guests' workspace and compiler flags, and the WIT.
-    let watched = ["image-classifier", "tensor-runner", "face-detector", "preprocess", "Cargo.toml", "Cargo.lock", ".cargo/config.toml", "build_support.rs"];
+    let watched = [
+        "image-classifier",
+        "tensor-runner",
+        "face-detector",
+        "ocr",
+        "preprocess",
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo/config.toml",
+        "build_support.rs",
+    ];
     build_support::watch(&watched);
     build_support::watch(&["../wit"]);
     // The host's own target triple, for tests that ask cargo about this platform's packages.

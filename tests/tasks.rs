@@ -74,6 +74,30 @@ fn faces_agree_with_mediapipe_on_every_backend() {
     }
 }
 
+/// OCR (plugins/ocr, PP-OCRv4 det + cls + rec) reads what rapidocr-onnxruntime reads
+/// (fixtures/text/reference.json, models/scripts/ocr_reference.py): at least 95% of lines the same
+/// text (exact string), every line's quadrilateral IoU >= 0.8 (polygon IoU, shapely), the same
+/// number of lines; on every backend (models/scripts/ocr_agreement.py prints the numbers).
+#[test]
+fn ocr_reads_what_rapidocr_reads_on_every_backend() {
+    if !ensure_real_models() {
+        return;
+    }
+    let list: Vec<&str> = backends().iter().map(|b| b.name()).collect();
+    // The deadline is raised: the tests share two cores, and OCR makes several calls per image.
+    let Some(out) = crate::util::python_check(
+        "models/scripts/ocr_agreement.py",
+        "shapely",
+        &["--backends", &list.join(","), "--deadline-ms", "120000"],
+    ) else {
+        return;
+    };
+    for b in list {
+        let line = out.lines().find(|l| l.starts_with(b)).unwrap_or_else(|| panic!("no line for {b}: {out}"));
+        assert!(line.ends_with(" ok"), "{line}");
+    }
+}
+
 #[test]
 fn task_requests_are_checked_against_the_signature() {
     if !ensure_real_models() {

@@ -36,11 +36,14 @@ def main() -> None:
     ap.add_argument("--backends", default="tract,onnxruntime,openvino")
     ap.add_argument("--reference", type=Path, default=ROOT / "fixtures/text/reference.json")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every line that differs")
+    ap.add_argument("--deadline-ms", type=int, help="nnhost's per-call deadline (for loaded test machines)")
     args = ap.parse_args()
     ref = {r["image"]: r["lines"] for r in json.loads(args.reference.read_text(encoding="utf-8"))["results"]}
     failed = False
     for backend in args.backends.split(","):
         cmd = [args.nnhost, "task", args.plugin, *ref.keys(), "--json", "-b", backend]
+        if args.deadline_ms:
+            cmd += ["--deadline-ms", str(args.deadline_ms)]
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"{backend}: nnhost failed ({proc.returncode}): {proc.stderr.strip()}")

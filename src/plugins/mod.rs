@@ -25,10 +25,11 @@ pub const TENSOR_RUNNER: &[u8] = include_bytes!(env!("NNHOST_GUEST_TENSOR_RUNNER
 
 /// The task plugins built into nnhost (from `guests/<name>`, embedded by build.rs), by the name a
 /// `plugin.toml` gives as `component = "builtin:<name>"`.
-const TASKS: &[(&str, &[u8])] = &[("face-detector", include_bytes!(env!("NNHOST_GUEST_FACE_DETECTOR")))];
+const TASKS: &[(&str, &[u8])] =
+    &[("face-detector", include_bytes!(env!("NNHOST_GUEST_FACE_DETECTOR"))), ("ocr", include_bytes!(env!("NNHOST_GUEST_OCR")))];
 
 /// Names of the built-in task plugins.
-pub const BUILT_IN_TASKS: &[&str] = &["face-detector"];
+pub const BUILT_IN_TASKS: &[&str] = &["face-detector", "ocr"];
 
 /// A built-in task plugin's component.
 pub fn built_in_task(name: &str) -> Option<&'static [u8]> {
