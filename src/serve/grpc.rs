@@ -74,7 +74,13 @@ fn grpc_parameters(p: &HashMap<String, InferParameter>) -> Result<Vec<(String, P
             Some(ParameterChoice::BoolParam(b)) => Param::Bool(*b),
             Some(ParameterChoice::Int64Param(i)) => Param::Int(*i),
             Some(ParameterChoice::StringParam(s)) => Param::String(s.clone()),
-            None => continue,
+            // A double or uint64 (newer protocol versions) arrives as a field this one does not
+            // know: refused, never silently dropped.
+            None => {
+                return Err(ServeError::bad(format!(
+                    "parameter `{k}`: a type this server's protocol does not carry (bool, int64, string); send a number as a string"
+                )))
+            }
         };
         out.push((k.clone(), value));
     }

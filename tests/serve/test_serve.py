@@ -69,6 +69,8 @@ except ImportError:  # script mode (and --attach-*) needs no pytest
 ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = ROOT / "fixtures" / "photos"
 SHAPE_IMAGES = ROOT / "fixtures" / "images"
+FACES = ROOT / "fixtures" / "faces"
+TEXT = ROOT / "fixtures" / "text"
 READY_TIMEOUT = 120.0
 REQUEST_TIMEOUT = 300.0  # seconds; a loaded CI machine is slow, not wrong
 EXIT_TIMEOUT = 30.0
@@ -594,7 +596,8 @@ class Suite:
 
     def groups(self) -> list[Group]:
         a = self.args
-        gs = [Group("main", ["--max-concurrency", "2", "--queue", "64"],
+        # (OCR makes several inference calls per image: the per-call deadline is raised for a loaded machine.)
+        gs = [Group("main", ["--max-concurrency", "2", "--queue", "64", "--deadline-ms", "120000"],
                     "server starts: listening then ready event, every model listed", self.ready_event,
                     lambda srv: self.main_checks(srv, attached=False)),
               Group("limits", ["--max-concurrency", "1", "--queue", "1", "--header-timeout", "2"],
@@ -743,6 +746,95 @@ class Suite:
                        "shapes-classify", shapes, 6, top_k=100)
         self.check("classify efficientnet-lite0-classify batch of 3 (grpc)", self.classify, srv, "grpc",
                    "efficientnet-lite0-classify", photos, 5, top_k=5)
+
+    # ----- task plugins (plugins/): served with the signature they declare
+
+    def task_ref(self, plugin: str, image: Path, params: dict) -> list[dict]:
+        """What `nnhost task` gives for one image on this backend: its result rows."""
+        cmd = [self.args.nnhost, "task", plugin, str(image), "--json", "-b", self.backend, "--deadline-ms", "120000"]
+        for k, v in params.items():
+            cmd += ["-p", f"{k}={v}"]
+        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=600, env=os.environ.copy())
+        need(p.returncode == 0, f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr.decode(errors='replace')[-400:]}")
+        return json.loads(p.stdout.decode().splitlines()[0])["results"]
+
+    def task_metadata(self, srv, proto, plugin):
+        p = subprocess.run([self.args.nnhost, "plugins", "--json"], cwd=ROOT, capture_output=True, timeout=300)
+        sig = next(json.loads(ln) for ln in p.stdout.decode().splitlines() if json.loads(ln)["name"] == plugin)["signature"]
+        md = hclient(srv).get_model_metadata(plugin) if proto == "http" else \
+            gclient(srv).get_model_metadata(plugin, as_json=True)
+
+        def norm(ts):
+            return [{"name": t.get("name"), "datatype": t.get("datatype"), "shape": [int(d) for d in t.get("shape", [])]}
+                    for t in ts or []]
+
+        for key in ("inputs", "outputs"):
+            want = [{"name": t["name"], "datatype": t["datatype"], "shape": t["shape"]} for t in sig[key]]
+            need(norm(md.get(key)) == want, f"{key}: {norm(md.get(key))}, want {want}")
+        return f"{[t['name'] for t in sig['outputs']]}"
+
+    def task_infer(self, srv, proto, plugin, image: Path, params: dict):
+        want = self.task_ref(plugin, image, params)
+        data = np.array([image.read_bytes()], dtype=np.object_)
+        if proto == "http":
+            i = httpclient.InferInput("image", [1], "BYTES")
+            i.set_data_from_numpy(data, binary_data=True)
+            r = hclient(srv).infer(plugin, [i], parameters=params or None)
+        else:
+            i = grpcclient.InferInput("image", [1], "BYTES")
+            i.set_data_from_numpy(data)
+            # This protocol version's gRPC parameters are bool, int64 or string: numbers go as text.
+            gparams = {k: (str(v) if isinstance(v, float) else v) for k, v in params.items()}
+            r = gclient(srv).infer(plugin, [i], parameters=gparams or None, client_timeout=REQUEST_TIMEOUT)
+        got = {o["name"]: r.as_numpy(o["name"]) for o in r.get_response(as_json=True)["outputs"]} if proto == "grpc" else \
+            {o["name"]: r.as_numpy(o["name"]) for o in r.get_response()["outputs"]}
+        n = len(want)
+        for name, key in (("boxes", "box"), ("quads", "quad"), ("keypoints", "keypoints"), ("scores", "score")):
+            if name in got:
+                need(got[name].shape[0] == n, f"{name}: {got[name].shape[0]} rows, `nnhost task` has {n}")
+                ref = np.array([w[key] for w in want], np.float32).reshape(got[name].shape)
+                need(np.array_equal(got[name], ref), f"{name}: {got[name].tolist()}, want {ref.tolist()}")
+        if "text" in got:
+            text = [t.decode() if isinstance(t, bytes) else t for t in got["text"].tolist()]
+            need(text == [w["text"] for w in want], f"text {text}, want {[w['text'] for w in want]}")
+        return f"{n} results"
+
+    def task_checks(self, srv):
+        plugins = ["face-detection", "ocr"]
+        for proto in ("http", "grpc"):
+            for plugin in plugins:
+                self.check(f"model metadata {plugin} = its declared signature ({proto})", self.task_metadata, srv, proto, plugin)
+            self.check(f"task face-detection pair.jpg = nnhost task ({proto})", self.task_infer, srv, proto,
+                       "face-detection", FACES / "pair.jpg", {})
+            self.check(f"task face-detection parameter min_score 0.9 = nnhost task -p ({proto})", self.task_infer, srv,
+                       proto, "face-detection", FACES / "pair.jpg", {"min_score": 0.9})
+        self.check("task ocr render_sign.png = nnhost task (grpc)", self.task_infer, srv, "grpc", "ocr",
+                   TEXT / "render_sign.png", {})
+        P = "/v2/models/face-detection/infer"
+
+        def body(params=None, data="not an image", datatype="BYTES"):
+            req = {"inputs": [{"name": "image", "datatype": datatype, "shape": [1], "data": [data]}]}
+            if params:
+                req["parameters"] = params
+            return json.dumps(req).encode()
+
+        for what, fn in [
+            ("task: unknown parameter -> 400", lambda: expect_http_error(srv, 400, "POST", P, body({"bogus": 1}), JSONCT)),
+            ("task: parameter of the wrong type -> 400", lambda: expect_http_error(
+                srv, 400, "POST", P, body({"min_score": "high"}), JSONCT)),
+            ("task: not an image -> 400", lambda: expect_http_error(srv, 400, "POST", P, body(), JSONCT)),
+            ("task: an input it does not declare -> 400", lambda: expect_http_error(
+                srv, 400, "POST", P, json.dumps({"inputs": [{"name": "x", "datatype": "BYTES", "shape": [1], "data": ["a"]}]}).encode(),
+                JSONCT)),
+            ("task: a double parameter over gRPC is refused, not dropped -> INVALID_ARGUMENT", lambda: self.grpc_double_param(srv)),
+        ]:
+            self.check(f"bad request: {what}", self.bad, srv, what, fn)
+
+    def grpc_double_param(self, srv):
+        i = grpcclient.InferInput("image", [1], "BYTES")
+        i.set_data_from_numpy(np.array([(FACES / "pair.jpg").read_bytes()], dtype=np.object_))
+        return expect_grpc_error("INVALID_ARGUMENT", gclient(srv).infer, "face-detection", [i],
+                                 parameters={"min_score": 0.9}, client_timeout=REQUEST_TIMEOUT)
 
     # ----- concurrent load
 
@@ -1178,7 +1270,7 @@ class Suite:
         models = ev.get("models")
         need(isinstance(models, list), f"ready event without a models list: {ev}")
         registry = registry_models(self.args.nnhost)
-        want = sorted([m for m in registry] + [f"{m}-classify" for m in registry])
+        want = sorted([m for m in registry] + [f"{m}-classify" for m in registry] + installed_plugins(self.args.nnhost))
         need(sorted(models) == want, f"ready event models {sorted(models)}, want {want}")
         self.models = models
         need(srv.events[0].get("event") == "listening", f"first event is not listening: {srv.events[0]}")
@@ -1199,6 +1291,7 @@ class Suite:
                 self.check(f"raw infer {m} = nnhost run ({proto})", self.raw_infer, srv, proto, m)
         if not attached:
             self.classify_checks(srv)
+            self.task_checks(srv)
             self.check("concurrent load: 300 requests, 32 threads, mixed http/grpc raw/classify", self.load, srv)
         self.bad_checks(srv) if not attached else self.bad_checks_attached(srv)
         if not attached:
@@ -1293,6 +1386,14 @@ def response_body(resp: bytes) -> bytes:
         out += rest[:size]
         rest = rest[size + 2:]
     return out
+
+
+def installed_plugins(nnhost: str) -> list[str]:
+    """The task plugins of ./plugins, which `nnhost serve` serves under their names."""
+    p = subprocess.run([nnhost, "plugins", "--json"], cwd=ROOT, capture_output=True, timeout=300, env=os.environ.copy())
+    if p.returncode != 0:
+        raise CheckFailed(f"`nnhost plugins --json` exited {p.returncode}: {p.stderr.decode(errors='replace')[-300:]}")
+    return [json.loads(ln)["name"] for ln in p.stdout.decode().splitlines() if ln.strip()]
 
 
 def registry_models(nnhost: str) -> list[str]:
