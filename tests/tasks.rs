@@ -178,12 +178,44 @@ fn a_plugin_that_asks_for_a_model_its_manifest_does_not_allow_is_refused() {
     let r = run(&["--plugins", dir.path().to_str().unwrap(), "task", "missing", "fixtures/faces/pair.jpg"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("unknown plugin `missing`") && r.stderr.contains("(available: greedy)"), "{}", r.stderr);
-    // A classifier is not a task plugin.
-    std::fs::write(p.join("plugin.toml"), "component = \"c.wasm\"\n").unwrap();
+    // A classifier plugin runs as a task only for a model its [config] names.
+    std::fs::write(p.join("plugin.toml"), "component = \"c.wasm\"\nmodels = [\"mobilenet-v2\"]\n").unwrap();
     std::fs::copy(root().join("fixtures/plugins/image-classifier-0.1.0.wasm"), p.join("c.wasm")).unwrap();
     let r = run(&["--plugins", dir.path().to_str().unwrap(), "task", "greedy", "fixtures/faces/pair.jpg"]);
     assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("a classifier plugin run as a task needs `model` in its [config]"), "{}", r.stderr);
+    // A component of no plugin world is refused before any input, saying what it is.
+    std::fs::copy(nnhost_test_guests::NN_COMMAND, p.join("c.wasm")).unwrap();
+    let r = run(&["--plugins", dir.path().to_str().unwrap(), "task", "greedy", "fixtures/faces/pair.jpg"]);
+    assert_eq!(r.code, 2);
     assert!(r.stderr.contains("is not a nnhost:plugins/task plugin"), "{}", r.stderr);
+    assert!(r.stderr.contains("run it with `nnhost exec`"), "{}", r.stderr);
+}
+
+#[test]
+fn classification_runs_as_a_task_with_the_same_results() {
+    if !ensure_real_models() {
+        return;
+    }
+    let task = run(&["task", "image-classification", "fixtures/photos", "--json", "-p", "top_k=3"]);
+    let classify = run(&["classify", "fixtures/photos", "--json", "-k", "3"]);
+    assert_eq!(task.code, 0, "{}", task.stderr);
+    let (task, classify): (Vec<Json>, Vec<Json>) = (
+        task.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+        classify.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+    );
+    assert_eq!(task.len(), classify.len());
+    assert!(task.len() >= 8);
+    for (t, c) in task.iter().zip(&classify) {
+        let t_top: Vec<(&str, f64)> =
+            t["results"].as_array().unwrap().iter().map(|r| (r["label"].as_str().unwrap(), r["score"].as_f64().unwrap())).collect();
+        let c_top: Vec<(&str, f64)> =
+            c["top"].as_array().unwrap().iter().map(|r| (r["label"].as_str().unwrap(), r["score"].as_f64().unwrap())).collect();
+        assert_eq!(t_top, c_top, "{}", t["image"]);
+        let index: Vec<i64> = t["outputs"][0]["data"].as_array().unwrap().iter().map(|i| i.as_i64().unwrap()).collect();
+        let c_index: Vec<i64> = c["top"].as_array().unwrap().iter().map(|r| r["index"].as_i64().unwrap()).collect();
+        assert_eq!(index, c_index);
+    }
 }
 
 #[test]

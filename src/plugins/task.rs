@@ -4,13 +4,12 @@
 //! the declared models (within what the plugin's manifest allows), and checks every result
 //! against it before anything is printed, drawn or served.
 
-use wasmtime::Store;
-
 use super::bindings::task as bindings;
+use super::classifier::Classifier;
 use super::{CallError, Plugin};
 use crate::backends::{BackendConfig, BackendKind};
 use crate::registry::{ComponentSource, GraphStore, ModelsDir, PluginInfo, RegistryError};
-use crate::runtime::{HostState, Runtime, Trapped};
+use crate::runtime::{Runtime, Trapped};
 
 pub use bindings::nnhost::plugins::task_types::{
     Data, Datatype, IoSpec, ParamSpec, ParamType, ParamValue, Role, Signature, TaskError, Value,
@@ -425,19 +424,59 @@ pub fn results(sig: &Signature, outputs: &[Value]) -> Vec<ResultRow> {
 /// A task plugin ready to run: its signature read, its models loaded on one backend.
 pub struct Task {
     runtime: Runtime,
-    plugin: Plugin,
     name: String,
-    config: Vec<(String, String)>,
     signature: Signature,
     backend: BackendKind,
-    graphs: Vec<(String, wasmtime_wasi_nn::Graph)>,
-    backend_config: BackendConfig,
+    kind: Kind,
 }
 
-/// A live plugin instance, reusable for many requests.
-pub struct TaskInstance {
-    store: Store<HostState>,
-    bindings: bindings::Task,
+/// What runs a task's requests.
+enum Kind {
+    /// A `task` world plugin with its models.
+    Component {
+        plugin: Plugin,
+        config: Vec<(String, String)>,
+        graphs: Vec<(String, wasmtime_wasi_nn::Graph)>,
+        backend_config: BackendConfig,
+    },
+    /// A `classifier` world plugin run as a task: image in; labels, scores and class indices out.
+    Classifier(Box<Classifier>),
+}
+
+/// The signature of a classifier plugin run as a task, for `model`.
+pub fn classifier_signature(model: &str) -> Signature {
+    let io = |name: &str, datatype, role, description: &str| IoSpec {
+        name: name.into(),
+        datatype,
+        shape: vec![-1],
+        role,
+        description: description.into(),
+    };
+    Signature {
+        description: format!("image classification with {model} (a classifier plugin run as a task)"),
+        inputs: vec![IoSpec { shape: vec![1], ..io("image", Datatype::Bytes, Role::Tensor, "an encoded PNG or JPEG image") }],
+        outputs: vec![
+            io("label", Datatype::Bytes, Role::Labels, "the top-k class labels, best first"),
+            io("score", Datatype::Fp32, Role::Scores, "their scores"),
+            io("index", Datatype::Int64, Role::Tensor, "their class indices"),
+        ],
+        parameters: vec![ParamSpec {
+            name: "top_k".into(),
+            ty: ParamType::Integer,
+            default: "5".into(),
+            description: "how many classes to return (at most the model's classes)".into(),
+        }],
+        models: vec![model.into()],
+    }
+}
+
+/// The model a classifier plugin runs as a task: `model` in its `[config]`.
+fn classifier_model(info: &PluginInfo) -> Result<String, String> {
+    info.config
+        .iter()
+        .find(|(k, _)| k == "model")
+        .map(|(_, v)| v.clone())
+        .ok_or_else(|| "a classifier plugin run as a task needs `model` in its [config]".to_string())
 }
 
 /// Why a task plugin cannot be set up.
@@ -454,17 +493,29 @@ pub enum SetupError {
 }
 
 /// Compile the component an installed plugin names: a built-in one, or its `.wasm` file
-/// (within `component_bytes`), checked to be a task plugin.
+/// (within `component_bytes`), checked to be a task plugin (or a classifier, run as a task).
 pub fn load_component(runtime: &Runtime, info: &PluginInfo) -> Result<Plugin, String> {
     let plugin = match &info.component {
         ComponentSource::BuiltIn(name) => {
-            let wasm = super::built_in_task(name).ok_or_else(|| {
-                format!("plugin `{}`: no built-in component `{name}` (built in: {})", info.name, super::BUILT_IN_TASKS.join(", "))
+            let wasm = super::built_in_task(name).or((name == "image-classifier").then_some(super::IMAGE_CLASSIFIER)).ok_or_else(|| {
+                format!(
+                    "plugin `{}`: no built-in component `{name}` (built in: {}, image-classifier)",
+                    info.name,
+                    super::BUILT_IN_TASKS.join(", ")
+                )
             })?;
             runtime.load_plugin(wasm).map_err(|e| format!("plugin `{}`: built-in {name}: {e:#}", info.name))?
         }
-        ComponentSource::File(path) => super::load_guest(runtime, super::World::Task, Some(path))?,
+        ComponentSource::File(path) => {
+            let what = |e: &dyn std::fmt::Display| format!("plugin `{}`: {}: {e}", info.name, path.display());
+            let wasm =
+                crate::input::read_limited(path, runtime.limits().component_bytes as u64, "component_bytes").map_err(|e| what(&e))?;
+            runtime.load_plugin(&wasm).map_err(|e| what(&format!("{e:#}")))?
+        }
     };
+    if super::check_world(&plugin, super::World::Classifier).is_ok() {
+        return Ok(plugin);
+    }
     super::check_world(&plugin, super::World::Task).map_err(|e| format!("plugin `{}`: {e}", info.name))?;
     Ok(plugin)
 }
@@ -481,28 +532,51 @@ impl Task {
         backend: BackendKind,
     ) -> Result<Self, SetupError> {
         let name = info.name.clone();
+        let allowed = |m: &str| {
+            if info.allowed_models.iter().any(|a| a == m) {
+                Ok(())
+            } else {
+                Err(SetupError::NotAllowed { plugin: name.clone(), model: m.to_string(), allowed: info.allowed_models.clone() })
+            }
+        };
+        let model_error = |source| SetupError::Model { plugin: name.clone(), source };
+        if super::check_world(plugin, super::World::Classifier).is_ok() {
+            let model = classifier_model(info).map_err(|reason| SetupError::Signature { plugin: name.clone(), reason })?;
+            allowed(&model)?;
+            let model_info = models.model(&model).map_err(model_error)?;
+            let classifier = Classifier::new(runtime, plugin, graphs, model_info, backend).map_err(|e| SetupError::Model {
+                plugin: name.clone(),
+                source: RegistryError::Load { name: model.clone(), backend, reason: format!("{e:#}") },
+            })?;
+            return Ok(Self {
+                runtime: runtime.clone(),
+                name: name.clone(),
+                signature: classifier_signature(&model),
+                backend,
+                kind: Kind::Classifier(Box::new(classifier)),
+            });
+        }
         let signature = describe(runtime, plugin, &info.config, backend, graphs.config())
             .map_err(|source| SetupError::Describe { plugin: name.clone(), source })?;
         check_signature(&signature, runtime.limits().tensor_rank)
             .map_err(|reason| SetupError::Signature { plugin: name.clone(), reason })?;
         let mut loaded = Vec::new();
         for m in &signature.models {
-            if !info.allowed_models.contains(m) {
-                return Err(SetupError::NotAllowed { plugin: name, model: m.clone(), allowed: info.allowed_models.clone() });
-            }
-            let model = |source| SetupError::Model { plugin: name.clone(), source };
-            let files = models.resolve_files(m).map_err(model)?;
-            loaded.push((m.clone(), graphs.get_or_load_files(&files, backend).map_err(model)?));
+            allowed(m)?;
+            let files = models.resolve_files(m).map_err(model_error)?;
+            loaded.push((m.clone(), graphs.get_or_load_files(&files, backend).map_err(model_error)?));
         }
         Ok(Self {
             runtime: runtime.clone(),
-            plugin: plugin.clone(),
-            name,
-            config: info.config.clone(),
+            name: name.clone(),
             signature,
             backend,
-            graphs: loaded,
-            backend_config: graphs.config().clone(),
+            kind: Kind::Component {
+                plugin: plugin.clone(),
+                config: info.config.clone(),
+                graphs: loaded,
+                backend_config: graphs.config().clone(),
+            },
         })
     }
 
@@ -518,25 +592,44 @@ impl Task {
         self.backend
     }
 
-    /// A fresh, isolated instance that sees exactly the plugin's models.
-    pub fn instantiate(&self) -> Result<TaskInstance, CallError> {
-        let (mut store, instance) =
-            super::instantiate_with_graphs(&self.runtime, &self.plugin, self.graphs.clone(), self.backend, &self.backend_config)?;
-        let bindings = bindings::Task::new(&mut store, &instance).map_err(|e| not_a_task(&e))?;
-        Ok(TaskInstance { store, bindings })
-    }
-
     /// One request in a fresh instance: inputs and parameters checked against the signature
     /// first, outputs after.
     pub fn run(&self, inputs: &[Value], params: Vec<(String, ParamValue)>) -> Result<Vec<Value>, CallError> {
         check_inputs(&self.signature, inputs).map_err(|m| CallError::Refused(m.0))?;
         let params = resolve_params(&self.signature, params).map_err(|m| CallError::Refused(m.0))?;
-        let mut instance = self.instantiate()?;
-        let b = &instance.bindings;
-        let outs = super::guarded(&self.runtime, &mut instance.store, |s| b.call_run(s, &self.config, inputs, &params))?
-            .map_err(|e| CallError::task(e, instance.store.data_mut().take_engine_failure()))?;
+        let outs = match &self.kind {
+            Kind::Component { plugin, config, graphs, backend_config } => {
+                let (mut store, instance) =
+                    super::instantiate_with_graphs(&self.runtime, plugin, graphs.clone(), self.backend, backend_config)?;
+                let b = bindings::Task::new(&mut store, &instance).map_err(|e| not_a_task(&e))?;
+                super::guarded(&self.runtime, &mut store, |s| b.call_run(s, config, inputs, &params))?
+                    .map_err(|e| CallError::task(e, store.data_mut().take_engine_failure()))?
+            }
+            Kind::Classifier(c) => classify(c, inputs, &params)?,
+        };
         check_outputs(&self.signature, outs, &(self.runtime.limits()).into())
     }
+}
+
+/// A classifier run as a task: the image's top-k labels, scores and class indices.
+fn classify(c: &Classifier, inputs: &[Value], params: &[(String, ParamValue)]) -> Result<Vec<Value>, CallError> {
+    let image = match inputs.first().map(|v| &v.data) {
+        Some(Data::Bytes(b)) if b.len() == 1 => &b[0],
+        _ => return Err(CallError::Refused("input `image`: one encoded image".into())),
+    };
+    let classes = c.model().labels.len();
+    let k = match params.iter().find(|(n, _)| n == "top_k") {
+        Some((_, ParamValue::Integer(k))) if *k >= 1 => (*k as usize).min(classes).min(1000),
+        Some((_, v)) => return Err(CallError::Refused(format!("parameter `top_k`: {v:?} is not at least 1"))),
+        None => 5.min(classes),
+    };
+    let preds = c.classify(image, k as u32)?;
+    let n = preds.len() as u32;
+    Ok(vec![
+        Value { name: "label".into(), shape: vec![n], data: Data::Bytes(preds.iter().map(|p| p.label.clone().into_bytes()).collect()) },
+        Value { name: "score".into(), shape: vec![n], data: Data::Fp32(preds.iter().map(|p| p.score).collect()) },
+        Value { name: "index".into(), shape: vec![n], data: Data::Int64(preds.iter().map(|p| p.index as i64).collect()) },
+    ])
 }
 
 fn not_a_task(e: &wasmtime::Error) -> CallError {
@@ -545,6 +638,9 @@ fn not_a_task(e: &wasmtime::Error) -> CallError {
 
 /// The signature an installed plugin declares (checked), without loading its models.
 pub fn describe_only(runtime: &Runtime, plugin: &Plugin, info: &PluginInfo) -> Result<Signature, String> {
+    if super::check_world(plugin, super::World::Classifier).is_ok() {
+        return Ok(classifier_signature(&classifier_model(info)?));
+    }
     let sig = describe(runtime, plugin, &info.config, BackendKind::Tract, &BackendConfig::default()).map_err(|e| e.to_string())?;
     check_signature(&sig, runtime.limits().tensor_rank).map_err(|e| format!("its signature breaks a rule: {e}"))?;
     Ok(sig)

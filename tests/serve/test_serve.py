@@ -789,18 +789,20 @@ class Suite:
         got = {o["name"]: r.as_numpy(o["name"]) for o in r.get_response(as_json=True)["outputs"]} if proto == "grpc" else \
             {o["name"]: r.as_numpy(o["name"]) for o in r.get_response()["outputs"]}
         n = len(want)
-        for name, key in (("boxes", "box"), ("quads", "quad"), ("keypoints", "keypoints"), ("scores", "score")):
+        for name, key in (("boxes", "box"), ("quads", "quad"), ("keypoints", "keypoints"), ("scores", "score"),
+                          ("score", "score")):
             if name in got:
                 need(got[name].shape[0] == n, f"{name}: {got[name].shape[0]} rows, `nnhost task` has {n}")
                 ref = np.array([w[key] for w in want], np.float32).reshape(got[name].shape)
                 need(np.array_equal(got[name], ref), f"{name}: {got[name].tolist()}, want {ref.tolist()}")
-        if "text" in got:
-            text = [t.decode() if isinstance(t, bytes) else t for t in got["text"].tolist()]
-            need(text == [w["text"] for w in want], f"text {text}, want {[w['text'] for w in want]}")
+        for name, key in (("text", "text"), ("label", "label")):
+            if name in got:
+                text = [t.decode() if isinstance(t, bytes) else t for t in got[name].tolist()]
+                need(text == [w[key] for w in want], f"{name} {text}, want {[w[key] for w in want]}")
         return f"{n} results"
 
     def task_checks(self, srv):
-        plugins = ["face-detection", "ocr"]
+        plugins = ["face-detection", "ocr", "image-classification"]
         for proto in ("http", "grpc"):
             for plugin in plugins:
                 self.check(f"model metadata {plugin} = its declared signature ({proto})", self.task_metadata, srv, proto, plugin)
@@ -810,6 +812,8 @@ class Suite:
                        proto, "face-detection", FACES / "pair.jpg", {"min_score": 0.9})
         self.check("task ocr render_sign.png = nnhost task (grpc)", self.task_infer, srv, "grpc", "ocr",
                    TEXT / "render_sign.png", {})
+        self.check("task image-classification top_k 3 = nnhost task (http)", self.task_infer, srv, "http",
+                   "image-classification", PHOTOS / "chelsea.png", {"top_k": 3})
         P = "/v2/models/face-detection/infer"
 
         def body(params=None, data="not an image", datatype="BYTES"):
