@@ -25,7 +25,9 @@ pub fn draw_results(img: &mut RgbImage, rows: &[ResultRow]) {
                 let (a, b) = (q[k], q[(k + 1) % 4]);
                 line(img, a, b, thick, colour);
             }
-            anchor = anchor.or(Some((q[0][0], q[0][1])));
+            // The caption goes above the quadrilateral's bounding box.
+            let (x, y) = q.iter().fold((f32::INFINITY, f32::INFINITY), |(x, y), p| (x.min(p[0]), y.min(p[1])));
+            anchor = anchor.or(Some((x, y)));
         }
         for p in r.keypoints.iter().flatten() {
             dot(img, *p, thick + 1, colour);
