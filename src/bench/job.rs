@@ -43,6 +43,13 @@ pub struct JobResult {
     pub cpu_s: f64,
     pub images_per_second: f64,
     pub peak_rss_mib: f64,
+    /// Median wall time of the same pipeline on one image: its start-up (process, imports,
+    /// model load) plus one image. Measured by the task jobs ([`super::faces`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub one_image_s: Option<f64>,
+    /// (wall - one image) / (images - 1): the cost of each further image, in ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_image_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,24 +94,41 @@ pub fn variants(backend: BackendKind, cores: usize) -> Vec<Variant> {
     v
 }
 
-/// Wall seconds, CPU seconds and peak RSS (MiB) of a child process run to completion.
-fn measure(mut cmd: std::process::Command) -> anyhow::Result<(f64, f64, f64)> {
-    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+/// What the kernel says a child process cost.
+pub struct Measured {
+    pub wall_s: f64,
+    pub cpu_s: f64,
+    pub peak_rss_mib: f64,
+    /// Its standard output, when asked for (else discarded).
+    pub stdout: String,
+}
+
+/// Wall seconds, CPU seconds and peak RSS (MiB) of a child process run to completion, and its
+/// output where `capture` says so.
+pub fn measure(mut cmd: std::process::Command, capture: bool) -> anyhow::Result<Measured> {
+    let stdout = if capture { std::process::Stdio::piped() } else { std::process::Stdio::null() };
+    cmd.stdout(stdout).stderr(std::process::Stdio::piped());
     let t = Instant::now();
     let mut child = cmd.spawn()?;
-    let mut stderr = child.stderr.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
-        s
-    });
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut s);
+            }
+            s
+        })
+    };
+    let out_reader = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let err_reader = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value; wait4 fills it for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: waiting for our own child by pid; `usage` outlives the call.
     let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     let wall = t.elapsed().as_secs_f64();
-    let err = reader.join().unwrap_or_default();
+    let err = err_reader.join().unwrap_or_default();
+    let stdout = out_reader.join().unwrap_or_default();
     anyhow::ensure!(pid > 0, "wait4 failed: {}", std::io::Error::last_os_error());
     anyhow::ensure!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
@@ -113,7 +137,7 @@ fn measure(mut cmd: std::process::Command) -> anyhow::Result<(f64, f64, f64)> {
         err.lines().last().unwrap_or("").trim()
     );
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    Ok((wall, secs(usage.ru_utime) + secs(usage.ru_stime), usage.ru_maxrss as f64 / 1024.0))
+    Ok(Measured { wall_s: wall, cpu_s: secs(usage.ru_utime) + secs(usage.ru_stime), peak_rss_mib: usage.ru_maxrss as f64 / 1024.0, stdout })
 }
 
 /// What runs one variant.
@@ -168,7 +192,7 @@ pub fn run_job(
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut samples: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); variants.len()];
     for v in &variants {
-        measure(command(programs, v, model, backend, folder)).map_err(|e| anyhow::anyhow!("{}: {e}", v.label))?;
+        measure(command(programs, v, model, backend, folder), false).map_err(|e| anyhow::anyhow!("{}: {e}", v.label))?;
         tick(&v.label);
     }
     let n = variants.len();
@@ -176,7 +200,8 @@ pub fn run_job(
         for k in 0..n {
             let i = (round + k) % n;
             let v = &variants[i];
-            samples[i].push(measure(command(programs, v, model, backend, folder)).map_err(|e| anyhow::anyhow!("{}: {e}", v.label))?);
+            let m = measure(command(programs, v, model, backend, folder), false).map_err(|e| anyhow::anyhow!("{}: {e}", v.label))?;
+            samples[i].push((m.wall_s, m.cpu_s, m.peak_rss_mib));
             tick(&v.label);
         }
     }
@@ -197,6 +222,8 @@ pub fn run_job(
                 cpu_s: median(s.iter().map(|x| x.1).collect()),
                 images_per_second: images as f64 / wall_s,
                 peak_rss_mib: s.iter().map(|x| x.2).fold(0.0, f64::max),
+                one_image_s: None,
+                per_image_ms: None,
             }
         })
         .collect();

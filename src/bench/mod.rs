@@ -6,7 +6,10 @@
 //!
 //! Plus cold-start stages (compile, cache load, model load, instantiate, first result), process
 //! memory, and the wall time of whole `nnhost classify` processes.
+//!
+//! [`job`] measures the whole classify job over a folder; [`faces`] the face-detection task's.
 
+pub mod faces;
 pub mod job;
 
 use std::path::Path;
@@ -404,7 +407,7 @@ pub fn job_svg(reports: &[job::JobReport]) -> String {
     let hi = rows.iter().map(|r| r.1).fold(0.0, f64::max).max(1.0);
     let x = |v: f64| left + v / hi * (width - left - right);
     let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{left}\" y=\"24\" font-size=\"15\">nnhost bench --job: the whole classify job, images per second (higher is better)</text>\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{left}\" y=\"24\" font-size=\"15\">nnhost bench --job: the whole job, images per second (higher is better)</text>\n"
     );
     for (i, (label, v, pipeline)) in rows.iter().enumerate() {
         let y = top + i as f64 * row_h;

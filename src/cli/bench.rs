@@ -40,6 +40,13 @@ pub struct BenchArgs {
     /// models/scripts/make_bench_images.py.
     #[arg(long, value_name = "DIR")]
     pub job: Option<PathBuf>,
+    /// With --job: measure this task plugin's whole job instead of classify's (-m is not used: the
+    /// plugin's config names its model). Only `face-detection` has a native pipeline and a Python
+    /// reference: `nnhost task`, `nnhost native-task` (the plugin's own pipeline compiled
+    /// natively) and models/scripts/face_reference.py (ONNX Runtime only), each also on one image
+    /// to measure start-up apart; the plugin's and the native pipeline's faces must be identical.
+    #[arg(long, value_name = "PLUGIN", requires = "job")]
+    pub task: Option<String>,
     /// With --job: measured rounds per pipeline (after one warm-up run each).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub rounds: u64,
@@ -61,6 +68,68 @@ pub struct NativeClassifyArgs {
     pub top: usize,
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+/// `nnhost native-task` (hidden): a task plugin's job without the sandbox, for `bench --job --task`.
+#[derive(Args, Debug)]
+pub struct NativeTaskArgs {
+    /// An installed plugin whose component is the built-in face-detector (face-detection).
+    #[arg(value_name = "PLUGIN")]
+    pub plugin: String,
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, short, default_value = "tract")]
+    pub backend: String,
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// One JSON object per image per line, as `nnhost task --json` prints them.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn native_task(cli: &Cli, args: &NativeTaskArgs) -> Result<u8, Fatal> {
+    let backend = cli.backend(&args.backend)?;
+    let info = cli.plugins_dir()?.plugin(&args.plugin)?;
+    let models = cli.models_dir()?;
+    let images: Vec<PathBuf> = super::classify::collect_images(&args.paths).into_iter().filter_map(Result::ok).collect();
+    let plan = Parallelism::for_this_machine(images.len(), args.jobs, cli.threads);
+    let mut cfg = cli.backend_config();
+    cfg.threads = Some(plan.threads);
+    cfg.jobs = plan.jobs;
+    let results = crate::bench::faces::native_faces(&models, &info, backend, &cfg, &images, plan.jobs, cli.limits()?.input_bytes)
+        .map_err(|e| Fatal(format!("native-task: {e:#}")))?;
+    // As `nnhost task --json` prints them: the rows serialized as f32 (json! would widen them).
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        image: &'a str,
+        plugin: &'a str,
+        backend: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        results: Option<&'a [crate::plugins::task::ResultRow]>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        outputs: Option<[(); 0]>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a str>,
+    }
+    let mut failed = 0;
+    for (path, r) in images.iter().zip(results) {
+        let image = path.display().to_string();
+        let line = Line { image: &image, plugin: &info.name, backend: backend.name(), results: None, outputs: None, error: None };
+        match &r {
+            Ok(rows) if args.json => {
+                out(&serde_json::to_string(&Line { results: Some(rows), outputs: Some([]), ..line }).expect("serializable"))
+            }
+            Ok(rows) => out(&format!("{image}: {} result{}", rows.len(), if rows.len() == 1 { "" } else { "s" })),
+            Err(e) => {
+                failed += 1;
+                eprintln!("nnhost: {image}: {e}");
+                if args.json {
+                    out(&serde_json::to_string(&Line { error: Some(e), ..line }).expect("serializable"));
+                }
+            }
+        }
+    }
+    Ok(if failed > 0 { super::EXIT_FAILURES } else { 0 })
 }
 
 pub fn native_classify(cli: &Cli, args: &NativeClassifyArgs) -> Result<u8, Fatal> {
@@ -118,6 +187,9 @@ fn run_jobs(cli: &Cli, args: &BenchArgs, dir: &std::path::Path, backends: &[Back
         cache_dir: cache.path(),
     };
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if let Some(plugin) = &args.task {
+        return run_task_jobs(cli, args, plugin, dir, backends, programs);
+    }
     let mut reports = Vec::new();
     for m in args.model.split(',').map(str::trim) {
         models_dir.model(m)?;
@@ -142,6 +214,116 @@ fn run_jobs(cli: &Cli, args: &BenchArgs, dir: &std::path::Path, backends: &[Back
         }
     }
     Ok(0)
+}
+
+/// `bench --job DIR --task PLUGIN`: the task's whole job per backend (see `crate::bench::faces`).
+fn run_task_jobs(
+    cli: &Cli,
+    args: &BenchArgs,
+    plugin: &str,
+    dir: &std::path::Path,
+    backends: &[BackendKind],
+    programs: crate::bench::job::Programs,
+) -> Result<u8, Fatal> {
+    use crate::bench::faces;
+    let info = cli.plugins_dir()?.plugin(plugin)?;
+    let model = faces::settings(&info).map_err(|e| Fatal(format!("bench --task: {e}")))?.model;
+    let images: Vec<PathBuf> = super::classify::collect_images(&[dir.to_path_buf()]).into_iter().filter_map(Result::ok).collect();
+    let reference = programs.models_dir.join("scripts/face_reference.py");
+    let p = faces::FacePrograms { programs, plugin, reference: &reference };
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut reports = Vec::new();
+    for &b in backends {
+        let variants = faces::variants(b, cores);
+        let total = variants.len() * (1 + 2 * args.rounds as usize);
+        let bar = progress(total, &format!("{plugin} on {b}"));
+        let r = faces::run_face_job(&p, &model, b, dir, &images, variants, args.rounds as usize, |_| bar.inc(1))
+            .map_err(|e| Fatal(format!("bench --job --task {plugin} on {b}: {e:#}")))?;
+        bar.finish_and_clear();
+        reports.push(r);
+    }
+    if let Some(path) = &args.plot {
+        let jobs: Vec<_> = reports.iter().map(|r| r.job.clone()).collect();
+        std::fs::write(path, crate::bench::job_svg(&jobs)).map_err(|e| Fatal(format!("{}: {e}", path.display())))?;
+    }
+    if args.json {
+        out(&serde_json::to_string(&serde_json::json!({ "machine": machine(), "tasks": reports })).expect("serializable"));
+    } else {
+        for line in task_table(&reports) {
+            out(&line);
+        }
+    }
+    Ok(0)
+}
+
+/// The task job report as Markdown: per pipeline the medians, then plugin / python and plugin /
+/// native with the targets (plugin at least as fast as Python, within 1.2 x of native).
+pub fn task_table(reports: &[crate::bench::faces::FaceJobReport]) -> Vec<String> {
+    let mut l = vec![format!("machine: {}", machine()), String::new()];
+    for fr in reports {
+        let r = &fr.job;
+        l.push(format!(
+            "task job: {} images of {} through plugin {} ({}) on {}, {} rounds each, interleaved; default plan here: -j {} x {} engine thread(s)",
+            r.images, r.folder, fr.plugin, r.model, r.backend, r.rounds, r.default_plan.jobs, r.default_plan.threads
+        ));
+        let a = &fr.agreement;
+        let python = match (a.python_count_mismatches, a.python_max_px) {
+            (Some(m), Some(px)) => format!("; Python: {m} image(s) with another face count, coordinates within {px:.3} px"),
+            _ => String::new(),
+        };
+        l.push(format!("faces: {} on {} images, identical in the plugin and the native pipeline{python}", a.faces, a.native_identical));
+        l.push(String::new());
+        l.push("| pipeline | images/s | wall s (median) | one image s (start-up) | ms per further image | CPU s | peak RSS MiB |".into());
+        l.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: |".into());
+        for x in &r.results {
+            l.push(format!(
+                "| {} | {:.1} | {:.3} | {:.3} | {:.2} | {:.2} | {:.0} |",
+                x.variant.label,
+                x.images_per_second,
+                x.wall_s,
+                x.one_image_s.unwrap_or(f64::NAN),
+                x.per_image_ms.unwrap_or(f64::NAN),
+                x.cpu_s,
+                x.peak_rss_mib
+            ));
+        }
+        l.push(String::new());
+        let yes = |ok: bool| if ok { "yes" } else { "NO" };
+        l.push("| ratio (medians) | whole job (wall) | per further image | target | met (wall) |".into());
+        l.push("| --- | ---: | ---: | --- | --- |".into());
+        let per = |a: &crate::bench::job::JobResult, b: &crate::bench::job::JobResult| match (a.per_image_ms, b.per_image_ms) {
+            (Some(x), Some(y)) => format!("{:.3} x", x / y),
+            _ => "-".into(),
+        };
+        if let Some(py) = r.get("python", true) {
+            for one in [true, false] {
+                if let Some(n) = r.get("nnhost", one) {
+                    let ratio = n.wall_s / py.wall_s;
+                    l.push(format!(
+                        "| plugin / python ({} / {}) | {ratio:.3} x | {} | <= 1 | {} |",
+                        n.variant.label,
+                        py.variant.label,
+                        per(n, py),
+                        yes(ratio <= 1.0)
+                    ));
+                }
+            }
+        }
+        for one in [true, false] {
+            if let (Some(n), Some(native)) = (r.get("nnhost", one), r.get("native", one)) {
+                let ratio = n.wall_s / native.wall_s;
+                l.push(format!(
+                    "| plugin / native ({} / {}) | {ratio:.3} x | {} | <= 1.2 | {} |",
+                    n.variant.label,
+                    native.variant.label,
+                    per(n, native),
+                    yes(ratio <= 1.2)
+                ));
+            }
+        }
+        l.push(String::new());
+    }
+    l
 }
 
 fn progress(len: usize, msg: &str) -> indicatif::ProgressBar {

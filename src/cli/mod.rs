@@ -85,6 +85,10 @@ pub enum Command {
     /// The classify job without the sandbox (native preprocessing + the engine), for `bench --job`.
     #[command(hide = true)]
     NativeClassify(bench::NativeClassifyArgs),
+    /// The face-detection task without the sandbox (the plugin's pipeline compiled natively + the
+    /// engine), for `bench --job --task`.
+    #[command(hide = true)]
+    NativeTask(bench::NativeTaskArgs),
     /// Compile a component from stdin to stdout (wasmtime's precompiled form); nnhost runs this in
     /// a child process to bound compile time and memory.
     #[command(hide = true)]
@@ -130,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Exec(a) => exec::run(&cli, a),
         Command::Bench(a) => bench::run(&cli, a),
         Command::NativeClassify(a) => bench::native_classify(&cli, a),
+        Command::NativeTask(a) => bench::native_task(&cli, a),
         Command::CompileComponent => compile_component(&cli),
         Command::Models(a) => info::models(&cli, a),
         Command::Backends(a) => info::backends(&cli, a),

