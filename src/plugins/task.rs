@@ -433,14 +433,17 @@ pub struct Task {
 /// What runs a task's requests.
 enum Kind {
     /// A `task` world plugin with its models.
-    Component {
-        plugin: Plugin,
-        config: Vec<(String, String)>,
-        graphs: Vec<(String, wasmtime_wasi_nn::Graph)>,
-        backend_config: BackendConfig,
-    },
+    Component(Box<Component>),
     /// A `classifier` world plugin run as a task: image in; labels, scores and class indices out.
     Classifier(Box<Classifier>),
+}
+
+/// A `task` world plugin, its configuration and the graphs it is granted.
+struct Component {
+    plugin: Plugin,
+    config: Vec<(String, String)>,
+    graphs: Vec<(String, wasmtime_wasi_nn::Graph)>,
+    backend_config: BackendConfig,
 }
 
 /// The signature of a classifier plugin run as a task, for `model`.
@@ -571,12 +574,12 @@ impl Task {
             name: name.clone(),
             signature,
             backend,
-            kind: Kind::Component {
+            kind: Kind::Component(Box::new(Component {
                 plugin: plugin.clone(),
                 config: info.config.clone(),
                 graphs: loaded,
                 backend_config: graphs.config().clone(),
-            },
+            })),
         })
     }
 
@@ -598,7 +601,8 @@ impl Task {
         check_inputs(&self.signature, inputs).map_err(|m| CallError::Refused(m.0))?;
         let params = resolve_params(&self.signature, params).map_err(|m| CallError::Refused(m.0))?;
         let outs = match &self.kind {
-            Kind::Component { plugin, config, graphs, backend_config } => {
+            Kind::Component(c) => {
+                let Component { plugin, config, graphs, backend_config } = &**c;
                 let (mut store, instance) =
                     super::instantiate_with_graphs(&self.runtime, plugin, graphs.clone(), self.backend, backend_config)?;
                 let b = bindings::Task::new(&mut store, &instance).map_err(|e| not_a_task(&e))?;
