@@ -9,6 +9,7 @@
 //! - [`deadline`]: the deadline of the current plugin call, and the watchdog that cancels an
 //!   engine's run when it passes.
 
+pub mod cpu;
 pub mod deadline;
 pub mod error;
 pub mod onnx;

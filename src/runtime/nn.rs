@@ -315,6 +315,7 @@ impl wit::inference::HostGraphExecutionContext for NnView<'_> {
             return self.fail(ErrorCode::InvalidArgument, format!("an input name of {n} bytes, more than {MAX_NAME_BYTES}"));
         }
         let outputs = self.table.get_mut(&ctx)?.compute_with_io(named);
+        crate::base::cpu::after_native_kernels();
         match outputs {
             Ok(outputs) => {
                 let mut out = Vec::with_capacity(outputs.len());
