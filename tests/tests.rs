@@ -21,4 +21,5 @@ mod regress;
 mod serve;
 mod tasks;
 mod tflite;
+mod tract_dynamic;
 mod wit_vendoring;

@@ -3,17 +3,21 @@
 //! A graph is an optimized, runnable tract plan shared behind an `Arc`; every `compute` spawns a
 //! fresh tract state from it. That keeps the execution context `Send + Sync` (tract's
 //! `SimpleState` is not `Sync`) without any `unsafe`, at the cost of one small allocation per run.
+//! An ONNX model tract cannot type for symbolic input dims keeps its parsed model instead, and
+//! gets a plan built (and cached) per concrete input shape at `compute` (`per_shape.rs`).
 //! Tensors are converted from wasi-nn bytes with safe little-endian decoding, checked against the
 //! model's declared input types and shapes first. TFLite models (`tflite.rs`) become the same kind
 //! of graph.
 
 pub mod kernels;
+pub mod per_shape;
 pub mod tflite;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
 use wasmtime_wasi_nn::backend::{BackendError, BackendExecutionContext, BackendFromDir, BackendGraph, BackendInner, Id, NamedTensor};
 use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, TensorType};
 use wasmtime_wasi_nn::{ExecutionContext, Graph};
@@ -102,10 +106,21 @@ pub struct IoInfo {
     pub name: String,
     pub datum: DatumType,
     pub shape: Option<Vec<usize>>,
+    /// The rank and fixed dims the model declares (`None`: a dim of any size), checked on inputs
+    /// of graphs whose plans are built per shape; `None` on other graphs.
+    pub declared: Option<Vec<Option<usize>>>,
+}
+
+/// How a graph gets the plan for a run.
+enum Plans {
+    /// One plan, optimized at load for every input shape the model takes.
+    Static(Arc<TypedRunnableModel>),
+    /// Plans built per input shape at `compute` (tract could not type the model's symbolic dims).
+    PerShape(Box<per_shape::PerShape>),
 }
 
 struct Inner {
-    plan: Arc<TypedRunnableModel>,
+    plans: Plans,
     inputs: Vec<IoInfo>,
     outputs: Vec<IoInfo>,
     limits: TensorLimits,
@@ -139,20 +154,78 @@ impl TractGraph {
                 load_error(e)
             }
         };
-        match crate::catch_quietly(|| Self::build(&proto, limits, guards)) {
-            Ok(r) => r.map_err(build_error),
+        match crate::catch_quietly(|| Self::build(&proto, limits, guards.clone())) {
+            Ok(Ok(graph)) => Ok(graph),
+            Ok(Err(e)) if onnx::declares_type(&proto, onnx::BFLOAT16) => Err(build_error(e)),
+            // Perhaps inputs of dynamic size that tract cannot type symbolically: plans per shape.
+            Ok(Err(e)) => match crate::catch_quietly(|| Self::per_shape(&proto, limits, guards)) {
+                Ok(Ok(Some(graph))) => Ok(graph),
+                _ => Err(build_error(e)),
+            },
             Err(_) => Err(panicked()),
         }
     }
 
-    fn build(proto: &tract_onnx::pb::ModelProto, limits: TensorLimits, guards: super::known_wrong::Guards) -> TractResult<Self> {
+    /// The model parsed but not typed, for plans built per input shape: `None` (the load error
+    /// stands) when no concrete shape can help: every input has a fixed shape, tract has no
+    /// operator for a node, or an input or output does not declare an element type tract and
+    /// wasi-nn have.
+    fn per_shape(
+        proto: &tract_onnx::pb::ModelProto,
+        limits: TensorLimits,
+        guards: super::known_wrong::Guards,
+    ) -> TractResult<Option<Self>> {
         let model = tract_onnx::onnx().model_for_proto_model(proto)?;
+        if model.nodes().iter().any(|n| n.op_is::<tract_onnx::tract_hir::ops::unimpl::UnimplementedOp>()) {
+            return Ok(None);
+        }
+        let (input_names, output_names) = Self::io_names(&model)?;
+        let info = |fact: &InferenceFact, name: String| -> Option<IoInfo> {
+            let dims: Option<Vec<Option<usize>>> = (!fact.shape.is_open()).then(|| {
+                fact.shape.dims().map(|d| d.concretize().and_then(|d| d.to_i64().ok()).and_then(|d| usize::try_from(d).ok())).collect()
+            });
+            let shape = dims.as_ref().and_then(|d| d.iter().copied().collect::<Option<Vec<usize>>>());
+            Some(IoInfo { name, datum: fact.datum_type.concretize()?, shape, declared: dims })
+        };
+        let mut inputs = Vec::new();
+        for (i, name) in input_names.into_iter().enumerate() {
+            match info(model.input_fact(i)?, name) {
+                Some(input) => inputs.push(input),
+                None => return Ok(None),
+            }
+        }
+        // tract reads no output facts from ONNX by default: the declared types, from the proto.
+        let declared = onnx::onnx_io_of(proto).map_err(TractError::msg)?;
+        let mut outputs = Vec::new();
+        for name in output_names {
+            let io = declared.iter().find(|io| !io.input && io.name == name);
+            match io.and_then(|io| onnx::tensor_type(io.elem_type)).and_then(datum_of) {
+                Some(datum) => outputs.push(IoInfo { name, datum, shape: None, declared: None }),
+                None => return Ok(None),
+            }
+        }
+        if inputs.iter().all(|i| i.shape.is_some()) {
+            return Ok(None);
+        }
+        let datums = inputs.iter().map(|i| i.datum).collect();
+        let plans = Plans::PerShape(Box::new(per_shape::PerShape::new(model, datums)));
+        Ok(Some(TractGraph(Arc::new(Inner { plans, inputs, outputs, limits, guards, executor: Default::default() }))))
+    }
+
+    /// Input names (their source nodes') and output names (their labels, else their nodes').
+    fn io_names(model: &InferenceModel) -> TractResult<(Vec<String>, Vec<String>)> {
         let input_names: Vec<String> = model.input_outlets()?.iter().map(|o| model.node(o.node).name.clone()).collect();
         let output_names: Vec<String> = model
             .output_outlets()?
             .iter()
             .map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone()))
             .collect();
+        Ok((input_names, output_names))
+    }
+
+    fn build(proto: &tract_onnx::pb::ModelProto, limits: TensorLimits, guards: super::known_wrong::Guards) -> TractResult<Self> {
+        let model = tract_onnx::onnx().model_for_proto_model(proto)?;
+        let (input_names, output_names) = Self::io_names(&model)?;
         Self::from_typed(model.into_optimized()?, input_names, output_names, limits, guards)
     }
 
@@ -195,15 +268,24 @@ impl TractGraph {
             facts
                 .into_iter()
                 .zip(names)
-                .map(|(f, name)| IoInfo { name, datum: f.datum_type, shape: f.shape.as_concrete().map(|s| s.to_vec()) })
+                .map(|(f, name)| IoInfo { name, datum: f.datum_type, shape: f.shape.as_concrete().map(|s| s.to_vec()), declared: None })
                 .collect()
         };
         let in_facts = (0..typed.inputs.len()).map(|i| typed.input_fact(i).cloned()).collect::<TractResult<Vec<_>>>()?;
         let out_facts = (0..typed.outputs.len()).map(|i| typed.output_fact(i).cloned()).collect::<TractResult<Vec<_>>>()?;
         let inputs = io(in_facts, input_names);
         let outputs = io(out_facts, output_names);
-        let plan = typed.into_runnable()?;
-        Ok(TractGraph(Arc::new(Inner { plan, inputs, outputs, limits, guards, executor: Default::default() })))
+        let plans = Plans::Static(typed.into_runnable()?);
+        Ok(TractGraph(Arc::new(Inner { plans, inputs, outputs, limits, guards, executor: Default::default() })))
+    }
+
+    /// How many plans (or remembered failures) a graph whose plans are built per input shape
+    /// holds now; `None` for a graph with its one plan built at load.
+    pub fn per_shape_plans(&self) -> Option<usize> {
+        match &self.0.plans {
+            Plans::Static(_) => None,
+            Plans::PerShape(plans) => Some(plans.cached()),
+        }
     }
 
     pub fn inputs(&self) -> &[IoInfo] {
@@ -224,11 +306,26 @@ impl TractGraph {
 
     /// Run the plan node by node, checking the call's deadline before each operator: tract cannot
     /// be interrupted inside an operator, so a run overruns its deadline by at most one operator.
+    /// A graph whose plans are built per shape builds the plan for these inputs' shapes first (or
+    /// finds it built), and checks the deadline after that.
     pub fn run(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>, BackendError> {
+        let built;
+        let plan = match &self.0.plans {
+            Plans::Static(plan) => plan,
+            Plans::PerShape(plans) => {
+                let shapes: Vec<Vec<usize>> = inputs.iter().map(|v| v.shape().to_vec()).collect();
+                built = plans.plan(shapes.clone()).map_err(|e| {
+                    let shapes = self.0.inputs.iter().zip(&shapes).map(|(i, s)| format!("`{}` {s:?}", i.name)).collect::<Vec<_>>();
+                    invalid(format!("tract cannot build the model for input shapes {}: {e}", shapes.join(", ")))
+                })?;
+                check_deadline("inference")?;
+                &built
+            }
+        };
         let exec = self.0.executor.clone();
         let deadline = crate::base::deadline::call_deadline();
         let run = || -> TractResult<TVec<TValue>> {
-            let mut state = self.0.plan.spawn()?;
+            let mut state = plan.spawn()?;
             state.run_plan_with_eval(inputs, |ctx, op_state, node, values| {
                 if let Some((at, ms)) = deadline {
                     if std::time::Instant::now() >= at {
@@ -302,6 +399,11 @@ fn to_tract(name: &str, t: &wasmtime_wasi_nn::Tensor, want: &IoInfo, limits: &Te
     if let Some(s) = &want.shape {
         if *s != shape {
             return Err(bad_input(format!("input `{name}` expects shape {s:?}, got {shape:?}")));
+        }
+    } else if let Some(dims) = &want.declared {
+        if dims.len() != shape.len() || dims.iter().zip(&shape).any(|(d, n)| d.is_some_and(|d| d != *n)) {
+            let dims: Vec<String> = dims.iter().map(|d| d.map_or("?".to_string(), |d| d.to_string())).collect();
+            return Err(bad_input(format!("input `{name}` expects shape [{}], got {shape:?}", dims.join(", "))));
         }
     }
     let d = &t.data;
