@@ -102,8 +102,14 @@ pub fn run(cli: &Cli, args: &ClassifyArgs) -> Result<u8, Fatal> {
     let label_width = model.labels.iter().map(|l| l.chars().count()).max().unwrap_or(0).clamp(6, 24);
     let items = collect_images(&args.paths);
     let plan = Parallelism::for_this_machine(items.len(), args.jobs, cli.threads);
-    // One live instance per image in flight: pooled slots, plus one spare.
-    let runtime = cli.runtime_with(cli.cache_dir(), Some(plan.jobs as u32 + 1))?;
+    // One live instance per image in flight: pooled slots, plus one spare, each sized for the
+    // plugin (a CPython one makes 14 core instances). A file that cannot be read is reported below.
+    let wasm = match &args.guest {
+        Some(p) => crate::input::read_limited(p, cli.limits()?.component_bytes as u64, "component_bytes").ok(),
+        None => World::Classifier.built_in().map(<[u8]>::to_vec),
+    };
+    let wasm = wasm.as_deref();
+    let runtime = cli.runtime_for(cli.cache_dir(), Some(plan.jobs as u32 + 1), wasm.as_ref().map(std::slice::from_ref))?;
     let plugin = crate::plugins::load_guest(&runtime, World::Classifier, args.guest.as_deref()).map_err(Fatal)?;
     let mut cfg = cli.backend_config();
     cfg.threads = Some(plan.threads);

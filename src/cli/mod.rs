@@ -197,10 +197,20 @@ impl Cli {
 
     /// The runtime, with `slots` pooled instance slots when the number of live instances is known.
     pub fn runtime_with(&self, cache_dir: Option<PathBuf>, pool_slots: Option<u32>) -> Result<Runtime, Fatal> {
+        self.runtime_for(cache_dir, pool_slots, None)
+    }
+
+    /// [`Cli::runtime_with`], the pool's slots sized for `plugins` (component binaries) when the
+    /// plugins to run are known (see [`Runtime::for_plugins`]).
+    pub fn runtime_for(&self, cache_dir: Option<PathBuf>, pool_slots: Option<u32>, plugins: Option<&[&[u8]]>) -> Result<Runtime, Fatal> {
         // Components are compiled by this executable in a child process, under the compile limits.
         let compiler = std::env::current_exe().ok();
-        Runtime::new(RuntimeOptions { cache_dir, limits: self.limits()?, pool_slots, compiler })
-            .map_err(|e| Fatal(format!("cannot start the runtime: {e:#}")))
+        let options = RuntimeOptions { cache_dir, limits: self.limits()?, pool_slots, compiler };
+        match plugins {
+            Some(p) => Runtime::for_plugins(options, p),
+            None => Runtime::new(options),
+        }
+        .map_err(|e| Fatal(format!("cannot start the runtime: {e:#}")))
     }
 
     pub fn cache_dir(&self) -> Option<PathBuf> {

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod nn;
 pub mod nn_policy;
 pub mod pool;
+pub mod shape;
 mod timers;
 pub mod witx;
 
@@ -27,6 +28,7 @@ use nn::{NnCtx, NnView};
 pub use cache::ComponentCache;
 
 pub use limits::Limits;
+pub use shape::PluginShape;
 
 /// Everything a plugin instance can reach from its store.
 pub struct HostState {
@@ -153,7 +155,9 @@ pub struct RuntimeOptions {
     /// Instances that may be live at once, when known (`classify`: one per image in flight). Some:
     /// wasmtime's pooling allocator with that many slots, whose memories stay mapped and resident
     /// between instances, so a fresh instance per image costs no mmap/munmap and few page faults.
-    /// None: instances are allocated on demand.
+    /// Each slot holds the core instances, memories and tables of one plugin instance: as many as
+    /// the plugins given to [`Runtime::for_plugins`] make, else as many as the `instances` limit
+    /// lets any plugin make. None: instances are allocated on demand.
     pub pool_slots: Option<u32>,
     /// An nnhost executable that compiles components in a child process (`nnhost
     /// compile-component`), under the `compile_ms` and `compile_memory_bytes` limits. None:
@@ -178,8 +182,8 @@ pub struct PluginTiming {
 pub struct Plugin {
     pub(crate) pre: InstancePre<HostState>,
     pub timing: PluginTiming,
-    /// Core instances one instance of the plugin makes (None: not known statically).
-    core_instances: Option<u32>,
+    /// What one instance of the plugin makes (None: not known statically).
+    shape: Option<PluginShape>,
 }
 
 /// The engine, linker and cache every guest of one nnhost process runs in. Cheap to clone (the
@@ -193,7 +197,27 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// The runtime; a pool (`pool_slots`) has room in each slot for any plugin the limits admit.
     pub fn new(options: RuntimeOptions) -> anyhow::Result<Self> {
+        Self::build(options, None)
+    }
+
+    /// The runtime for running these plugins (component binaries): a pool's slots are sized for the
+    /// largest of them (at least [`PluginShape::DEFAULT`], at most what the `instances` limit
+    /// admits), or as [`Runtime::new`] when one cannot be counted.
+    pub fn for_plugins(options: RuntimeOptions, plugins: &[&[u8]]) -> anyhow::Result<Self> {
+        let shape = plugins.iter().try_fold(PluginShape::DEFAULT, |acc, wasm| Some(acc.max(PluginShape::of(wasm)?)));
+        Self::build(options, shape)
+    }
+
+    /// What one pool slot holds: `plugins` (the largest plugin to run) when known, else as many as
+    /// the store limits let one instance make (no store exceeds them, see `store_limits`).
+    fn slot_shape(limits: &Limits, plugins: Option<PluginShape>) -> PluginShape {
+        let bound = PluginShape::bound(limits.instances);
+        plugins.map_or(bound, |p| p.min(bound))
+    }
+
+    fn build(options: RuntimeOptions, plugins: Option<PluginShape>) -> anyhow::Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
@@ -206,12 +230,11 @@ impl Runtime {
         if let Some(slots) = options.pool_slots {
             let l = &options.limits;
             let mut pool = wasmtime::PoolingAllocationConfig::default();
-            // A plugin component holds a few core instances (the program, WASI adapter shims),
-            // each with at most one memory and a few tables.
+            let per = Self::slot_shape(l, plugins);
             pool.total_component_instances(slots)
-                .total_core_instances(slots * 8)
-                .total_memories(slots * 4)
-                .total_tables(slots * 8)
+                .total_core_instances(slots.saturating_mul(per.core_instances))
+                .total_memories(slots.saturating_mul(per.memories))
+                .total_tables(slots.saturating_mul(per.tables))
                 .total_stacks(slots)
                 // Slots at least this large, so that a plugin over the user's limits is stopped by
                 // the store's limiter with the usual message, not refused by the pool at load.
@@ -292,7 +315,7 @@ impl Runtime {
             from_cache,
             link_s: t.elapsed().as_secs_f64(),
         };
-        Ok(Plugin { pre, timing, core_instances: core_instances(wasm) })
+        Ok(Plugin { pre, timing, shape: PluginShape::of(wasm) })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -426,9 +449,9 @@ impl Plugin {
         // The store allows `instances` core instances, memories and tables (see `store_limits`).
         let required = self.pre.component().resources_required();
         let counts = [
-            ("instance", self.core_instances),
-            ("memory", required.as_ref().map(|r| r.num_memories)),
-            ("table", required.as_ref().map(|r| r.num_tables)),
+            ("instance", self.shape.map(|s| s.core_instances)),
+            ("memory", self.shape.map(|s| s.memories).or(required.as_ref().map(|r| r.num_memories))),
+            ("table", self.shape.map(|s| s.tables).or(required.as_ref().map(|r| r.num_tables))),
         ];
         if let Some((kind, n)) = counts.into_iter().find_map(|(k, n)| n.filter(|&n| n as usize > l.instances).map(|n| (k, n))) {
             return Err(Trapped::limit(
@@ -448,29 +471,6 @@ impl Plugin {
         }
         Ok(())
     }
-}
-
-/// Core instances a component makes, counted from its binary; None when it nests components (a
-/// nested component may be instantiated more than once, so its count is not static) or does not
-/// parse.
-fn core_instances(wasm: &[u8]) -> Option<u32> {
-    use wasmparser::{Instance, Parser, Payload};
-    let mut count = 0u32;
-    for payload in Parser::new(0).parse_all(wasm) {
-        match payload.ok()? {
-            Payload::ComponentSection { .. } => return None,
-            // Only a component has instance sections; core modules' payloads pass by.
-            Payload::InstanceSection(instances) => {
-                for i in instances {
-                    if let Instance::Instantiate { .. } = i.ok()? {
-                        count += 1;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Some(count)
 }
 
 /// The store limits of one guest instance (memory, tables, instances).
@@ -559,6 +559,49 @@ mod tests {
         section(1, &core, &mut c);
         section(2, &[1, 0, 0, 0], &mut c); // one core instance: instantiate module 0, no args
         c
+    }
+
+    /// A component instantiating a core module with one memory and one table `n` times.
+    fn component_with_instances(n: u8) -> Vec<u8> {
+        let mut core = b"\0asm\x01\0\0\0".to_vec();
+        section(4, &[1, 0x70, 0, 1], &mut core);
+        section(5, &[1, 0, 1], &mut core);
+        let mut c = b"\0asm\x0d\0\x01\0".to_vec();
+        section(1, &core, &mut c);
+        let mut inst = vec![n];
+        for _ in 0..n {
+            inst.extend_from_slice(&[0, 0, 0]);
+        }
+        section(2, &inst, &mut c);
+        c
+    }
+
+    /// Every slot of the pool holds a whole instance of a plugin larger than nnhost's own (a
+    /// CPython component makes 14 core instances): regression for "maximum concurrent limit of 24
+    /// for core instances reached" at `classify -j 2`.
+    #[test]
+    fn a_pool_holds_one_large_plugin_per_slot() {
+        let wasm = component_with_instances(14);
+        let options = || RuntimeOptions { pool_slots: Some(3), ..Default::default() };
+        for rt in [Runtime::for_plugins(options(), &[&wasm]).unwrap(), Runtime::new(options()).unwrap()] {
+            let plugin = rt.load_plugin(&wasm).unwrap();
+            plugin.check_memory(rt.limits()).unwrap();
+            let mut live = Vec::new();
+            for _ in 0..3 {
+                let mut store = rt.new_store(Vec::new(), wasmtime_wasi_nn::InMemoryRegistry::new());
+                let instance = plugin.pre.instantiate(&mut store).unwrap();
+                live.push((store, instance));
+            }
+        }
+    }
+
+    #[test]
+    fn a_plugin_over_the_instances_limit_is_refused_naming_it() {
+        let rt = Runtime::new(RuntimeOptions::default()).unwrap();
+        let plugin = rt.load_plugin(&component_with_instances(17)).unwrap();
+        let t = plugin.check_memory(rt.limits()).unwrap_err();
+        assert_eq!(t.limit, Some(Limit::Instances));
+        assert_eq!(t.message, "instance limit of 16 hit (limit instances): the plugin makes 17");
     }
 
     #[test]
