@@ -298,9 +298,12 @@ impl ServedModel {
             let data = task_data(dt, &i.data).map_err(|e| ServeError::bad(format!("input `{}`: {e}", i.name)))?;
             inputs.push(task::Value { name: i.name.clone(), shape, data });
         }
+        // `top_k` is read apart for the classify models; a task plugin may declare it too.
+        let top_k = req.top_k.map(|k| ("top_k".to_string(), Param::Int(k)));
         let params = req
             .parameters
             .iter()
+            .chain(top_k.iter())
             .map(|(k, v)| {
                 let v = match v {
                     Param::Bool(b) => task::ParamValue::Boolean(*b),
