@@ -112,12 +112,12 @@ fn native_task_finds_the_same_faces_as_the_plugin_on_every_backend() {
             assert!(plugin.stdout.contains("\"keypoints\""), "{model} on {b}: no faces found: {}", plugin.stdout);
         }
     }
-    // Only the built-in face detector has a native pipeline.
+    // Only the built-in face detector and OCR have a native pipeline.
     let other = tempdir();
     let p = other.path().join("copy");
     std::fs::create_dir(&p).unwrap();
     let manifest = std::fs::read_to_string(crate::util::root().join("plugins/face-detection/plugin.toml")).unwrap();
-    std::fs::write(p.join("plugin.toml"), manifest.replace("builtin:face-detector", "builtin:ocr")).unwrap();
+    std::fs::write(p.join("plugin.toml"), manifest.replace("builtin:face-detector", "builtin:tensor-runner")).unwrap();
     let r = run(&["--plugins", other.path().to_str().unwrap(), "native-task", "copy", "fixtures/faces"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("no native pipeline"), "{}", r.stderr);
@@ -161,4 +161,55 @@ fn bench_job_task_compares_the_face_plugin_with_native_and_python() {
     }
     let r = run(&["bench", "--task", "face-detection"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+#[test]
+fn native_task_reads_the_same_text_as_the_ocr_plugin_on_every_backend() {
+    if !crate::util::ensure_real_models() {
+        return;
+    }
+    for b in backends() {
+        // A generous deadline: three models per image on a loaded machine.
+        let args = |cmd: &'static str| ["--deadline-ms", "120000", cmd, "ocr", "fixtures/text", "--json", "-b", b.name()];
+        let (plugin, native) = (run(&args("task")), run(&args("native-task")));
+        assert_eq!(plugin.code, 0, "{b}: {}", plugin.stderr);
+        assert_eq!(native.code, 0, "{b}: {}", native.stderr);
+        // The same lines, byte for byte: same images, quads, texts and scores (as f32).
+        assert_eq!(native.stdout, plugin.stdout, "{b}");
+        assert_eq!(plugin.stdout.lines().count(), 5, "{b}");
+        assert!(plugin.stdout.contains("\"text\":\"Region-based"), "{b}: {}", plugin.stdout);
+    }
+}
+
+#[test]
+fn bench_job_task_compares_the_ocr_plugin_with_native_and_python() {
+    if !crate::util::ensure_real_models() {
+        return;
+    }
+    let dir = tempdir();
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    for p in ["page.png", "render_upside_down.png"] {
+        std::fs::copy(crate::util::root().join("fixtures/text").join(p), images.join(p)).unwrap();
+    }
+    let ort = backends().iter().any(|b| b.name() == "onnxruntime");
+    let backend = if ort { "onnxruntime" } else { "tract" };
+    let r = run(&["bench", "--job", images.to_str().unwrap(), "--task", "ocr", "-b", backend, "--rounds", "1", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let job = &v["tasks"][0];
+    assert_eq!(
+        (job["plugin"].as_str(), job["model"].as_str(), job["images"].as_u64()),
+        (Some("ocr"), Some("ppocr-det+ppocr-cls+ppocr-rec"), Some(2))
+    );
+    // page: 5 lines; upside down: 2 (reference.json); the plugin's and the native pipeline's identical.
+    assert_eq!(job["agreement"]["lines"], 7, "{job}");
+    assert_eq!(job["agreement"]["native_identical"], 2, "{job}");
+    let pipelines: Vec<&str> = job["results"].as_array().unwrap().iter().map(|x| x["pipeline"].as_str().unwrap()).collect();
+    let mut want = vec!["nnhost", "nnhost", "native", "native"];
+    if ort {
+        want.push("python");
+        assert_eq!(job["agreement"]["python_count_mismatches"], 0, "{job}");
+    }
+    assert_eq!(pipelines, want);
 }

@@ -140,6 +140,17 @@ pub struct Agreement {
     pub python_max_px: Option<f64>,
 }
 
+impl Agreement {
+    /// One line for the Markdown report.
+    pub fn summary(&self) -> String {
+        let python = match (self.python_count_mismatches, self.python_max_px) {
+            (Some(m), Some(px)) => format!("; Python: {m} image(s) with another face count, coordinates within {px:.3} px"),
+            _ => String::new(),
+        };
+        format!("faces: {} on {} images, identical in the plugin and the native pipeline{python}", self.faces, self.native_identical)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct FaceJobReport {
     pub plugin: String,
@@ -148,24 +159,29 @@ pub struct FaceJobReport {
     pub agreement: Agreement,
 }
 
-/// Where the Python reference is, and the plugin to run.
-pub struct FacePrograms<'a> {
+/// Where the Python reference is, how to call it, and the plugin to run.
+pub struct TaskPrograms<'a> {
     pub programs: Programs<'a>,
     pub plugin: &'a str,
-    /// models/scripts/face_reference.py
+    /// models/scripts/face_reference.py or ocr_reference.py
     pub reference: &'a Path,
+    /// Its arguments before the image files.
+    pub reference_args: Vec<String>,
 }
 
-fn command(p: &FacePrograms, v: &Variant, backend: BackendKind, model: &str, target: &[PathBuf]) -> std::process::Command {
+fn command(p: &TaskPrograms, v: &Variant, backend: BackendKind, target: &[PathBuf]) -> std::process::Command {
     match v.pipeline {
         "python" => {
             let mut c = std::process::Command::new(p.programs.python);
-            c.arg(p.reference).args(["-m", model, "--engine", "onnx"]).args(target);
+            c.arg(p.reference).args(&p.reference_args).args(target);
             c
         }
         pipeline => {
             let mut c = std::process::Command::new(p.programs.nnhost);
             c.env("NNHOST_CACHE_DIR", p.programs.cache_dir).arg("--models").arg(p.programs.models_dir);
+            // A deadline that bounds without timing out: with every core's worth of images in
+            // flight on a loaded machine, one OCR image can take over the default 10 s.
+            c.args(["--deadline-ms", "120000"]);
             c.arg(if pipeline == "native" { "native-task" } else { "task" });
             c.args([p.plugin, "--json", "-b", backend.name()]);
             if let Some(j) = v.jobs {
@@ -178,7 +194,7 @@ fn command(p: &FacePrograms, v: &Variant, backend: BackendKind, model: &str, tar
 }
 
 /// The `results` of each JSON line `nnhost task --json` or `native-task --json` printed.
-fn nnhost_results(stdout: &str) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
+pub(super) fn nnhost_results(stdout: &str) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
     stdout
         .lines()
         .map(|l| {
@@ -237,15 +253,44 @@ fn agreement(plugin: &str, native: &str, python: Option<&str>) -> anyhow::Result
 /// alone, `rounds` times interleaved, after one warm-up run each whose outputs are compared.
 #[allow(clippy::too_many_arguments)]
 pub fn run_face_job(
-    p: &FacePrograms,
+    p: &TaskPrograms,
     model: &str,
     backend: BackendKind,
     folder: &Path,
     images: &[PathBuf],
     variants: Vec<Variant>,
     rounds: usize,
-    mut tick: impl FnMut(&str),
+    tick: impl FnMut(&str),
 ) -> anyhow::Result<FaceJobReport> {
+    let check = |o: &Outputs| agreement(output(o, "nnhost"), output(o, "native"), o.get("python").map(String::as_str));
+    let (agreement, job) = run_task_job(p, model, backend, folder, images, variants, rounds, check, tick)?;
+    Ok(FaceJobReport { plugin: p.plugin.into(), job, agreement })
+}
+
+/// The standard output of each pipeline's warm-up run with one image in flight, by pipeline
+/// (`nnhost`, `native`, `python`).
+pub type Outputs = std::collections::HashMap<&'static str, String>;
+
+/// `pipeline`'s output, empty if it did not run.
+pub fn output<'a>(o: &'a Outputs, pipeline: &str) -> &'a str {
+    o.get(pipeline).map(String::as_str).unwrap_or_default()
+}
+
+/// Any task plugin's job: every variant over `images` (all of them, the folder's images) and
+/// over its first image alone, `rounds` times interleaved, after one warm-up run each. `check`
+/// gets the warm-up outputs and fails the job when they disagree.
+#[allow(clippy::too_many_arguments)]
+pub fn run_task_job<A>(
+    p: &TaskPrograms,
+    model: &str,
+    backend: BackendKind,
+    folder: &Path,
+    images: &[PathBuf],
+    variants: Vec<Variant>,
+    rounds: usize,
+    check: impl FnOnce(&Outputs) -> anyhow::Result<A>,
+    mut tick: impl FnMut(&str),
+) -> anyhow::Result<(A, JobReport)> {
     let first = images.first().ok_or_else(|| anyhow::anyhow!("no images"))?;
     let all = [folder.to_path_buf()];
     // Python takes files only; nnhost lists the folder itself, as users run it.
@@ -256,16 +301,15 @@ pub fn run_face_job(
             (false, _) => all.to_vec(),
         }
     };
-    let mut outputs = std::collections::HashMap::new();
+    let mut outputs = Outputs::new();
     for v in &variants {
-        let m = measure(command(p, v, backend, model, &target(v, false)), true).map_err(|e| anyhow::anyhow!("{}: {e}", v.label))?;
+        let m = measure(command(p, v, backend, &target(v, false)), true).map_err(|e| anyhow::anyhow!("{}: {e}", v.label))?;
         if v.jobs == Some(1) {
             outputs.insert(v.pipeline, m.stdout);
         }
         tick(&v.label);
     }
-    let got = |k: &str| outputs.get(k).map(String::as_str).unwrap_or_default();
-    let agreement = agreement(got("nnhost"), got("native"), outputs.get("python").map(String::as_str))?;
+    let agreement = check(&outputs)?;
 
     // (variant, one image?) in one rotation.
     let runs: Vec<(usize, bool)> = (0..variants.len()).flat_map(|i| [(i, false), (i, true)]).collect();
@@ -275,7 +319,7 @@ pub fn run_face_job(
             let r = (round + k) % runs.len();
             let (i, one) = runs[r];
             let v = &variants[i];
-            let m = measure(command(p, v, backend, model, &target(v, one)), false).map_err(|e| anyhow::anyhow!("{}: {e}", v.label))?;
+            let m = measure(command(p, v, backend, &target(v, one)), false).map_err(|e| anyhow::anyhow!("{}: {e}", v.label))?;
             samples[r].push((m.wall_s, m.cpu_s, m.peak_rss_mib));
             tick(&v.label);
         }
@@ -315,7 +359,7 @@ pub fn run_face_job(
         default_plan: Parallelism::for_this_machine(n, None, None),
         results,
     };
-    Ok(FaceJobReport { plugin: p.plugin.into(), job, agreement })
+    Ok((agreement, job))
 }
 
 #[cfg(test)]

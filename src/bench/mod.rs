@@ -7,10 +7,12 @@
 //! Plus cold-start stages (compile, cache load, model load, instantiate, first result), process
 //! memory, and the wall time of whole `nnhost classify` processes.
 //!
-//! [`job`] measures the whole classify job over a folder; [`faces`] the face-detection task's.
+//! [`job`] measures the whole classify job over a folder; [`faces`] the face-detection task's
+//! (and any task plugin's timing loop); [`ocr`] the OCR task's.
 
 pub mod faces;
 pub mod job;
+pub mod ocr;
 
 use std::path::Path;
 use std::time::Instant;

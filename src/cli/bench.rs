@@ -41,10 +41,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DIR")]
     pub job: Option<PathBuf>,
     /// With --job: measure this task plugin's whole job instead of classify's (-m is not used: the
-    /// plugin's config names its model). Only `face-detection` has a native pipeline and a Python
-    /// reference: `nnhost task`, `nnhost native-task` (the plugin's own pipeline compiled
-    /// natively) and models/scripts/face_reference.py (ONNX Runtime only), each also on one image
-    /// to measure start-up apart; the plugin's and the native pipeline's faces must be identical.
+    /// plugin's config names its models). Plugins of the built-in face-detector and ocr components
+    /// have a native pipeline and a Python reference: `nnhost task`, `nnhost native-task` (the
+    /// plugin's own pipeline compiled natively) and models/scripts/face_reference.py or
+    /// ocr_reference.py (ONNX Runtime only), each also on one image to measure start-up apart; the
+    /// plugin's and the native pipeline's results must be identical.
     #[arg(long, value_name = "PLUGIN", requires = "job")]
     pub task: Option<String>,
     /// With --job: measured rounds per pipeline (after one warm-up run each).
@@ -73,7 +74,7 @@ pub struct NativeClassifyArgs {
 /// `nnhost native-task` (hidden): a task plugin's job without the sandbox, for `bench --job --task`.
 #[derive(Args, Debug)]
 pub struct NativeTaskArgs {
-    /// An installed plugin whose component is the built-in face-detector (face-detection).
+    /// An installed plugin whose component is the built-in face-detector (face-detection) or ocr.
     #[arg(value_name = "PLUGIN")]
     pub plugin: String,
     #[arg(required = true, value_name = "PATH")]
@@ -87,6 +88,12 @@ pub struct NativeTaskArgs {
     pub json: bool,
 }
 
+/// Whether `info` runs the built-in OCR component (else the face-detector's native pipeline is
+/// tried, which says when the plugin has none).
+fn is_ocr(info: &crate::registry::PluginInfo) -> bool {
+    matches!(&info.component, crate::registry::ComponentSource::BuiltIn(c) if c == crate::bench::ocr::COMPONENT)
+}
+
 pub fn native_task(cli: &Cli, args: &NativeTaskArgs) -> Result<u8, Fatal> {
     let backend = cli.backend(&args.backend)?;
     let info = cli.plugins_dir()?.plugin(&args.plugin)?;
@@ -96,8 +103,13 @@ pub fn native_task(cli: &Cli, args: &NativeTaskArgs) -> Result<u8, Fatal> {
     let mut cfg = cli.backend_config();
     cfg.threads = Some(plan.threads);
     cfg.jobs = plan.jobs;
-    let results = crate::bench::faces::native_faces(&models, &info, backend, &cfg, &images, plan.jobs, cli.limits()?.input_bytes)
-        .map_err(|e| Fatal(format!("native-task: {e:#}")))?;
+    let max_input = cli.limits()?.input_bytes;
+    let results = if is_ocr(&info) {
+        crate::bench::ocr::native_lines(&models, &info, backend, &cfg, &images, plan.jobs, max_input)
+    } else {
+        crate::bench::faces::native_faces(&models, &info, backend, &cfg, &images, plan.jobs, max_input)
+    }
+    .map_err(|e| Fatal(format!("native-task: {e:#}")))?;
     // As `nnhost task --json` prints them: the rows serialized as f32 (json! would widen them).
     #[derive(serde::Serialize)]
     struct Line<'a> {
@@ -225,31 +237,52 @@ fn run_task_jobs(
     backends: &[BackendKind],
     programs: crate::bench::job::Programs,
 ) -> Result<u8, Fatal> {
-    use crate::bench::faces;
+    use crate::bench::{faces, ocr};
     let info = cli.plugins_dir()?.plugin(plugin)?;
-    let model = faces::settings(&info).map_err(|e| Fatal(format!("bench --task: {e}")))?.model;
+    let ocr_settings = is_ocr(&info).then(|| ocr::settings(&info)).transpose().map_err(|e| Fatal(format!("bench --task: {e}")))?;
+    let (model, script, reference_args) = match &ocr_settings {
+        Some(s) => (s.models().join("+"), "scripts/ocr_reference.py", ocr::reference_args(programs.models_dir)),
+        None => {
+            let model = faces::settings(&info).map_err(|e| Fatal(format!("bench --task: {e}")))?.model;
+            let args = vec!["-m".into(), model.clone(), "--engine".into(), "onnx".into()];
+            (model, "scripts/face_reference.py", args)
+        }
+    };
     let images: Vec<PathBuf> = super::classify::collect_images(&[dir.to_path_buf()]).into_iter().filter_map(Result::ok).collect();
-    let reference = programs.models_dir.join("scripts/face_reference.py");
-    let p = faces::FacePrograms { programs, plugin, reference: &reference };
+    let reference = programs.models_dir.join(script);
+    let p = faces::TaskPrograms { programs, plugin, reference: &reference, reference_args };
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let mut reports = Vec::new();
+    let (mut face_reports, mut ocr_reports, mut rows) = (Vec::new(), Vec::new(), Vec::new());
     for &b in backends {
         let variants = faces::variants(b, cores);
         let total = variants.len() * (1 + 2 * args.rounds as usize);
         let bar = progress(total, &format!("{plugin} on {b}"));
-        let r = faces::run_face_job(&p, &model, b, dir, &images, variants, args.rounds as usize, |_| bar.inc(1))
-            .map_err(|e| Fatal(format!("bench --job --task {plugin} on {b}: {e:#}")))?;
+        let rounds = args.rounds as usize;
+        let failed = |e: anyhow::Error| Fatal(format!("bench --job --task {plugin} on {b}: {e:#}"));
+        if ocr_settings.is_some() {
+            let check = |o: &faces::Outputs| {
+                ocr::agreement(faces::output(o, "nnhost"), faces::output(o, "native"), o.get("python").map(String::as_str))
+            };
+            let (agreement, job) =
+                faces::run_task_job(&p, &model, b, dir, &images, variants, rounds, check, |_| bar.inc(1)).map_err(failed)?;
+            rows.push((job.clone(), agreement.summary()));
+            ocr_reports.push(ocr::OcrJobReport { plugin: plugin.into(), job, agreement });
+        } else {
+            let r = faces::run_face_job(&p, &model, b, dir, &images, variants, rounds, |_| bar.inc(1)).map_err(failed)?;
+            rows.push((r.job.clone(), r.agreement.summary()));
+            face_reports.push(r);
+        }
         bar.finish_and_clear();
-        reports.push(r);
     }
     if let Some(path) = &args.plot {
-        let jobs: Vec<_> = reports.iter().map(|r| r.job.clone()).collect();
+        let jobs: Vec<_> = rows.iter().map(|r| r.0.clone()).collect();
         std::fs::write(path, crate::bench::job_svg(&jobs)).map_err(|e| Fatal(format!("{}: {e}", path.display())))?;
     }
     if args.json {
-        out(&serde_json::to_string(&serde_json::json!({ "machine": machine(), "tasks": reports })).expect("serializable"));
+        let tasks = if ocr_settings.is_some() { serde_json::json!(ocr_reports) } else { serde_json::json!(face_reports) };
+        out(&serde_json::to_string(&serde_json::json!({ "machine": machine(), "tasks": tasks })).expect("serializable"));
     } else {
-        for line in task_table(&reports) {
+        for line in task_table(plugin, &rows) {
             out(&line);
         }
     }
@@ -258,20 +291,15 @@ fn run_task_jobs(
 
 /// The task job report as Markdown: per pipeline the medians, then plugin / python and plugin /
 /// native with the targets (plugin at least as fast as Python, within 1.2 x of native).
-pub fn task_table(reports: &[crate::bench::faces::FaceJobReport]) -> Vec<String> {
+/// `reports`: each backend's job and its agreement line.
+pub fn task_table(plugin: &str, reports: &[(crate::bench::job::JobReport, String)]) -> Vec<String> {
     let mut l = vec![format!("machine: {}", machine()), String::new()];
-    for fr in reports {
-        let r = &fr.job;
+    for (r, agreement) in reports {
         l.push(format!(
-            "task job: {} images of {} through plugin {} ({}) on {}, {} rounds each, interleaved; default plan here: -j {} x {} engine thread(s)",
-            r.images, r.folder, fr.plugin, r.model, r.backend, r.rounds, r.default_plan.jobs, r.default_plan.threads
+            "task job: {} images of {} through plugin {plugin} ({}) on {}, {} rounds each, interleaved; default plan here: -j {} x {} engine thread(s)",
+            r.images, r.folder, r.model, r.backend, r.rounds, r.default_plan.jobs, r.default_plan.threads
         ));
-        let a = &fr.agreement;
-        let python = match (a.python_count_mismatches, a.python_max_px) {
-            (Some(m), Some(px)) => format!("; Python: {m} image(s) with another face count, coordinates within {px:.3} px"),
-            _ => String::new(),
-        };
-        l.push(format!("faces: {} on {} images, identical in the plugin and the native pipeline{python}", a.faces, a.native_identical));
+        l.push(agreement.clone());
         l.push(String::new());
         l.push("| pipeline | images/s | wall s (median) | one image s (start-up) | ms per further image | CPU s | peak RSS MiB |".into());
         l.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: |".into());

@@ -1,6 +1,6 @@
 //! rapidocr-onnxruntime 1.4.4's OCR pipeline (`RapidOCR.__call__`), step for step, over an
 //! [`Engine`] that runs the three models: plain Rust, so it is tested natively and the plugin only
-//! adds decoding and `wasi:nn`.
+//! adds `wasi:nn`.
 //!
 //! Steps: shrink images over 2000 px / enlarge under 30 px; black bands for very low or wide
 //! images; detector input (shorter side to 736, multiples of 32, BGR, `(v/255 - 0.5)/0.5`); DB
@@ -8,6 +8,12 @@
 //! when tall); orientation classifier (turn 180 degrees when it says so above `cls_thresh`);
 //! recogniser in batches of 6 by aspect ratio; greedy CTC; lines under `text_score` dropped; boxes
 //! back to original-image pixels.
+//!
+//! [`settings`] and [`decode`] read the plugin's configuration and image, so the plugin and
+//! nnhost's native benchmark (`nnhost native-task`, linking this crate as an rlib) run the same
+//! code from the encoded image to the lines.
+
+use nnhost_preprocess as pre;
 
 use crate::ctc::{self, Charset};
 use crate::cv::{self, Image};
@@ -18,10 +24,137 @@ use crate::det::{self, DbParams, Quad};
 pub enum Error {
     /// The image cannot be processed (for instance too thin to resize).
     BadInput(String),
+    /// The plugin's configuration is wrong.
+    BadConfig(String),
     /// An engine call failed.
     Inference(String),
     /// A model's output is not what the pipeline expects.
     BadOutput(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::BadInput(e) => write!(f, "bad input: {e}"),
+            Error::BadConfig(e) => write!(f, "bad config: {e}"),
+            Error::Inference(e) => write!(f, "inference: {e}"),
+            Error::BadOutput(e) => write!(f, "bad output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Largest image accepted, in pixels (decoded as 8-bit channels, then copied once as BGR).
+pub const MAX_PIXELS: u64 = 16 * 1024 * 1024;
+
+/// What the configuration says.
+pub struct Settings {
+    pub det: String,
+    /// Empty: no orientation classifier.
+    pub cls: String,
+    pub rec: String,
+    pub charset: Charset,
+}
+
+impl Settings {
+    /// The registry models the pipeline loads: detector, classifier (if any), recogniser.
+    pub fn models(&self) -> Vec<&str> {
+        [&self.det, &self.cls, &self.rec].into_iter().filter(|m| !m.is_empty()).map(String::as_str).collect()
+    }
+}
+
+/// Config keys: `det_model`, `cls_model` (empty for none), `rec_model`, `dictionary` (the
+/// recogniser's characters, one per line: the host passes the text of `[config-files]`).
+pub fn settings(config: &[(String, String)]) -> Result<Settings, Error> {
+    let (mut det, mut cls, mut rec, mut dictionary) = (None, None, None, None);
+    for (k, v) in config {
+        match k.as_str() {
+            "det_model" => det = Some(v.clone()),
+            "cls_model" => cls = Some(v.clone()),
+            "rec_model" => rec = Some(v.clone()),
+            "dictionary" => dictionary = Some(v.as_str()),
+            other => {
+                return Err(Error::BadConfig(format!(
+                    "unknown config key `{other}` (known: det_model, cls_model, rec_model, dictionary)"
+                )))
+            }
+        }
+    }
+    let det = det.unwrap_or_else(|| "ppocr-det".into());
+    let cls = cls.unwrap_or_else(|| "ppocr-cls".into());
+    let rec = rec.unwrap_or_else(|| "ppocr-rec".into());
+    for (key, v) in [("det_model", &det), ("rec_model", &rec)] {
+        if v.is_empty() {
+            return Err(Error::BadConfig(format!("config `{key}` is empty")));
+        }
+    }
+    let dictionary = dictionary.ok_or_else(|| {
+        Error::BadConfig(
+            "config `dictionary` is missing: the recogniser's characters, one per line ([config-files] dictionary = \"keys.txt\")".into(),
+        )
+    })?;
+    let charset = Charset::parse(dictionary).ok_or_else(|| Error::BadConfig("config `dictionary` has no characters".into()))?;
+    Ok(Settings { det, cls, rec, charset })
+}
+
+/// Decode and turn into rapidocr's BGR image the way its `LoadImage` does: gray replicated, RGB
+/// swapped; gray + alpha composited onto white (`cvt_two_to_three`); RGBA with its quirk
+/// (`cvt_four_to_three`: transparent pixels black, then the whole image inverted unless it is all
+/// black, in which case transparent pixels become white).
+pub fn decode(bytes: &[u8]) -> Result<Image, Error> {
+    let dims = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().ok().and_then(|r| r.into_dimensions().ok());
+    if let Some((w, h)) = dims {
+        if w as u64 * h as u64 > MAX_PIXELS {
+            return Err(Error::BadInput(format!("the image is {w}x{h} pixels, over the limit of {MAX_PIXELS}")));
+        }
+    }
+    let img = pre::decode(bytes).map_err(|e| Error::BadInput(e.to_string()))?;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if w == 0 || h == 0 {
+        return Err(Error::BadInput(format!("the image is {w}x{h} pixels")));
+    }
+    let mut out = Image::new(w, h);
+    match img {
+        image::DynamicImage::ImageLuma8(g) => {
+            for (d, &v) in out.data.chunks_exact_mut(3).zip(g.as_raw()) {
+                d.fill(v);
+            }
+        }
+        image::DynamicImage::ImageLumaA8(ga) => {
+            for (d, p) in out.data.chunks_exact_mut(3).zip(ga.as_raw().chunks_exact(2)) {
+                let (v, a) = (p[0], p[1]);
+                let kept = if a != 0 { v } else { 0 };
+                d.fill(kept.saturating_add(255 - a));
+            }
+        }
+        image::DynamicImage::ImageRgba8(rgba) => {
+            let mut sum = 0u64;
+            for (d, p) in out.data.chunks_exact_mut(3).zip(rgba.as_raw().chunks_exact(4)) {
+                if p[3] != 0 {
+                    d.copy_from_slice(&[p[2], p[1], p[0]]);
+                    sum += p[0] as u64 + p[1] as u64 + p[2] as u64;
+                }
+            }
+            if sum == 0 {
+                for (d, p) in out.data.chunks_exact_mut(3).zip(rgba.as_raw().chunks_exact(4)) {
+                    d.fill(255 - p[3]);
+                }
+            } else {
+                out.data.iter_mut().for_each(|v| *v = !*v);
+            }
+        }
+        other => {
+            let rgb = match other {
+                image::DynamicImage::ImageRgb8(rgb) => rgb,
+                o => o.to_rgb8(),
+            };
+            for (d, p) in out.data.chunks_exact_mut(3).zip(rgb.as_raw().chunks_exact(3)) {
+                d.copy_from_slice(&[p[2], p[1], p[0]]);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A model's output: its dimensions and f32 values (row-major), read lazily from its bytes.

@@ -3,11 +3,7 @@
 
 use std::cell::RefCell;
 
-use nnhost_preprocess as pre;
-
-use crate::ctc::Charset;
-use crate::cv::Image;
-use crate::pipeline::{self, Engine, Error, Output, Params};
+use crate::pipeline::{self, decode, Engine, Error, Output, Params, Settings};
 
 wit_bindgen::generate!({
     world: "nnhost:plugins/task",
@@ -20,52 +16,6 @@ use nnhost::plugins::task_types::{Data, Datatype, IoSpec, ParamSpec, ParamType, 
 use wasi::nn::graph::{load_by_name, Graph};
 use wasi::nn::inference::GraphExecutionContext;
 use wasi::nn::tensor::{Tensor, TensorType};
-
-/// Largest image accepted, in pixels (decoded as 8-bit channels, then copied once as BGR).
-const MAX_PIXELS: u64 = 16 * 1024 * 1024;
-
-/// What the configuration says.
-struct Settings {
-    det: String,
-    /// Empty: no orientation classifier.
-    cls: String,
-    rec: String,
-    charset: Charset,
-}
-
-/// Config keys: `det_model`, `cls_model` (empty for none), `rec_model`, `dictionary` (the
-/// recogniser's characters, one per line: the host passes the text of `[config-files]`).
-fn settings(config: &Config) -> Result<Settings, TaskError> {
-    let (mut det, mut cls, mut rec, mut dictionary) = (None, None, None, None);
-    for (k, v) in config {
-        match k.as_str() {
-            "det_model" => det = Some(v.clone()),
-            "cls_model" => cls = Some(v.clone()),
-            "rec_model" => rec = Some(v.clone()),
-            "dictionary" => dictionary = Some(v.as_str()),
-            other => {
-                return Err(TaskError::BadConfig(format!(
-                    "unknown config key `{other}` (known: det_model, cls_model, rec_model, dictionary)"
-                )))
-            }
-        }
-    }
-    let det = det.unwrap_or_else(|| "ppocr-det".into());
-    let cls = cls.unwrap_or_else(|| "ppocr-cls".into());
-    let rec = rec.unwrap_or_else(|| "ppocr-rec".into());
-    for (key, v) in [("det_model", &det), ("rec_model", &rec)] {
-        if v.is_empty() {
-            return Err(TaskError::BadConfig(format!("config `{key}` is empty")));
-        }
-    }
-    let dictionary = dictionary.ok_or_else(|| {
-        TaskError::BadConfig(
-            "config `dictionary` is missing: the recogniser's characters, one per line ([config-files] dictionary = \"keys.txt\")".into(),
-        )
-    })?;
-    let charset = Charset::parse(dictionary).ok_or_else(|| TaskError::BadConfig("config `dictionary` has no characters".into()))?;
-    Ok(Settings { det, cls, rec, charset })
-}
 
 fn io(name: &str, datatype: Datatype, shape: &[i64], role: Role, description: &str) -> IoSpec {
     IoSpec { name: name.into(), datatype, shape: shape.to_vec(), role, description: description.into() }
@@ -148,65 +98,6 @@ fn image_input(inputs: &[Value]) -> Result<&[u8], TaskError> {
     }
 }
 
-/// Decode and turn into rapidocr's BGR image the way its `LoadImage` does: gray replicated, RGB
-/// swapped; gray + alpha composited onto white (`cvt_two_to_three`); RGBA with its quirk
-/// (`cvt_four_to_three`: transparent pixels black, then the whole image inverted unless it is all
-/// black, in which case transparent pixels become white).
-fn decode(bytes: &[u8]) -> Result<Image, TaskError> {
-    let dims = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().ok().and_then(|r| r.into_dimensions().ok());
-    if let Some((w, h)) = dims {
-        if w as u64 * h as u64 > MAX_PIXELS {
-            return Err(TaskError::BadInput(format!("the image is {w}x{h} pixels, over the limit of {MAX_PIXELS}")));
-        }
-    }
-    let img = pre::decode(bytes).map_err(|e| TaskError::BadInput(e.to_string()))?;
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    if w == 0 || h == 0 {
-        return Err(TaskError::BadInput(format!("the image is {w}x{h} pixels")));
-    }
-    let mut out = Image::new(w, h);
-    match img {
-        image::DynamicImage::ImageLuma8(g) => {
-            for (d, &v) in out.data.chunks_exact_mut(3).zip(g.as_raw()) {
-                d.fill(v);
-            }
-        }
-        image::DynamicImage::ImageLumaA8(ga) => {
-            for (d, p) in out.data.chunks_exact_mut(3).zip(ga.as_raw().chunks_exact(2)) {
-                let (v, a) = (p[0], p[1]);
-                let kept = if a != 0 { v } else { 0 };
-                d.fill(kept.saturating_add(255 - a));
-            }
-        }
-        image::DynamicImage::ImageRgba8(rgba) => {
-            let mut sum = 0u64;
-            for (d, p) in out.data.chunks_exact_mut(3).zip(rgba.as_raw().chunks_exact(4)) {
-                if p[3] != 0 {
-                    d.copy_from_slice(&[p[2], p[1], p[0]]);
-                    sum += p[0] as u64 + p[1] as u64 + p[2] as u64;
-                }
-            }
-            if sum == 0 {
-                for (d, p) in out.data.chunks_exact_mut(3).zip(rgba.as_raw().chunks_exact(4)) {
-                    d.fill(255 - p[3]);
-                }
-            } else {
-                out.data.iter_mut().for_each(|v| *v = !*v);
-            }
-        }
-        other => {
-            let rgb = match other {
-                image::DynamicImage::ImageRgb8(rgb) => rgb,
-                o => o.to_rgb8(),
-            };
-            for (d, p) in out.data.chunks_exact_mut(3).zip(rgb.as_raw().chunks_exact(3)) {
-                d.copy_from_slice(&[p[2], p[1], p[0]]);
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// A loaded model: its execution context and graph, kept while the instance lives.
 struct Loaded {
     name: String,
@@ -263,23 +154,28 @@ impl Engine for Models<'_> {
     }
 }
 
+fn task_error(e: Error) -> TaskError {
+    match e {
+        Error::BadInput(m) => TaskError::BadInput(m),
+        Error::BadConfig(m) => TaskError::BadConfig(m),
+        Error::Inference(m) => TaskError::Inference(m),
+        Error::BadOutput(m) => TaskError::BadOutput(m),
+    }
+}
+
 struct Plugin;
 
 impl Guest for Plugin {
     fn describe(config: Config) -> Result<Signature, TaskError> {
-        Ok(signature(&settings(&config)?))
+        Ok(signature(&pipeline::settings(&config).map_err(task_error)?))
     }
 
     fn run(config: Config, inputs: Vec<Value>, parameters: Vec<(String, ParamValue)>) -> Result<Vec<Value>, TaskError> {
-        let s = settings(&config)?;
+        let s = pipeline::settings(&config).map_err(task_error)?;
         let p = params(&s, &parameters)?;
-        let img = decode(image_input(&inputs)?)?;
+        let img = decode(image_input(&inputs)?).map_err(task_error)?;
         drop(inputs);
-        let lines = pipeline::run(img, &mut Models(&s), &s.charset, &p).map_err(|e| match e {
-            Error::BadInput(m) => TaskError::BadInput(m),
-            Error::Inference(m) => TaskError::Inference(m),
-            Error::BadOutput(m) => TaskError::BadOutput(m),
-        })?;
+        let lines = pipeline::run(img, &mut Models(&s), &s.charset, &p).map_err(task_error)?;
         let n = lines.len() as u32;
         Ok(vec![
             Value {
