@@ -19,7 +19,7 @@ const NO_DEADLINE: &str = "600000";
 
 /// Build the Python plugins once per test run; their folder, or None (a skip) when
 /// componentize-py cannot be installed.
-fn python_plugins() -> Option<PathBuf> {
+pub fn python_plugins() -> Option<PathBuf> {
     static BUILT: std::sync::Mutex<Option<Result<(), String>>> = std::sync::Mutex::new(None);
     let mut done = BUILT.lock().unwrap_or_else(|p| p.into_inner());
     let built = done.get_or_insert_with(|| match Command::new("bash").current_dir(root()).arg("scripts/build-python-plugins").output() {

@@ -22,14 +22,14 @@ use crate::util::{ensure_real_models, root, run, runtime, skip, tempdir};
 /// Largest difference allowed between a top-5 score of the two plugins.
 const SCORE_TOLERANCE: f32 = 1e-5;
 
-struct JsPlugins {
+pub struct JsPlugins {
     classifier: PathBuf,
     hostile: PathBuf,
 }
 
 /// Build the JavaScript plugins with scripts/build-js-plugins, once per test run. `None` (a
 /// [`skip`], a failure under CI) when Node.js or npm is missing; a failed build is a failure.
-fn js_plugins() -> Option<JsPlugins> {
+pub fn js_plugins() -> Option<JsPlugins> {
     static BUILT: Mutex<Option<Result<(), String>>> = Mutex::new(None);
     let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
     let result = built.get_or_insert_with(|| {

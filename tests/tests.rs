@@ -16,6 +16,7 @@ mod hostile;
 mod languages;
 mod languages_js;
 mod layers;
+mod new_plugin;
 mod photos;
 mod preprocess;
 mod registry;
