@@ -145,7 +145,7 @@ mod tests {
     fn drawing_stays_inside_the_image_whatever_the_coordinates() {
         let mut img = RgbImage::new(20, 10);
         let rows = vec![
-            ResultRow { bbox: Some([2.0, 2.0, 15.0, 8.0]), score: Some(0.9), ..Default::default() },
+            ResultRow { bbox: Some([2.0, 20.0, 15.0, 35.0]), score: Some(0.9), ..Default::default() },
             ResultRow { bbox: Some([f32::NAN, -1e30, f32::INFINITY, 1e30]), text: Some("ünïcode".into()), ..Default::default() },
             ResultRow {
                 keypoints: Some(vec![[-5.0, 3.0], [1e9, 1e9]]),
@@ -154,7 +154,10 @@ mod tests {
             },
         ];
         draw_results(&mut img, &rows);
-        // The first box's left edge is drawn in the first colour.
-        assert_eq!(img.get_pixel(2, 5), &Rgb(PALETTE[0]));
+        // A box alone: its left edge is drawn in the first colour, its caption above it.
+        let mut img = RgbImage::new(40, 40);
+        draw_results(&mut img, &rows[..1]);
+        assert_eq!(img.get_pixel(2, 30), &Rgb(PALETTE[0]));
+        assert_eq!(img.get_pixel(20, 30), &Rgb([0, 0, 0]));
     }
 }
