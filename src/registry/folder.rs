@@ -48,10 +48,7 @@ pub struct ModelsDir {
 impl ModelsDir {
     /// The folder to use: the explicit one, else `$NNHOST_MODELS`, else `./models`.
     pub fn resolve(explicit: Option<&Path>) -> PathBuf {
-        explicit
-            .map(Path::to_path_buf)
-            .or_else(|| std::env::var_os(MODELS_ENV).map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("models"))
+        super::resolve_dir(explicit, MODELS_ENV, "models")
     }
 
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, RegistryError> {
@@ -68,16 +65,7 @@ impl ModelsDir {
 
     /// Names of the sub-folders that hold a `model.toml`.
     pub fn list(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.root)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.path().join("model.toml").is_file())
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| validate_name(n).is_ok())
-            .collect();
-        names.sort();
-        names
+        super::folders_with(&self.root, "model.toml")
     }
 
     /// Read and check one model's manifest and labels.

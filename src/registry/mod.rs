@@ -51,6 +51,28 @@ pub enum RegistryError {
     Load { name: String, backend: BackendKind, reason: String },
 }
 
+/// The folder to use: the explicit one, else the environment variable `env`, else `default`.
+fn resolve_dir(explicit: Option<&std::path::Path>, env: &str, default: &str) -> PathBuf {
+    explicit
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| std::env::var_os(env).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(default))
+}
+
+/// Names of the sub-folders of `root` that hold `file` and are valid registry names, sorted.
+fn folders_with(root: &std::path::Path, file: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join(file).is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| validate_name(n).is_ok())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Check that a model name is a plain folder name: 1-64 characters of `[A-Za-z0-9._-]`, not
 /// starting with a dot. This is what keeps `load-by-name` inside the models folder.
 pub fn validate_name(name: &str) -> Result<(), RegistryError> {

@@ -86,10 +86,7 @@ pub struct PluginsDir {
 impl PluginsDir {
     /// The folder to use: the explicit one, else `$NNHOST_PLUGINS`, else `./plugins`.
     pub fn resolve(explicit: Option<&Path>) -> PathBuf {
-        explicit
-            .map(Path::to_path_buf)
-            .or_else(|| std::env::var_os(PLUGINS_ENV).map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("plugins"))
+        super::resolve_dir(explicit, PLUGINS_ENV, "plugins")
     }
 
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, PluginFolderError> {
@@ -106,16 +103,7 @@ impl PluginsDir {
 
     /// Names of the sub-folders that hold a `plugin.toml`.
     pub fn list(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.root)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.path().join("plugin.toml").is_file())
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| validate_name(n).is_ok())
-            .collect();
-        names.sort();
-        names
+        super::folders_with(&self.root, "plugin.toml")
     }
 
     /// An installed plugin by name, or a plugin folder given by path (`./my-plugin`, `a/b`).
