@@ -124,7 +124,11 @@ fn draw(dir: &Path, path: &Path, bytes: &[u8], rows: &[ResultRow]) -> Result<Pat
 
 pub fn run(cli: &Cli, args: &TaskArgs) -> Result<u8, Fatal> {
     let backend = cli.backend(&args.backend)?;
-    let info = cli.plugins_dir()?.plugin(&args.plugin)?;
+    let info = if crate::registry::plugin_folder_is_path(&args.plugin) {
+        crate::registry::PluginsDir::folder(std::path::Path::new(&args.plugin))?
+    } else {
+        cli.plugins_dir()?.plugin(&args.plugin)?
+    };
     let models = cli.models_dir()?;
     let items = collect_images(&args.paths);
     let plan = Parallelism::for_this_machine(items.len(), args.jobs, cli.threads);
@@ -191,7 +195,9 @@ pub fn run(cli: &Cli, args: &TaskArgs) -> Result<u8, Fatal> {
                             out(&format!("  {:>3}  {}", i + 1, row_text(r)));
                         }
                         for v in &plain {
-                            out(&format!("  {}: {} {:?}", v.name, datatype_name(v.data.datatype()), v.shape));
+                            // Small tensors are printed whole; larger ones by datatype and shape (--json has them).
+                            let values = if v.data.len() <= 16 { format!(" {}", data_json(&v.data)) } else { String::new() };
+                            out(&format!("  {}: {} {:?}{values}", v.name, datatype_name(v.data.datatype()), v.shape));
                         }
                     });
                 }

@@ -27,7 +27,9 @@ pub use cache::{load_files, GraphStore};
 pub use folder::{ModelFiles, ModelInfo, ModelsDir};
 pub use instance::{InstanceRegistry, LazyRegistry};
 pub use manifest::{InputSection, Manifest, OutputKind, OutputSection, ResizeKind};
-pub use plugin_folder::{ComponentSource, PluginFolderError, PluginInfo, PluginManifest, PluginsDir, PLUGINS_ENV};
+pub use plugin_folder::{
+    is_path as plugin_folder_is_path, ComponentSource, PluginFolderError, PluginInfo, PluginManifest, PluginsDir, PLUGINS_ENV,
+};
 
 /// Environment variable naming the models folder (the `--models` flag wins over it).
 pub const MODELS_ENV: &str = "NNHOST_MODELS";

@@ -109,9 +109,8 @@ impl PluginsDir {
     /// An installed plugin by name, or a plugin folder given by path (`./my-plugin`, `a/b`).
     pub fn plugin(&self, arg: &str) -> Result<PluginInfo, PluginFolderError> {
         let p = Path::new(arg);
-        let (name, dir) = if arg.contains('/') || arg.starts_with('.') {
-            let name = p.file_name().and_then(|s| s.to_str()).map(crate::base::text::registry_name).unwrap_or_else(|| "plugin".into());
-            (name, p.to_path_buf())
+        let (name, dir) = if is_path(arg) {
+            return Self::folder(p);
         } else {
             let unknown = || PluginFolderError::UnknownPlugin { name: arg.to_string(), dir: self.root.clone(), available: self.list() };
             validate_name(arg).map_err(|_| unknown())?;
@@ -122,6 +121,19 @@ impl PluginsDir {
             (arg.to_string(), dir)
         };
         read_plugin(name, dir)
+    }
+}
+
+/// Whether a plugin argument names a folder by path (`./my-plugin`, `a/b`) rather than an installed plugin.
+pub fn is_path(arg: &str) -> bool {
+    arg.contains('/') || arg.starts_with('.')
+}
+
+impl PluginsDir {
+    /// A plugin folder given by path, wherever it is (no plugins folder needed).
+    pub fn folder(p: &Path) -> Result<PluginInfo, PluginFolderError> {
+        let name = p.file_name().and_then(|s| s.to_str()).map(crate::base::text::registry_name).unwrap_or_else(|| "plugin".into());
+        read_plugin(name, p.to_path_buf())
     }
 }
 
