@@ -41,7 +41,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DIR")]
     pub job: Option<PathBuf>,
     /// With --job: measure this task plugin's whole job instead of classify's (-m is not used: the
-    /// plugin's config names its models). Plugins of the built-in face-detector and ocr components
+    /// plugin's config names its models; a classifier installed as a task, such as
+    /// image-classification, is measured by the classify job of its model). Plugins of the built-in face-detector and ocr components
     /// have a native pipeline and a Python reference: `nnhost task`, `nnhost native-task` (the
     /// plugin's own pipeline compiled natively) and models/scripts/face_reference.py or
     /// ocr_reference.py (ONNX Runtime only), each also on one image to measure start-up apart; the
@@ -199,11 +200,19 @@ fn run_jobs(cli: &Cli, args: &BenchArgs, dir: &std::path::Path, backends: &[Back
         cache_dir: cache.path(),
     };
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    // A classifier plugin installed as a task (plugins/image-classification) is measured by the
+    // classify job of its model: the same plugin, the same native and Python pipelines.
+    let mut models: Vec<String> = args.model.split(',').map(|m| m.trim().to_string()).collect();
     if let Some(plugin) = &args.task {
-        return run_task_jobs(cli, args, plugin, dir, backends, programs);
+        let info = cli.plugins_dir()?.plugin(plugin)?;
+        if info.component != crate::registry::ComponentSource::BuiltIn("image-classifier".into()) {
+            return run_task_jobs(cli, args, plugin, dir, backends, programs);
+        }
+        let model = info.config.iter().find(|(k, _)| k == "model").map(|(_, v)| v.clone());
+        models = vec![model.ok_or_else(|| Fatal(format!("bench --task {plugin}: a classifier plugin needs `model` in its [config]")))?];
     }
     let mut reports = Vec::new();
-    for m in args.model.split(',').map(str::trim) {
+    for m in models.iter().map(String::as_str) {
         models_dir.model(m)?;
         for &b in backends {
             let variants = crate::bench::job::variants(b, cores);
