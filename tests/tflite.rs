@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use nnhost::backends::{BackendConfig, BackendKind};
 
 use crate::backends::available;
-use crate::util::{root, run, skip, tempdir};
+use crate::util::{root, skip, tempdir, RunOutput as Output};
 
 /// Largest absolute difference allowed between a backend and the TFLite interpreter on tiny-face
 /// (outputs up to about 8; measured: 1.5e-6).
@@ -32,27 +32,10 @@ fn folder(dir: &Path, name: &str, files: &[(&Path, &str)]) -> PathBuf {
 }
 
 /// An output of `nnhost run`: its name, shape and values.
-type Output = (String, Vec<usize>, Vec<f64>);
-
-/// `nnhost run -m <folder> -b <backend> -i input=<input>`: each output's values by name, or the
-/// failed run's exit code and stderr.
+/// `nnhost run -m <folder> -b <backend> -i input=<input>`: each output, or the failed run's exit
+/// code and stderr.
 fn run_model(folder: &Path, backend: BackendKind, input: &Path, out: &Path) -> Result<Vec<Output>, (i32, String)> {
-    let input = format!("input={}", input.display());
-    let r = run(&["run", "-m", folder.to_str().unwrap(), "-b", backend.name(), "-i", &input, "-o", out.to_str().unwrap(), "--json"]);
-    if r.code != 0 {
-        return Err((r.code, r.stderr));
-    }
-    let json: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
-    Ok(json["outputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| {
-            let t = nnhost::npy::read(Path::new(o["file"].as_str().unwrap()), false).unwrap();
-            let a = nnhost::tensor::Array::from_tensor(&t).unwrap();
-            (o["name"].as_str().unwrap().to_string(), a.shape().to_vec(), a.to_f64().iter().copied().collect())
-        })
-        .collect())
+    crate::util::run_model_outputs(folder, backend, "input", input, out)
 }
 
 fn reference(output: &str) -> Vec<f64> {

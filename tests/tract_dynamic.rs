@@ -13,7 +13,7 @@ use nnhost::backends::tract::TractGraph;
 use nnhost::backends::BackendKind;
 
 use crate::backends::available;
-use crate::util::{ensure_real_models, root, run, skip, tempdir};
+use crate::util::{ensure_real_models, root, skip, tempdir, RunOutput as Output};
 
 /// Largest absolute difference allowed between tract and ONNX Runtime on the recognizer's and the
 /// classifier's outputs (softmax probabilities). Measured: 5.8e-6 (rec), 1.2e-7 (cls).
@@ -63,28 +63,10 @@ impl Input {
 }
 
 /// An output of `nnhost run`: its name, shape and values.
-type Output = (String, Vec<usize>, Vec<f64>);
-
 /// `nnhost run -m models/<model> -b <backend> -i x=<input>`: each output, or the failed run's exit
 /// code and stderr.
 fn run_model(model: &str, backend: BackendKind, input: &Path, out: &Path) -> Result<Vec<Output>, (i32, String)> {
-    let model = root().join("models").join(model);
-    let input = format!("x={}", input.display());
-    let r = run(&["run", "-m", model.to_str().unwrap(), "-b", backend.name(), "-i", &input, "-o", out.to_str().unwrap(), "--json"]);
-    if r.code != 0 {
-        return Err((r.code, r.stderr));
-    }
-    let json: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
-    Ok(json["outputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| {
-            let t = nnhost::npy::read(Path::new(o["file"].as_str().unwrap()), false).unwrap();
-            let a = nnhost::tensor::Array::from_tensor(&t).unwrap();
-            (o["name"].as_str().unwrap().to_string(), a.shape().to_vec(), a.to_f64().iter().copied().collect())
-        })
-        .collect())
+    crate::util::run_model_outputs(&root().join("models").join(model), backend, "x", input, out)
 }
 
 /// The real models are there (made if missing) and ONNX Runtime runs here.

@@ -173,3 +173,33 @@ pub fn python_check(script: &str, imports: &str, args: &[&str]) -> Option<String
     assert!(out.status.success(), "{script} failed (see above)");
     Some(stdout + &stderr)
 }
+
+/// One output of `nnhost run`: its name, shape and values widened to f64.
+pub type RunOutput = (String, Vec<usize>, Vec<f64>);
+
+/// `nnhost run -m <model> -b <backend> -i <input_name>=<input> -o <out> --json`: each output read
+/// back from its `.npy`, or the failed run's exit code and stderr.
+pub fn run_model_outputs(
+    model: &Path,
+    backend: nnhost::backends::BackendKind,
+    input_name: &str,
+    input: &Path,
+    out: &Path,
+) -> Result<Vec<RunOutput>, (i32, String)> {
+    let input = format!("{input_name}={}", input.display());
+    let r = run(&["run", "-m", model.to_str().unwrap(), "-b", backend.name(), "-i", &input, "-o", out.to_str().unwrap(), "--json"]);
+    if r.code != 0 {
+        return Err((r.code, r.stderr));
+    }
+    let json: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    Ok(json["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            let t = nnhost::npy::read(Path::new(o["file"].as_str().unwrap()), false).unwrap();
+            let a = nnhost::tensor::Array::from_tensor(&t).unwrap();
+            (o["name"].as_str().unwrap().to_string(), a.shape().to_vec(), a.to_f64().iter().copied().collect())
+        })
+        .collect())
+}
