@@ -14,7 +14,7 @@ use build_support::TARGET;
 /// The plugins embedded in the binary; build.rs exports `NNHOST_GUEST_<NAME>` (the component's
 /// path) for each. The guests only the tests use (`hostile`, `nn-command`, guests/witx) are built by
 /// the dev-only crate tests/test-guests, so `cargo build` and `cargo run` never build them.
-const GUESTS: &[&str] = &["image-classifier", "tensor-runner", "face-detector", "ocr"];
+const GUESTS: &[&str] = &["image-classifier", "tensor-runner", "face-detector", "ocr", "imaging"];
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -24,6 +24,8 @@ fn main() {
         "tensor-runner",
         "face-detector",
         "ocr",
+        "imaging",
+        "sdk",
         "preprocess",
         "Cargo.toml",
         "Cargo.lock",

@@ -13,6 +13,7 @@ mod conformance;
 mod deploy;
 mod exec;
 mod hostile;
+mod imaging;
 mod languages;
 mod languages_js;
 mod layers;

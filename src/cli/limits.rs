@@ -15,7 +15,7 @@ pub struct LimitArgs {
     /// Elements per plugin table [default: 100000].
     #[arg(long, global = true, value_name = "N")]
     pub max_table_elements: Option<usize>,
-    /// Component and core instances, and tables and memories, per plugin [default: 16].
+    /// Component and core instances, and tables and memories, per plugin [default: 32].
     #[arg(long, global = true, value_name = "N")]
     pub max_instances: Option<usize>,
     /// Wall-clock deadline of one plugin call, inference included where the engine can be cancelled, in ms [default: 10000].

@@ -63,7 +63,7 @@ impl Default for Limits {
         Self {
             memory_bytes: 256 << 20,
             table_elements: 100_000,
-            instances: 16,
+            instances: 32,
             deadline_ms: 10_000,
             fuel: None,
             max_graphs: 16,

@@ -6,6 +6,7 @@
 
 pub mod cache;
 pub mod compiler;
+pub mod compose;
 pub mod exec;
 pub mod limits;
 pub mod nn;
@@ -206,7 +207,7 @@ impl Runtime {
     /// largest of them (at least [`PluginShape::DEFAULT`], at most what the `instances` limit
     /// admits), or as [`Runtime::new`] when one cannot be counted.
     pub fn for_plugins(options: RuntimeOptions, plugins: &[&[u8]]) -> anyhow::Result<Self> {
-        let shape = plugins.iter().try_fold(PluginShape::DEFAULT, |acc, wasm| Some(acc.max(PluginShape::of(wasm)?)));
+        let shape = plugins.iter().try_fold(PluginShape::DEFAULT, |acc, wasm| Some(acc.max(compose::shape(wasm)?)));
         Self::build(options, shape)
     }
 
@@ -281,7 +282,8 @@ impl Runtime {
         }
     }
 
-    /// Compile (or load from the cache) and link a plugin component.
+    /// Compile (or load from the cache) and link a plugin component; one that imports
+    /// `nnhost:plugins/imaging` is first composed with nnhost's imaging component ([`compose`]).
     pub fn load_plugin(&self, wasm: &[u8]) -> anyhow::Result<Plugin> {
         let max = self.options.limits.component_bytes;
         if wasm.len() > max {
@@ -293,6 +295,8 @@ impl Runtime {
             );
         }
         let t = Instant::now();
+        let composed = compose::with_imaging(wasm)?;
+        let wasm: &[u8] = &composed;
         let compile = |wasm: &[u8]| self.precompile(wasm);
         let (component, from_cache) = match &self.cache {
             Some(c) => c.get_or_compile(wasm, compile)?,
@@ -598,10 +602,10 @@ mod tests {
     #[test]
     fn a_plugin_over_the_instances_limit_is_refused_naming_it() {
         let rt = Runtime::new(RuntimeOptions::default()).unwrap();
-        let plugin = rt.load_plugin(&component_with_instances(17)).unwrap();
+        let plugin = rt.load_plugin(&component_with_instances(33)).unwrap();
         let t = plugin.check_memory(rt.limits()).unwrap_err();
         assert_eq!(t.limit, Some(Limit::Instances));
-        assert_eq!(t.message, "instance limit of 16 hit (limit instances): the plugin makes 17");
+        assert_eq!(t.message, "instance limit of 32 hit (limit instances): the plugin makes 33");
     }
 
     #[test]

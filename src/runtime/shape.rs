@@ -46,7 +46,8 @@ impl PluginShape {
         }
     }
 
-    fn add(self, o: Self) -> Option<Self> {
+    /// Each count summed (None on overflow).
+    pub fn checked_add(self, o: Self) -> Option<Self> {
         Some(PluginShape {
             core_instances: self.core_instances.checked_add(o.core_instances)?,
             memories: self.memories.checked_add(o.memories)?,
@@ -102,7 +103,7 @@ impl PluginShape {
                     for i in s {
                         // A bag of exports makes no instance.
                         if let Instance::Instantiate { module_index, .. } = i.ok()? {
-                            *made = made.add((*modules.get(module_index as usize)?)?)?;
+                            *made = made.checked_add((*modules.get(module_index as usize)?)?)?;
                         }
                     }
                 }
@@ -110,7 +111,7 @@ impl PluginShape {
                     let Some(Frame::Component { components, made, .. }) = stack.last_mut() else { return None };
                     for i in s {
                         if let ComponentInstance::Instantiate { component_index, .. } = i.ok()? {
-                            *made = made.add((*components.get(component_index as usize)?)?)?;
+                            *made = made.checked_add((*components.get(component_index as usize)?)?)?;
                         }
                     }
                 }

@@ -16,27 +16,8 @@ pub const INPUT: &str = "input";
 const REGRESSORS: (&str, usize) = ("regressors", 0);
 const CLASSIFICATORS: (&str, usize) = ("classificators", 1);
 
-/// Why one image could not be processed; the plugin maps each kind to its `task-error`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Error {
-    BadInput(String),
-    BadConfig(String),
-    Inference(String),
-    BadOutput(String),
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Error::BadInput(e) => write!(f, "bad input: {e}"),
-            Error::BadConfig(e) => write!(f, "bad config: {e}"),
-            Error::Inference(e) => write!(f, "inference: {e}"),
-            Error::BadOutput(e) => write!(f, "bad output: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
+/// Why one image could not be processed: the SDK's error kinds (the task world's `task-error`).
+pub use nnhost_sdk::Error;
 
 /// What the configuration says: the registry model and which BlazeFace it is.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,9 +1,10 @@
 //! The `nnhost:plugins/task` world for BlazeFace: an encoded image in; boxes, keypoints and scores
 //! out, in pixels of the (EXIF-oriented) image, best first.
 
-use std::cell::RefCell;
-
-use nnhost_preprocess as pre;
+use nnhost_sdk::nn::{self, f32_tensor};
+use nnhost_sdk::nnhost::plugins::task_types::{Datatype, ParamSpec, ParamType, Role};
+use nnhost_sdk::pre;
+use nnhost_sdk::task::{self, io};
 
 use crate::blazeface::{self, KEYPOINTS};
 use crate::pipeline::{self, Infer, Input, Output, OutputType, Settings, DEFAULT_IOU, DEFAULT_MIN_SCORE};
@@ -11,28 +12,16 @@ use crate::pipeline::{self, Infer, Input, Output, OutputType, Settings, DEFAULT_
 wit_bindgen::generate!({
     world: "nnhost:plugins/task",
     path: "../../wit",
-    generate_all,
+    with: {
+        "wasi:nn/tensor@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::tensor,
+        "wasi:nn/errors@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::errors,
+        "wasi:nn/inference@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::inference,
+        "wasi:nn/graph@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::graph,
+        "nnhost:plugins/task-types@0.1.2": nnhost_sdk::nnhost::plugins::task_types,
+    },
 });
 
-// The world's `use` already brings config, signature, value, param-value and task-error in.
-use nnhost::plugins::task_types::{Data, Datatype, IoSpec, ParamSpec, ParamType, Role};
-use wasi::nn::graph::{load_by_name, Graph};
-use wasi::nn::inference::GraphExecutionContext;
-use wasi::nn::tensor::{Tensor, TensorType};
-
-/// A pipeline failure as the world's error.
-fn task_error(e: pipeline::Error) -> TaskError {
-    match e {
-        pipeline::Error::BadInput(m) => TaskError::BadInput(m),
-        pipeline::Error::BadConfig(m) => TaskError::BadConfig(m),
-        pipeline::Error::Inference(m) => TaskError::Inference(m),
-        pipeline::Error::BadOutput(m) => TaskError::BadOutput(m),
-    }
-}
-
-fn io(name: &str, datatype: Datatype, shape: &[i64], role: Role, description: &str) -> IoSpec {
-    IoSpec { name: name.into(), datatype, shape: shape.to_vec(), role, description: description.into() }
-}
+use nnhost_sdk::wasi::nn::tensor::TensorType;
 
 fn signature(s: &Settings) -> Signature {
     let range = if s.geometry == blazeface::FULL_RANGE { "full range, 192x192" } else { "short range, 128x128" };
@@ -74,64 +63,12 @@ fn signature(s: &Settings) -> Signature {
     }
 }
 
-/// A probability-like parameter: a double (an integer is accepted) in [0, 1].
-fn unit_param(params: &[(String, ParamValue)], name: &str, default: f64) -> Result<f32, TaskError> {
-    let v = match params.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v) {
-        None => default,
-        Some(ParamValue::Double(d)) => *d,
-        Some(ParamValue::Integer(i)) => *i as f64,
-        Some(other) => return Err(TaskError::BadConfig(format!("parameter `{name}` must be a number, not {other:?}"))),
-    };
-    if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
-        return Err(TaskError::BadConfig(format!("parameter `{name}` must be between 0 and 1, not {v}")));
-    }
-    Ok(v as f32)
-}
-
-/// The one encoded image of input `image`.
-fn image_input(inputs: &[Value]) -> Result<&[u8], TaskError> {
-    let v = inputs.iter().find(|v| v.name == "image").ok_or_else(|| TaskError::BadInput("no input named `image`".into()))?;
-    match &v.data {
-        Data::Bytes(items) if items.len() == 1 => Ok(&items[0]),
-        Data::Bytes(items) => Err(TaskError::BadInput(format!("input `image` must hold one encoded image, not {}", items.len()))),
-        _ => Err(TaskError::BadInput("input `image` must be BYTES (an encoded PNG or JPEG)".into())),
-    }
-}
-
-/// Graph and execution context of the last model used, kept while the instance lives.
-struct Loaded {
-    name: String,
-    // Field order matters: the context must be dropped before its graph.
-    ctx: GraphExecutionContext,
-    _graph: Graph,
-}
-
-thread_local! {
-    static LOADED: RefCell<Option<Loaded>> = const { RefCell::new(None) };
-}
-
-fn nn_error(call: &str, e: wasi::nn::errors::Error) -> pipeline::Error {
-    pipeline::Error::Inference(format!("{call}: {:?}: {}", e.code(), e.data()))
-}
-
-/// The inference step through `wasi:nn`: the graph loaded by name once per instance.
+/// The inference step through `wasi:nn` (the SDK's graphs by name).
 struct WasiNn;
 
 impl Infer for WasiNn {
     fn compute(&mut self, model: &str, input: &Input<'_>) -> Result<Vec<Output>, pipeline::Error> {
-        let outputs = LOADED.with(|cell| {
-            let mut loaded = cell.borrow_mut();
-            if loaded.as_ref().map(|l| l.name != model).unwrap_or(true) {
-                *loaded = None;
-                let graph = load_by_name(model).map_err(|e| nn_error("load-by-name", e))?;
-                let ctx = graph.init_execution_context().map_err(|e| nn_error("init-execution-context", e))?;
-                *loaded = Some(Loaded { name: model.to_string(), ctx, _graph: graph });
-            }
-            let Some(l) = loaded.as_ref() else { return Err(pipeline::Error::Inference("no graph loaded".into())) };
-            let bytes: Vec<u8> = input.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-            let tensor = Tensor::new(&input.dims, TensorType::Fp32, &bytes);
-            l.ctx.compute(vec![(input.name.to_string(), tensor)]).map_err(|e| nn_error("compute", e))
-        })?;
+        let outputs = nn::compute(model, vec![(input.name.to_string(), f32_tensor(&input.dims, input.data))])?;
         Ok(outputs
             .into_iter()
             .map(|(name, t)| {
@@ -151,22 +88,22 @@ struct Plugin;
 
 impl Guest for Plugin {
     fn describe(config: Config) -> Result<Signature, TaskError> {
-        Ok(signature(&pipeline::settings(&config).map_err(task_error)?))
+        Ok(signature(&pipeline::settings(&config)?))
     }
 
     fn run(config: Config, inputs: Vec<Value>, parameters: Vec<(String, ParamValue)>) -> Result<Vec<Value>, TaskError> {
-        let s = pipeline::settings(&config).map_err(task_error)?;
+        let s = pipeline::settings(&config)?;
         let thresholds = pipeline::Thresholds {
-            min_score: unit_param(&parameters, "min_score", DEFAULT_MIN_SCORE)?,
-            iou: unit_param(&parameters, "iou_threshold", DEFAULT_IOU)?,
+            min_score: task::number(&parameters, "min_score", DEFAULT_MIN_SCORE, 1.0)? as f32,
+            iou: task::number(&parameters, "iou_threshold", DEFAULT_IOU, 1.0)? as f32,
         };
-        let faces = pipeline::detect_faces(&mut WasiNn, &s, image_input(&inputs)?, thresholds).map_err(task_error)?;
+        let faces = pipeline::detect_faces(&mut WasiNn, &s, task::image_input(&inputs, "image")?, thresholds)?;
         let n = faces.len() as u32;
         let flat = |range: std::ops::Range<usize>| faces.iter().flat_map(|f| f.points[range.clone()].iter().flatten().copied()).collect();
         Ok(vec![
-            Value { name: "boxes".into(), shape: vec![n, 4], data: Data::Fp32(flat(0..2)) },
-            Value { name: "keypoints".into(), shape: vec![n, KEYPOINTS as u32, 2], data: Data::Fp32(flat(2..2 + KEYPOINTS)) },
-            Value { name: "scores".into(), shape: vec![n], data: Data::Fp32(faces.iter().map(|f| f.score).collect()) },
+            task::fp32("boxes", vec![n, 4], flat(0..2)),
+            task::fp32("keypoints", vec![n, KEYPOINTS as u32, 2], flat(2..2 + KEYPOINTS)),
+            task::fp32("scores", vec![n], faces.iter().map(|f| f.score).collect()),
         ])
     }
 }

@@ -19,31 +19,8 @@ use crate::ctc::{self, Charset};
 use crate::cv::{self, Image};
 use crate::det::{self, DbParams, Quad};
 
-/// Why the pipeline failed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Error {
-    /// The image cannot be processed (for instance too thin to resize).
-    BadInput(String),
-    /// The plugin's configuration is wrong.
-    BadConfig(String),
-    /// An engine call failed.
-    Inference(String),
-    /// A model's output is not what the pipeline expects.
-    BadOutput(String),
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Error::BadInput(e) => write!(f, "bad input: {e}"),
-            Error::BadConfig(e) => write!(f, "bad config: {e}"),
-            Error::Inference(e) => write!(f, "inference: {e}"),
-            Error::BadOutput(e) => write!(f, "bad output: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
+/// Why one image could not be processed: the SDK's error kinds (the task world's `task-error`).
+pub use nnhost_sdk::Error;
 
 /// Largest image accepted, in pixels (decoded as 8-bit channels, then copied once as BGR).
 pub const MAX_PIXELS: u64 = 16 * 1024 * 1024;
@@ -75,9 +52,7 @@ pub fn settings(config: &[(String, String)]) -> Result<Settings, Error> {
             "rec_model" => rec = Some(v.clone()),
             "dictionary" => dictionary = Some(v.as_str()),
             other => {
-                return Err(Error::BadConfig(format!(
-                    "unknown config key `{other}` (known: det_model, cls_model, rec_model, dictionary)"
-                )))
+                return Err(Error::BadConfig(format!("unknown config key `{other}` (known: det_model, cls_model, rec_model, dictionary)")))
             }
         }
     }

@@ -1,41 +1,49 @@
-//! {{name}}: an nnhost task plugin in Rust. This template reads the size of a PNG image (no model);
-//! the `task` world is in wit/task.wit, and guests/face-detector and guests/ocr in nnhost's
-//! repository show plugins that load models through `wasi:nn`.
+//! {{name}}: an nnhost task plugin in Rust, on nnhost's plugin SDK (`nnhost-plugin-sdk`, in
+//! nnhost's guests/sdk). This template reads the size of a PNG image (no model); the `task` world
+//! is in wit/task.wit. nnhost's guests/face-detector and guests/ocr are plugins that load models
+//! (`nnhost_sdk::nn::compute`).
 
-wit_bindgen::generate!({ world: "nnhost:plugins/task", path: "wit", generate_all });
+use nnhost_sdk::nnhost::plugins::task_types::{Datatype, Role};
+use nnhost_sdk::task::{self, io};
+use nnhost_sdk::Error;
 
-use nnhost::plugins::task_types::{Data, Datatype, IoSpec, Role};
+wit_bindgen::generate!({
+    world: "nnhost:plugins/task",
+    path: "wit",
+    // The imports and types are the SDK's: this crate generates only the world's exports.
+    with: {
+        "wasi:nn/tensor@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::tensor,
+        "wasi:nn/errors@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::errors,
+        "wasi:nn/inference@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::inference,
+        "wasi:nn/graph@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::graph,
+        "nnhost:plugins/task-types@0.1.2": nnhost_sdk::nnhost::plugins::task_types,
+    },
+});
 
 struct Plugin;
 
 impl Guest for Plugin {
-    fn describe(_config: Vec<(String, String)>) -> Result<Signature, TaskError> {
-        let io = |name: &str, datatype, shape: &[i64], description: &str| IoSpec {
-            name: name.into(),
-            datatype,
-            shape: shape.to_vec(),
-            role: Role::Tensor,
-            description: description.into(),
-        };
+    fn describe(_config: Config) -> Result<Signature, TaskError> {
         Ok(Signature {
             description: "width and height of a PNG image".into(),
-            inputs: vec![io("image", Datatype::Bytes, &[1], "a PNG image")],
-            outputs: vec![io("size", Datatype::Int64, &[2], "width, height")],
+            inputs: vec![io("image", Datatype::Bytes, &[1], Role::Tensor, "a PNG image")],
+            outputs: vec![io("size", Datatype::Int64, &[2], Role::Tensor, "width, height")],
             parameters: vec![],
             models: vec![],
         })
     }
 
-    fn run(_config: Vec<(String, String)>, inputs: Vec<Value>, _parameters: Vec<(String, ParamValue)>) -> Result<Vec<Value>, TaskError> {
-        let png = match inputs.first().map(|v| &v.data) {
-            Some(Data::Bytes(b)) if !b.is_empty() => &b[0],
-            _ => return Err(TaskError::BadInput("no image".into())),
-        };
+    fn run(_config: Config, inputs: Vec<Value>, _parameters: Vec<(String, ParamValue)>) -> Result<Vec<Value>, TaskError> {
+        let png = task::image_input(&inputs, "image")?;
         if png.len() < 24 || &png[..8] != b"\x89PNG\r\n\x1a\n" {
-            return Err(TaskError::BadInput("not a PNG image".into()));
+            return Err(Error::BadInput("not a PNG image".into()).into());
         }
         let be = |at: usize| u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]) as i64;
-        Ok(vec![Value { name: "size".into(), shape: vec![2], data: Data::Int64(vec![be(16), be(20)]) }])
+        Ok(vec![Value {
+            name: "size".into(),
+            shape: vec![2],
+            data: nnhost_sdk::nnhost::plugins::task_types::Data::Int64(vec![be(16), be(20)]),
+        }])
     }
 }
 

@@ -1,0 +1,40 @@
+//! nnhost's imaging component (world `imaging-provider`): the preprocessing and ranking of the
+//! built-in classifier as the `nnhost:plugins/imaging` interface. nnhost composes it into any
+//! plugin that imports the interface, so a Python or JavaScript plugin gets Rust-speed image
+//! decoding and resizing, with the built-in classifier's exact pixels, inside its own sandbox.
+
+use nnhost_sdk::classify;
+use nnhost_sdk::nnhost::plugins::types::{ModelSpec, PluginError, Prediction, TensorValue};
+use nnhost_sdk::pre;
+
+wit_bindgen::generate!({
+    world: "nnhost:plugins/imaging-provider",
+    path: "../../wit",
+    with: {
+        "wasi:nn/tensor@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::tensor,
+        "nnhost:plugins/types@0.1.2": nnhost_sdk::nnhost::plugins::types,
+    },
+});
+
+use exports::nnhost::plugins::imaging::{Guest, Pixels};
+
+struct Imaging;
+
+impl Guest for Imaging {
+    fn preprocess(spec: ModelSpec, image: Vec<u8>) -> Result<TensorValue, PluginError> {
+        Ok(classify::tensor_value(classify::preprocess(&spec, &image)?))
+    }
+
+    fn decode(image: Vec<u8>, exif_orientation: bool) -> Result<Pixels, PluginError> {
+        let img = pre::decode_oriented(&image, exif_orientation).map_err(nnhost_sdk::Error::from)?;
+        drop(image);
+        let rgb = img.into_rgb8();
+        Ok(Pixels { width: rgb.width(), height: rgb.height(), channels: 3, data: rgb.into_raw() })
+    }
+
+    fn rank(spec: ModelSpec, output: TensorValue, top_k: u32) -> Result<Vec<Prediction>, PluginError> {
+        Ok(classify::rank(&spec, &output, top_k)?)
+    }
+}
+
+export!(Imaging);
