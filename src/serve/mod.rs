@@ -9,6 +9,7 @@
 pub mod grpc;
 pub mod metrics;
 pub mod models;
+pub mod page;
 pub mod protocol;
 pub mod rest;
 
