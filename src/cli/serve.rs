@@ -18,7 +18,8 @@ use crate::serve::models::{self, BackendChoice, Plugins};
                   M-classify (input `image`: encoded PNG/JPEG as BYTES; outputs `label`, `score`, `index`; \
                   parameter `top_k`). Every task plugin of the plugins folder is served under its name with the \
                   signature it declares (see `nnhost plugins`). Every request runs in a fresh sandboxed instance under the limits. Prints \
-                  one JSON event per line on stdout (listening, ready, stopped); SIGTERM or SIGINT drains and exits 0.")]
+                  one JSON event per line on stdout (listening, ready, stopped); SIGTERM or SIGINT drains and exits 0. \
+                  Open the REST address in a browser to try the models on an image.")]
 pub struct ServeArgs {
     /// REST address (use 0.0.0.0:8000 in a container).
     #[arg(long, default_value = "127.0.0.1:8000", value_name = "ADDR")]
