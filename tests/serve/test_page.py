@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import tritonclient.http as httpclient
 
-from test_serve import FACES, PHOTOS, ROOT, TEXT, Server, hclient, http_req
+from test_serve import FACES, PHOTOS, TEXT, Server, hclient, http_req
 from webdriver import Browser, find_browser
 
 BACKEND = "tract"  # always available: the page is what is tested here, not the engines
