@@ -17,3 +17,36 @@ fn the_triton_client_gets_correct_answers_from_nnhost_serve() {
         assert!(passed >= 50, "only {passed} checks passed on {backend}");
     }
 }
+
+/// The page at `/` in headless Chromium (tests/serve/test_page.py): the models listed from the
+/// repository index with their metadata and backend, health shown, a cat photo's label through a
+/// classifier, one face box with its keypoints drawn for the astronaut, OCR's quads and text, a
+/// refused request's error. Without the browser (scripts/setup-browser installs it) a skip, which
+/// fails under CI.
+#[test]
+fn the_page_at_root_classifies_a_cat_and_draws_the_astronauts_face_in_chromium() {
+    let found = ["chromium", "chromedriver"]
+        .iter()
+        .all(|b| std::process::Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()));
+    if !found {
+        crate::util::skip("chromium and chromedriver are not installed (run scripts/setup-browser)");
+        return;
+    }
+    let Some(out) = pytest("tests/serve/test_page.py", "tritonclient.http, numpy", &[]) else { return };
+    let passed = out.lines().filter(|l| l.contains("test_page.py::") && l.contains(" PASSED")).count();
+    assert_eq!(passed, 7, "every check of test_page.py passes");
+}
+
+/// One server, each model on its own backend (tests/serve/test_model_backends.py): `-b onnxruntime`,
+/// a manifest's `backend = "openvino"`, `--model-backend face-detection=openvino` (BlazeFace's
+/// .tflite on OpenVINO); each answers as the CLI does on its backend, and says which it runs on.
+#[test]
+fn one_server_runs_each_model_on_the_backend_its_manifest_or_model_backend_names() {
+    use nnhost::backends::BackendKind;
+    if !(crate::backends::available(BackendKind::Onnxruntime) && crate::backends::available(BackendKind::Openvino)) {
+        return;
+    }
+    let Some(out) = pytest("tests/serve/test_model_backends.py", "tritonclient.grpc, tritonclient.http, onnx", &[]) else { return };
+    let passed = out.lines().filter(|l| l.contains("test_model_backends.py::") && l.contains(" PASSED")).count();
+    assert_eq!(passed, 11, "every check of test_model_backends.py passes");
+}

@@ -9,7 +9,7 @@ use super::{Cli, Fatal};
 use crate::backends::Parallelism;
 use crate::plugins::{load_guest, World};
 use crate::registry::GraphStore;
-use crate::serve::models::{self, Plugins};
+use crate::serve::models::{self, BackendChoice, Plugins};
 
 #[derive(Args, Debug)]
 #[command(long_about = "Serve every model of the models folder over the Open Inference Protocol (KServe v2, as Triton, \
@@ -18,7 +18,8 @@ use crate::serve::models::{self, Plugins};
                   M-classify (input `image`: encoded PNG/JPEG as BYTES; outputs `label`, `score`, `index`; \
                   parameter `top_k`). Every task plugin of the plugins folder is served under its name with the \
                   signature it declares (see `nnhost plugins`). Every request runs in a fresh sandboxed instance under the limits. Prints \
-                  one JSON event per line on stdout (listening, ready, stopped); SIGTERM or SIGINT drains and exits 0.")]
+                  one JSON event per line on stdout (listening, ready, stopped); SIGTERM or SIGINT drains and exits 0. \
+                  Open the REST address in a browser to try the models on an image.")]
 pub struct ServeArgs {
     /// REST address (use 0.0.0.0:8000 in a container).
     #[arg(long, default_value = "127.0.0.1:8000", value_name = "ADDR")]
@@ -26,9 +27,13 @@ pub struct ServeArgs {
     /// gRPC address.
     #[arg(long, default_value = "127.0.0.1:8001", value_name = "ADDR")]
     pub grpc: SocketAddr,
-    /// Inference backend for every model.
+    /// Inference backend for every model that --model-backend and its manifest do not place.
     #[arg(long, short, default_value = "tract", value_name = "NAME")]
     pub backend: String,
+    /// Run one model (a models-folder name; its M-classify goes with it) or task plugin on BACKEND
+    /// (repeatable; beats a manifest's `backend = "..."`).
+    #[arg(long = "model-backend", value_name = "NAME=BACKEND")]
+    pub model_backend: Vec<String>,
     /// Serve only this model (repeatable) [default: every model of the models folder].
     #[arg(long = "model", short = 'm', value_name = "NAME")]
     pub model: Vec<String>,
@@ -73,6 +78,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<u8, Fatal> {
     } else {
         None
     };
+    let backends = backend_choice(cli, args, backend, &dir, tasks.as_ref())?;
     let opts = crate::serve::Options {
         http: args.http,
         grpc: args.grpc,
@@ -91,8 +97,35 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<u8, Fatal> {
     );
     crate::serve::run(opts, backend, move || {
         let graphs = GraphStore::with_config(config);
-        models::load(&runtime, &plugins, &dir, &names, tasks.as_ref(), backend, &graphs)
+        models::load(&runtime, &plugins, &dir, &names, tasks.as_ref(), &backends, &graphs)
     })
     .map_err(Fatal)?;
     Ok(0)
+}
+
+/// `--model-backend NAME=BACKEND`, each naming a model or plugin that is served and a backend
+/// that is available here.
+fn backend_choice(
+    cli: &Cli,
+    args: &ServeArgs,
+    default: crate::backends::BackendKind,
+    dir: &crate::registry::ModelsDir,
+    tasks: Option<&crate::registry::PluginsDir>,
+) -> Result<BackendChoice, Fatal> {
+    let mut choice = BackendChoice::all(default);
+    let served: Vec<String> = if args.model.is_empty() { dir.list() } else { args.model.clone() }
+        .into_iter()
+        .chain(tasks.map(|t| t.list()).unwrap_or_default())
+        .collect();
+    for pair in &args.model_backend {
+        let Some((name, backend)) = pair.split_once('=') else {
+            return Err(Fatal(format!("--model-backend `{pair}`: expected NAME=BACKEND (e.g. mobilenet-v2=openvino)")));
+        };
+        if !served.iter().any(|s| s == name) {
+            return Err(Fatal(format!("--model-backend `{pair}`: no model or plugin `{name}` is served (served: {})", served.join(", "))));
+        }
+        let backend = cli.backend(backend).map_err(|Fatal(e)| Fatal(format!("--model-backend `{pair}`: {e}")))?;
+        choice.named.insert(name.to_string(), backend);
+    }
+    Ok(choice)
 }

@@ -10,6 +10,8 @@ use nnhost_preprocess as pre;
 use nnhost_preprocess::spelling::Spelled;
 use serde::Deserialize;
 
+use crate::backends::BackendKind;
+
 /// `model.toml`, as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +31,10 @@ pub struct Manifest {
     pub input: InputSection,
     #[serde(default)]
     pub output: OutputSection,
+    /// The backend `nnhost serve` runs this model on (`tract`, `onnxruntime`, `openvino`) unless
+    /// `--model-backend` names one; without it, the server's `--backend`. Read by the host only.
+    #[serde(default, deserialize_with = "backend_name")]
+    pub backend: Option<BackendKind>,
 }
 
 /// `[input]`: the model input an image is preprocessed into.
@@ -119,6 +125,14 @@ impl Spelled for OutputKind {
 }
 
 nnhost_preprocess::deserialize_spelled!(ResizeKind, OutputKind);
+
+fn backend_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<BackendKind>, D::Error> {
+    let name = String::deserialize(d)?;
+    name.parse().map(Some).map_err(|_| {
+        let known: Vec<String> = BackendKind::ALL.iter().map(|b| format!("\"{b}\"")).collect();
+        serde::de::Error::custom(format!("must be one of {}, not `{name}`", known.join(", ")))
+    })
+}
 
 fn default_file() -> String {
     "model.onnx".into()
@@ -270,5 +284,14 @@ mod tests {
     fn a_bad_value_names_its_key_and_the_allowed_values() {
         let e = Manifest::parse(&format!("{GOOD}[output]\nkind = \"odds\"\n")).unwrap_err();
         assert!(e.contains("line 7") && e.contains("output.kind must be \"logits\" or \"probabilities\", not `odds`"), "{e}");
+    }
+
+    #[test]
+    fn a_manifest_may_name_the_backend_it_is_served_on() {
+        assert_eq!(Manifest::parse(GOOD).unwrap().backend, None);
+        let m = Manifest::parse(&format!("backend = \"openvino\"\n{GOOD}")).unwrap();
+        assert_eq!(m.backend, Some(BackendKind::Openvino));
+        let e = Manifest::parse(&format!("backend = \"cuda\"\n{GOOD}")).unwrap_err();
+        assert!(e.contains("line 1") && e.contains("backend must be one of \"tract\", \"onnxruntime\", \"openvino\", not `cuda`"), "{e}");
     }
 }

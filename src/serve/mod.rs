@@ -9,9 +9,11 @@
 pub mod grpc;
 pub mod metrics;
 pub mod models;
+pub mod page;
 pub mod protocol;
 pub mod rest;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -128,8 +130,9 @@ impl State {
     fn record(&self, protocol: &'static str, name: &str, start: Instant, error: Option<&ServeError>) {
         let secs = start.elapsed().as_secs_f64();
         // Unknown names share one label, so clients cannot grow the metrics without bound.
-        let model = if self.models.get().is_some_and(|m| m.0.contains_key(name)) { name } else { "-" };
-        self.metrics.finished(model, self.backend.name(), protocol, error.is_none(), secs);
+        let served = self.models.get().and_then(|m| m.0.get(name));
+        let (model, backend) = served.map_or(("-", self.backend), |m| (name, m.backend));
+        self.metrics.finished(model, backend.name(), protocol, error.is_none(), secs);
         if self.log_requests {
             let line = serde_json::json!({
                 "protocol": protocol, "model": name, "ok": error.is_none(), "ms": (secs * 1e3 * 1000.0).round() / 1000.0,
@@ -144,7 +147,7 @@ impl State {
             return Err(ServeError::new(ErrorKind::Unavailable, "the server is shutting down"));
         }
         let model = self.model(name, version)?;
-        let backend = self.backend.name();
+        let backend = model.backend.name();
         let permit = match self.slots.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
@@ -245,7 +248,7 @@ async fn serve(opts: Options, backend: BackendKind, load: impl FnOnce() -> Resul
         let state = state.clone();
         tokio::task::spawn_blocking(move || {
             let models = load()?;
-            let names: Vec<String> = models.0.keys().cloned().collect();
+            let names: BTreeMap<String, &'static str> = models.0.iter().map(|(n, m)| (n.clone(), m.backend.name())).collect();
             let _ = state.models.set(models);
             state.ready.store(true, Ordering::SeqCst);
             Ok::<_, String>(names)
@@ -260,7 +263,8 @@ async fn serve(opts: Options, backend: BackendKind, load: impl FnOnce() -> Resul
     };
     let failure = match load_result {
         Some(Ok(names)) => {
-            event(serde_json::json!({ "event": "ready", "models": names }));
+            let models: Vec<&String> = names.keys().collect();
+            event(serde_json::json!({ "event": "ready", "models": models, "backends": names }));
             stop_signal.await;
             None
         }

@@ -46,15 +46,35 @@ pub struct Plugins {
     pub classifier: Plugin,
 }
 
-/// Load `names` (every model of the folder when empty) on `backend`, and every task plugin of
-/// `tasks` (served under the plugin's name).
+/// Which backend each served model runs on: `--model-backend NAME=BACKEND`, else the model's
+/// manifest (`backend = "..."`), else the server's `--backend`. `M-classify` runs where `M` does.
+#[derive(Debug, Clone)]
+pub struct BackendChoice {
+    pub default: BackendKind,
+    /// `--model-backend`: a model folder's or a plugin's name, and its backend.
+    pub named: BTreeMap<String, BackendKind>,
+}
+
+impl BackendChoice {
+    /// Every model on `default`.
+    pub fn all(default: BackendKind) -> Self {
+        BackendChoice { default, named: BTreeMap::new() }
+    }
+
+    pub fn of(&self, name: &str, manifest: Option<BackendKind>) -> BackendKind {
+        self.named.get(name).copied().or(manifest).unwrap_or(self.default)
+    }
+}
+
+/// Load `names` (every model of the folder when empty), and every task plugin of `tasks` (served
+/// under the plugin's name), each on the backend `backends` picks for it.
 pub fn load(
     runtime: &Runtime,
     plugins: &Plugins,
     dir: &ModelsDir,
     names: &[String],
     tasks: Option<&PluginsDir>,
-    backend: BackendKind,
+    backends: &BackendChoice,
     graphs: &GraphStore,
 ) -> Result<Models, String> {
     let names = if names.is_empty() { dir.list() } else { names.to_vec() };
@@ -65,6 +85,7 @@ pub fn load(
     let mut out = BTreeMap::new();
     for name in task_names {
         let Some(tasks) = tasks else { break };
+        let backend = backends.of(&name, None);
         // A plugin that cannot be set up here (a model not made, a backend that cannot load it) is
         // reported and left out; the rest is served.
         let setup = tasks
@@ -81,7 +102,10 @@ pub fn load(
         };
         let meta = |v: &[task::IoSpec]| -> Vec<TensorMeta> {
             v.iter()
-                .map(|i| TensorMeta { name: i.name.clone(), datatype: task::datatype_name(i.datatype).into(), shape: i.shape.clone() })
+                .map(|i| {
+                    TensorMeta::new(&i.name, task::datatype_name(i.datatype), i.shape.clone())
+                        .with_role(task::role_name(i.role), &i.description)
+                })
                 .collect()
         };
         let (inputs, outputs) = (meta(&t.signature().inputs), meta(&t.signature().outputs));
@@ -95,6 +119,7 @@ pub fn load(
             continue;
         }
         let info = dir.model(&name).map_err(|e| format!("model `{name}`: {e}"))?;
+        let backend = backends.of(&name, info.manifest.backend);
         let files = info.files();
         let graph = graphs.get_or_load(&info, backend).map_err(|e| format!("model `{name}` on {backend}: {e}"))?;
         // Raw tensors: names, datatypes and shapes as the ONNX graph declares them.
@@ -105,11 +130,7 @@ pub fn load(
                 let meta = |input: bool| -> Vec<TensorMeta> {
                     io.iter()
                         .filter(|i| i.input == input)
-                        .map(|i| TensorMeta {
-                            name: i.name.clone(),
-                            datatype: datatype_of_onnx(i.elem_type).to_string(),
-                            shape: i.dims.clone().unwrap_or_default(),
-                        })
+                        .map(|i| TensorMeta::new(&i.name, datatype_of_onnx(i.elem_type), i.dims.clone().unwrap_or_default()))
                         .collect()
                 };
                 let runner =
@@ -132,14 +153,18 @@ pub fn load(
             let cname = format!("{name}-classify");
             let classifier =
                 Classifier::new(runtime, &plugins.classifier, graphs, info, backend).map_err(|e| format!("model `{cname}`: {e:#}"))?;
-            let k = |n: &str, d: &str| TensorMeta { name: n.into(), datatype: d.into(), shape: vec![-1, -1] };
+            let k = |n: &str, d: &str| TensorMeta::new(n, d, vec![-1, -1]);
             out.insert(
                 cname.clone(),
                 Arc::new(ServedModel {
                     name: cname,
                     backend,
-                    inputs: vec![TensorMeta { name: "image".into(), datatype: "BYTES".into(), shape: vec![-1] }],
-                    outputs: vec![k("label", "BYTES"), k("score", "FP32"), k("index", "INT64")],
+                    inputs: vec![TensorMeta::new("image", "BYTES", vec![-1]).with_role("tensor", "encoded PNG or JPEG images")],
+                    outputs: vec![
+                        k("label", "BYTES").with_role("labels", "the top_k labels of each image, best first"),
+                        k("score", "FP32").with_role("scores", "their probabilities"),
+                        k("index", "INT64").with_role("tensor", "their class indices"),
+                    ],
                     kind: Kind::Classify { classifier: Box::new(classifier), classes },
                 }),
             );

@@ -77,6 +77,29 @@ pub struct TensorMeta {
     pub name: String,
     pub datatype: String,
     pub shape: Vec<i64>,
+    /// REST metadata only (gRPC's `TensorMetadata` has no place for it): what a task output holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<TensorMetaParameters>,
+}
+
+/// What a declared input or output is for: its role (`boxes`, `quads`, `keypoints`, `scores`,
+/// `labels`, `text`; `tensor` for anything else) and the plugin's description, so a client (the
+/// page at `/`) knows what to draw without knowing the plugin.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TensorMetaParameters {
+    pub role: &'static str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+impl TensorMeta {
+    pub fn new(name: impl Into<String>, datatype: impl Into<String>, shape: Vec<i64>) -> Self {
+        TensorMeta { name: name.into(), datatype: datatype.into(), shape, parameters: None }
+    }
+
+    pub fn with_role(self, role: &'static str, description: impl Into<String>) -> Self {
+        TensorMeta { parameters: Some(TensorMetaParameters { role, description: description.into() }), ..self }
+    }
 }
 
 /// Why a request failed; the transport maps the kind to its status code.

@@ -41,6 +41,8 @@ pub async fn serve(
         .route("/v2/models/{model}/infer", post(infer))
         .route("/v2/models/{model}/versions/{version}/infer", post(infer_v))
         .route("/metrics", get(metrics))
+        .route("/v2/repository/index", post(repository_index))
+        .route("/", get(super::page::page))
         .fallback(|| async {
             error(ServeError::new(ErrorKind::NotFound, "no such endpoint (see the Open Inference Protocol's REST paths under /v2)"))
         })
@@ -152,6 +154,14 @@ async fn model_ready_v(AxState(s): AxState<Arc<State>>, Path((model, version)): 
 
 async fn metrics(AxState(s): AxState<Arc<State>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics.text()).into_response()
+}
+
+/// The model repository extension's index (`POST /v2/repository/index`, as Triton and its client
+/// have it): every served model, ready once all are loaded. Read-only: nothing is loaded or
+/// unloaded through it. The body (`{"ready": bool}`) is not needed: every listed model is ready.
+async fn repository_index(AxState(s): AxState<Arc<State>>) -> Json<Value> {
+    let models = s.models.get().map(|m| m.0.keys().map(|name| json!({ "name": name, "version": "1", "state": "READY" })).collect());
+    Json(Value::Array(models.unwrap_or_default()))
 }
 
 async fn infer(AxState(s): AxState<Arc<State>>, Path(model): Path<String>, headers: HeaderMap, body: Body) -> Response {
