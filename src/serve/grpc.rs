@@ -285,6 +285,14 @@ fn contents_data(name: &str, datatype: &str, c: InferTensorContents, count: usiz
     Ok(data)
 }
 
+/// A `ModelInferRequest` message as tonic would decode it, then read: what the server does with
+/// every gRPC inference request (and what `fuzz/` feeds).
+pub fn decode_request(message: &[u8]) -> Result<(String, String, InferRequest), ServeError> {
+    let r = <ModelInferRequest as prost::Message>::decode(message).map_err(|e| ServeError::bad(format!("the request message: {e}")))?;
+    parse(r)
+}
+
+/// The model name, version and request of a decoded `ModelInferRequest`.
 fn parse(r: ModelInferRequest) -> Result<(String, String, InferRequest), ServeError> {
     let raw = r.raw_input_contents;
     if !raw.is_empty() && raw.len() != r.inputs.len() {

@@ -361,13 +361,19 @@ fn rest_parameters(other: std::collections::BTreeMap<String, Value>) -> Result<V
 /// Parse a request body: JSON, or a JSON header followed by binary tensor data.
 pub fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<InferRequest, ServeError> {
     let header_len = match headers.get(HEADER_LEN) {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| ServeError::bad("Inference-Header-Content-Length is not a number"))?),
+    };
+    parse_body(header_len, body)
+}
+
+/// Parse a request body given the value of its `Inference-Header-Content-Length` header, if any:
+/// what the server does with every REST inference request (and what `fuzz/` feeds).
+pub fn parse_body(header_len: Option<&str>, body: &[u8]) -> Result<InferRequest, ServeError> {
+    let header_len = match header_len {
         None => body.len(),
         Some(v) => {
-            let n: usize = v
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-                .ok_or_else(|| ServeError::bad("Inference-Header-Content-Length is not a number"))?;
+            let n: usize = v.trim().parse().map_err(|_| ServeError::bad("Inference-Header-Content-Length is not a number"))?;
             if n > body.len() {
                 return Err(ServeError::bad(format!("Inference-Header-Content-Length says {n} bytes, the body has {}", body.len())));
             }
