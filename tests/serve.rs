@@ -2,7 +2,8 @@
 //! health, exact metadata, raw inference equal to `nnhost run` (JSON, binary extension, gRPC),
 //! classification equal to `nnhost classify`, hundreds of concurrent mixed requests, backpressure,
 //! bad and hostile requests, a hostile plugin named with --classifier, the size limit, and a
-//! SIGTERM that drains requests in flight.
+//! SIGTERM that drains requests in flight; and, on tract, attacks on the server itself (stalled uploads
+//! against --max-buffered-bytes, amplified responses, hang-ups, a stalled shutdown, fd exhaustion).
 //! The checks live in tests/serve/test_serve.py; this runs them with pytest on the binary cargo
 //! built, one reported test per check (`test_check[<backend>: <check>]`), so a failure names it.
 

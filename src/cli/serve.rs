@@ -9,6 +9,7 @@ use super::{Cli, Fatal};
 use crate::backends::Parallelism;
 use crate::plugins::{load_guest, World};
 use crate::registry::GraphStore;
+use crate::serve::limits::{ServeLimits, DEFAULT_MAX_BUFFERED_BYTES};
 use crate::serve::models::{self, BackendChoice, Plugins};
 
 #[derive(Args, Debug)]
@@ -49,9 +50,29 @@ pub struct ServeArgs {
     /// Image-classifier plugin for the -classify models instead of the built-in one.
     #[arg(long, value_name = "FILE.wasm")]
     pub classifier: Option<PathBuf>,
+    /// Most request bytes the server holds at once, all connections and both protocols together;
+    /// beyond that requests get HTTP 503 / gRPC RESOURCE_EXHAUSTED [default: 536870912, or
+    /// --max-request-bytes when larger].
+    #[arg(long, value_name = "BYTES")]
+    pub max_buffered_bytes: Option<usize>,
     /// Seconds a REST client may take to send a request's headers (and keep an idle connection).
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub header_timeout: u64,
+    /// Seconds a client may take to send a request body (REST) or message (gRPC).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub body_timeout: u64,
+    /// Largest response body (REST) or message (gRPC); a larger one is refused (HTTP 413 / gRPC
+    /// RESOURCE_EXHAUSTED).
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    pub max_response_bytes: usize,
+    /// Longest one request may run once admitted, all its images together (each image is also
+    /// bounded by --deadline-ms); past it the rest are not run (HTTP 504 / gRPC DEADLINE_EXCEEDED).
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    pub request_deadline_ms: u64,
+    /// Seconds a shutdown (SIGTERM, SIGINT) waits for requests in flight and open connections before
+    /// it closes them.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub drain_timeout: u64,
     /// Log one JSON line per request on stderr.
     #[arg(long)]
     pub log_requests: bool,
@@ -79,14 +100,32 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<u8, Fatal> {
         None
     };
     let backends = backend_choice(cli, args, backend, &dir, tasks.as_ref())?;
+    let max_request_bytes = args.max_request_bytes.unwrap_or(limits.input_bytes as usize);
+    let max_buffered_bytes = match args.max_buffered_bytes {
+        Some(n) if n < max_request_bytes => {
+            return Err(Fatal(format!(
+            "--max-buffered-bytes {n} is less than --max-request-bytes {max_request_bytes}: no request of the largest size could be read"
+        )))
+        }
+        Some(n) => n,
+        None => DEFAULT_MAX_BUFFERED_BYTES.max(max_request_bytes),
+    };
+    let secs = |s: u64| std::time::Duration::from_secs(s.max(1));
     let opts = crate::serve::Options {
         http: args.http,
         grpc: args.grpc,
         max_concurrency: plan.jobs,
         queue: args.queue,
-        max_request_bytes: args.max_request_bytes.unwrap_or(limits.input_bytes as usize),
         log_requests: args.log_requests,
-        header_timeout: std::time::Duration::from_secs(args.header_timeout.max(1)),
+        limits: ServeLimits {
+            max_request_bytes,
+            max_buffered_bytes,
+            header_timeout: secs(args.header_timeout),
+            body_timeout: secs(args.body_timeout),
+            max_response_bytes: args.max_response_bytes,
+            request_deadline: std::time::Duration::from_millis(args.request_deadline_ms.max(1)),
+            drain_timeout: secs(args.drain_timeout),
+        },
     };
     eprintln!(
         "nnhost serve: {backend}, {} requests at once x {} engine threads, queue {}; models from {}",

@@ -4,14 +4,19 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use tonic::{Request, Response, Status};
 
+use super::limits::Held;
 use super::protocol::{
-    element_count, element_size, join_bytes, split_bytes, InferRequest, InputTensor, Param, ServeError, TensorData, RESERVED_PARAMETERS,
+    element_count, element_size, join_bytes, shown, split_bytes, ErrorKind, InferRequest, InputTensor, Param, ServeError, TensorData,
+    RESERVED_PARAMETERS,
 };
 use super::State;
+use tonic::codegen::Bytes;
 
 /// Generated from proto/grpc_predict_v2.proto (package `inference`).
 #[allow(clippy::all)]
@@ -27,8 +32,13 @@ pub async fn serve(
     state: Arc<State>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let limit = state.max_request_bytes;
-    let service = GrpcInferenceServiceServer::new(Grpc { state }).max_decoding_message_size(limit).max_encoding_message_size(usize::MAX);
+    // `Bounded` refuses an over-size message first (RESOURCE_EXHAUSTED, as gRPC's own
+    // implementations answer); tonic's check (OUT_OF_RANGE) stays as a backstop.
+    let limit = state.limits.max_request_bytes.saturating_add(1);
+    let service = GrpcInferenceServiceServer::new(Grpc { state: state.clone() })
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(usize::MAX);
+    let service = Bounded { inner: service, state };
     tonic::transport::Server::builder()
         // Tensors are large: with HTTP/2's default 64 KiB windows a 600 KB request waits on
         // several window updates.
@@ -40,10 +50,166 @@ pub async fn serve(
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
         .add_service(service)
-        // Without TCP_NODELAY a small response waits on the client's delayed ACK: about 40 ms a
-        // request at low concurrency.
-        .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)), stop)
+        .serve_with_incoming_shutdown(incoming(listener), stop)
         .await
+}
+
+/// The accepted connections, for tonic. Its own accept loop retries at once after an error, which
+/// spins a core while a connection waits and no file descriptor is free; this one backs off
+/// ([`super::accept_backoff`]).
+struct Incoming {
+    listener: tokio::net::TcpListener,
+    backoff: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+fn incoming(listener: tokio::net::TcpListener) -> Incoming {
+    Incoming { listener, backoff: None }
+}
+
+impl tonic::codegen::tokio_stream::Stream for Incoming {
+    type Item = std::io::Result<tokio::net::TcpStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(wait) = this.backoff.as_mut() {
+                std::task::ready!(wait.as_mut().poll(cx));
+                this.backoff = None;
+            }
+            match std::task::ready!(this.listener.poll_accept(cx)) {
+                Ok((stream, _)) => {
+                    // Without TCP_NODELAY a small response waits on the client's delayed ACK:
+                    // about 40 ms a request at low concurrency.
+                    let _ = stream.set_nodelay(true);
+                    return Poll::Ready(Some(Ok(stream)));
+                }
+                Err(e) => this.backoff = super::accept_backoff(&e).map(|w| Box::pin(tokio::time::sleep(w))),
+            }
+        }
+    }
+}
+
+/// The inference service behind the checks every request body gets as it arrives, before tonic
+/// buffers and decodes it: each message within `--max-request-bytes`, the whole body within
+/// `--body-timeout` (a stream stalled mid-message is answered and reset, pings or not), and its
+/// bytes taken from the server's body budget (`--max-buffered-bytes`), held until the request is
+/// answered (the handler holds a clone, from the request's extensions).
+#[derive(Clone)]
+struct Bounded<S> {
+    inner: S,
+    state: Arc<State>,
+}
+
+impl<S: tonic::server::NamedService> tonic::server::NamedService for Bounded<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+type HttpRequest = tonic::codegen::http::Request<tonic::body::Body>;
+
+impl<S: tonic::codegen::Service<HttpRequest>> tonic::codegen::Service<HttpRequest> for Bounded<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: HttpRequest) -> Self::Future {
+        let held = Held::default();
+        req.extensions_mut().insert(held.clone());
+        let state = self.state.clone();
+        let deadline = Box::pin(tokio::time::sleep(state.limits.body_timeout));
+        let req = req.map(|inner| tonic::body::Body::new(BoundedBody { inner, state, held, deadline, message: Messages::default() }));
+        self.inner.call(req)
+    }
+}
+
+struct BoundedBody {
+    inner: tonic::body::Body,
+    state: Arc<State>,
+    held: Held,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    message: Messages,
+}
+
+impl hyper::body::Body for BoundedBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Status>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let checked = this
+                        .message
+                        .feed(data, this.state.limits.max_request_bytes)
+                        .and_then(|()| this.state.budget.take(&this.held, data.len()));
+                    if let Err(e) = checked {
+                        return Poll::Ready(Some(Err(e.grpc_status())));
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    let secs = this.state.limits.body_timeout.as_secs_f64();
+                    let e = ServeError::bad(format!("the request message did not arrive within {secs} s (--body-timeout)"));
+                    Poll::Ready(Some(Err(e.grpc_status())))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Where a request body is in gRPC's message framing (a flag byte, a 4-byte big-endian length,
+/// the message), so a message's size is known from its first bytes.
+#[derive(Default)]
+struct Messages {
+    header: [u8; 5],
+    have: usize,
+    /// Bytes of the current message still to come.
+    remaining: usize,
+}
+
+impl Messages {
+    fn feed(&mut self, mut data: &[u8], limit: usize) -> Result<(), ServeError> {
+        while !data.is_empty() {
+            if self.remaining > 0 {
+                let n = self.remaining.min(data.len());
+                self.remaining -= n;
+                data = &data[n..];
+                continue;
+            }
+            let n = (5 - self.have).min(data.len());
+            self.header[self.have..self.have + n].copy_from_slice(&data[..n]);
+            self.have += n;
+            data = &data[n..];
+            if self.have == 5 {
+                self.have = 0;
+                let len = u32::from_be_bytes([self.header[1], self.header[2], self.header[3], self.header[4]]) as usize;
+                if len > limit {
+                    return Err(ServeError::new(
+                        ErrorKind::TooLarge,
+                        format!("the request message is {len} bytes, over the limit of {limit} bytes (--max-request-bytes)"),
+                    ));
+                }
+                self.remaining = len;
+            }
+        }
+        Ok(())
+    }
 }
 
 struct Grpc {
@@ -119,10 +285,25 @@ fn contents_data(name: &str, datatype: &str, c: InferTensorContents, count: usiz
     Ok(data)
 }
 
+/// A `ModelInferRequest` message as tonic would decode it, then read: what the server does with
+/// every gRPC inference request (and what `fuzz/` feeds).
+pub fn decode_request(message: &[u8]) -> Result<(String, String, InferRequest), ServeError> {
+    let r = <ModelInferRequest as prost::Message>::decode(message).map_err(|e| ServeError::bad(format!("the request message: {e}")))?;
+    parse(r)
+}
+
+/// The model name, version and request of a decoded `ModelInferRequest`.
 fn parse(r: ModelInferRequest) -> Result<(String, String, InferRequest), ServeError> {
     let raw = r.raw_input_contents;
     if !raw.is_empty() && raw.len() != r.inputs.len() {
         return Err(ServeError::bad(format!("{} inputs but {} raw_input_contents", r.inputs.len(), raw.len())));
+    }
+    // The protocol allows the data of a request in one place or the other, never both.
+    if let Some(t) = r.inputs.iter().find(|t| !raw.is_empty() && t.contents.is_some()) {
+        return Err(ServeError::bad(format!(
+            "input `{}`: tensor data in `contents` while the request has raw_input_contents; send one or the other",
+            shown(&t.name)
+        )));
     }
     let mut req = InferRequest {
         id: (!r.id.is_empty()).then_some(r.id),
@@ -151,6 +332,7 @@ fn parse(r: ModelInferRequest) -> Result<(String, String, InferRequest), ServeEr
         req.inputs.push(InputTensor { name: t.name, datatype: t.datatype, shape: t.shape, data });
     }
     req.outputs = r.outputs.into_iter().map(|o| (o.name, None)).collect();
+    req.check()?;
     Ok((r.model_name, r.model_version, req))
 }
 
@@ -196,6 +378,8 @@ impl GrpcInferenceService for Grpc {
     }
 
     async fn model_infer(&self, r: Request<ModelInferRequest>) -> Result<Response<ModelInferResponse>, Status> {
+        // The request's bytes count against --max-buffered-bytes until it is answered.
+        let _held = r.extensions().get::<Held>().cloned();
         let r = r.into_inner();
         let name = r.model_name.clone();
         if let Err(e) = self.state.model(&r.model_name, version(&r.model_version)) {
@@ -226,5 +410,22 @@ impl GrpcInferenceService for Grpc {
             outputs,
             raw_output_contents: raw,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_over_size_message_is_refused_from_its_length_prefix_however_the_frames_split_it() {
+        let mut m = Messages::default();
+        // A 3-byte message, then the prefix of a 9-byte one split across frames.
+        m.feed(&[0, 0, 0, 0, 3, 1, 2], 8).unwrap();
+        m.feed(&[3, 0, 0, 0], 8).unwrap();
+        let e = m.feed(&[0, 9], 8).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooLarge);
+        assert!(e.message.contains("9 bytes, over the limit of 8 bytes (--max-request-bytes)"), "{}", e.message);
+        assert_eq!(e.grpc_status().code(), tonic::Code::ResourceExhausted);
     }
 }

@@ -1,5 +1,6 @@
-//! Prometheus metrics for `nnhost serve` (text format at `/metrics`): requests, failures and
-//! latency per model, backend and protocol; requests waiting in the queue and running, per model.
+//! Prometheus metrics for `nnhost serve` (text format at `/metrics`): requests, failures,
+//! cancellations (the client went away first) and latency per model, backend and protocol;
+//! requests waiting in the queue and running, per model.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -14,6 +15,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<Labels, Counter>,
     failures: Family<Labels, Counter>,
+    cancelled: Family<Labels, Counter>,
     duration: Family<Labels, Histogram, fn() -> Histogram>,
     queued: Family<Labels, Gauge>,
     running: Family<Labels, Gauge>,
@@ -43,15 +45,21 @@ impl Metrics {
         let mut registry = Registry::default();
         let requests = Family::<Labels, Counter>::default();
         let failures = Family::<Labels, Counter>::default();
+        let cancelled = Family::<Labels, Counter>::default();
         let duration = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(histogram as fn() -> Histogram);
         let queued = Family::<Labels, Gauge>::default();
         let running = Family::<Labels, Gauge>::default();
         registry.register("nnhost_requests", "Inference requests received", requests.clone());
         registry.register("nnhost_request_failures", "Inference requests answered with an error", failures.clone());
+        registry.register(
+            "nnhost_requests_cancelled",
+            "Inference requests whose client went away (hung up, cancelled, past its deadline) before the answer",
+            cancelled.clone(),
+        );
         registry.register("nnhost_request_duration_seconds", "Inference request latency, queueing included", duration.clone());
         registry.register("nnhost_queue_depth", "Inference requests waiting for a slot", queued.clone());
         registry.register("nnhost_requests_running", "Inference requests running in a sandbox", running.clone());
-        Self { registry, requests, failures, duration, queued, running }
+        Self { registry, requests, failures, cancelled, duration, queued, running }
     }
 
     pub fn finished(&self, model: &str, backend: &str, protocol: &str, ok: bool, seconds: f64) {
@@ -61,6 +69,18 @@ impl Metrics {
             self.failures.get_or_create(&l).inc();
         }
         self.duration.get_or_create(&l).observe(seconds);
+    }
+
+    /// A request whose client went away before its answer: counted as a request and as cancelled.
+    pub fn cancelled(&self, model: &str, backend: &str, protocol: &str) {
+        let l = labels(model, backend, Some(protocol));
+        self.requests.get_or_create(&l).inc();
+        self.cancelled.get_or_create(&l).inc();
+    }
+
+    /// A request counted by [`Self::finished`] as answered that failed after all.
+    pub fn failed(&self, model: &str, backend: &str, protocol: &str) {
+        self.failures.get_or_create(&labels(model, backend, Some(protocol))).inc();
     }
 
     pub fn queued(&self, model: &str, backend: &str) -> Gauge {

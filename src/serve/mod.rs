@@ -7,6 +7,7 @@
 //! accepting, drains what is in flight and exits 0.
 
 pub mod grpc;
+pub mod limits;
 pub mod metrics;
 pub mod models;
 pub mod page;
@@ -22,24 +23,18 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Semaphore};
 
+use self::limits::{Budget, ServeLimits};
 use self::models::{Models, ServedModel};
-use self::protocol::{ErrorKind, InferRequest, InferResponse, ServeError};
+use self::protocol::{shown, ErrorKind, InferRequest, InferResponse, ServeError};
 use crate::backends::BackendKind;
-
-/// How long a shutdown waits for requests in flight before giving up on them.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long a client may take to send a request body.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Options {
     pub http: SocketAddr,
     pub grpc: SocketAddr,
     pub max_concurrency: usize,
     pub queue: usize,
-    pub max_request_bytes: usize,
     pub log_requests: bool,
-    /// How long a REST client may take to send a request's headers.
-    pub header_timeout: Duration,
+    pub limits: ServeLimits,
 }
 
 /// What every handler shares.
@@ -51,11 +46,12 @@ pub struct State {
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
     queue: usize,
-    in_flight: AtomicUsize,
-    served: AtomicU64,
+    in_flight: Arc<AtomicUsize>,
+    served: Arc<AtomicU64>,
     pub metrics: metrics::Metrics,
-    pub max_request_bytes: usize,
-    pub header_timeout: Duration,
+    pub limits: ServeLimits,
+    /// The request bytes all connections together may make the server hold.
+    pub budget: Budget,
     log_requests: bool,
 }
 
@@ -69,6 +65,57 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// Counts a request as running while its sandbox runs: moved into the blocking task, so the
+/// gauge and the in-flight count fall when the run ends, whether or not its client still waits.
+struct Running {
+    gauge: prometheus_client::metrics::gauge::Gauge,
+    in_flight: Arc<AtomicUsize>,
+    served: Arc<AtomicU64>,
+}
+
+impl Running {
+    fn new(state: &State, gauge: prometheus_client::metrics::gauge::Gauge) -> Self {
+        gauge.inc();
+        state.in_flight.fetch_add(1, Ordering::SeqCst);
+        Self { gauge, in_flight: state.in_flight.clone(), served: state.served.clone() }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.gauge.dec();
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.served.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A request from admission to its answer. Dropped before it is answered (the REST client hung
+/// up, the gRPC call was cancelled or ran past its deadline), it is counted and logged as
+/// cancelled.
+struct Pending<'a> {
+    state: &'a State,
+    protocol: &'static str,
+    name: &'a str,
+    start: Instant,
+    answered: bool,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.state.record(self.protocol, self.name, self.start, Outcome::Cancelled);
+        }
+    }
+}
+
+/// How a request ended, for the metrics and the request log.
+enum Outcome<'a> {
+    Ok,
+    Failed(&'a ServeError),
+    /// The client went away first.
+    Cancelled,
+}
+
 impl State {
     pub fn new(backend: BackendKind, opts: &Options) -> Self {
         Self {
@@ -79,11 +126,11 @@ impl State {
             slots: Arc::new(Semaphore::new(opts.max_concurrency.max(1))),
             waiting: AtomicUsize::new(0),
             queue: opts.queue,
-            in_flight: AtomicUsize::new(0),
-            served: AtomicU64::new(0),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            served: Arc::new(AtomicU64::new(0)),
             metrics: metrics::Metrics::new(),
-            max_request_bytes: opts.max_request_bytes,
-            header_timeout: opts.header_timeout,
+            limits: opts.limits.clone(),
+            budget: Budget::new(opts.limits.max_buffered_bytes),
             log_requests: opts.log_requests,
         }
     }
@@ -99,11 +146,13 @@ impl State {
         };
         let m = models.0.get(name).ok_or_else(|| {
             let known: Vec<&str> = models.0.keys().map(String::as_str).collect();
-            ServeError::new(ErrorKind::NotFound, format!("unknown model `{name}` (models: {})", known.join(", ")))
+            ServeError::new(ErrorKind::NotFound, format!("unknown model `{}` (models: {})", shown(name), known.join(", ")))
         })?;
         match version {
             None | Some("") | Some("1") => Ok(m.clone()),
-            Some(v) => Err(ServeError::new(ErrorKind::NotFound, format!("model `{name}` has no version `{v}` (versions: 1)"))),
+            Some(v) => {
+                Err(ServeError::new(ErrorKind::NotFound, format!("model `{}` has no version `{}` (versions: 1)", shown(name), shown(v))))
+            }
         }
     }
 
@@ -115,29 +164,63 @@ impl State {
         version: Option<&str>,
         req: InferRequest,
     ) -> Result<InferResponse, ServeError> {
-        let start = Instant::now();
-        let result = self.admit_and_run(name, version, req).await;
-        self.record(protocol, name, start, result.as_ref().err());
+        let mut pending = Pending { state: self, protocol, name, start: Instant::now(), answered: false };
+        let result = self.admit_and_run(name, version, req).await.and_then(|r| self.response_fits(r));
+        pending.answered = true;
+        self.record(protocol, name, pending.start, result.as_ref().err().map_or(Outcome::Ok, Outcome::Failed));
         result
+    }
+
+    /// The response, unless its tensors alone are over `--max-response-bytes`.
+    fn response_fits(&self, r: InferResponse) -> Result<InferResponse, ServeError> {
+        let size: usize = r.outputs.iter().map(|o| o.data.byte_len()).sum();
+        let limit = self.limits.max_response_bytes;
+        if size > limit {
+            return Err(response_too_big(size, limit));
+        }
+        Ok(r)
     }
 
     /// Count and log a request that failed before it could be run (unreadable, unknown model).
     pub fn rejected(&self, protocol: &'static str, name: &str, e: ServeError) -> ServeError {
-        self.record(protocol, name, Instant::now(), Some(&e));
+        self.record(protocol, name, Instant::now(), Outcome::Failed(&e));
         e
     }
 
-    fn record(&self, protocol: &'static str, name: &str, start: Instant, error: Option<&ServeError>) {
+    /// Count a request that ran but whose answer could not be sent (over `--max-response-bytes` once
+    /// encoded): counted already, now also as a failure.
+    pub fn answer_failed(&self, protocol: &'static str, name: &str) {
+        let (model, backend) = self.metrics_labels(name);
+        self.metrics.failed(model, backend, protocol);
+    }
+
+    /// The metrics labels of a request for model `name`: the model and the backend it runs on.
+    /// Unknown names share one label (and the default backend), so clients cannot grow the metrics
+    /// without bound.
+    fn metrics_labels<'a>(&self, name: &'a str) -> (&'a str, &'static str) {
+        match self.models.get().and_then(|m| m.0.get(name)) {
+            Some(m) => (name, m.backend.name()),
+            None => ("-", self.backend.name()),
+        }
+    }
+
+    fn record(&self, protocol: &'static str, name: &str, start: Instant, outcome: Outcome) {
         let secs = start.elapsed().as_secs_f64();
-        // Unknown names share one label, so clients cannot grow the metrics without bound.
-        let served = self.models.get().and_then(|m| m.0.get(name));
-        let (model, backend) = served.map_or(("-", self.backend), |m| (name, m.backend));
-        self.metrics.finished(model, backend.name(), protocol, error.is_none(), secs);
+        let (model, backend) = self.metrics_labels(name);
+        let ok = matches!(outcome, Outcome::Ok);
+        match outcome {
+            Outcome::Cancelled => self.metrics.cancelled(model, backend, protocol),
+            _ => self.metrics.finished(model, backend, protocol, ok, secs),
+        }
         if self.log_requests {
-            let line = serde_json::json!({
-                "protocol": protocol, "model": name, "ok": error.is_none(), "ms": (secs * 1e3 * 1000.0).round() / 1000.0,
-                "error": error.map(|e| e.message.clone()),
+            let mut line = serde_json::json!({
+                "protocol": protocol, "model": shown(name), "ok": ok, "ms": (secs * 1e3 * 1000.0).round() / 1000.0,
             });
+            match outcome {
+                Outcome::Failed(e) => line["error"] = crate::base::text::printable_line(&e.message).into(),
+                Outcome::Cancelled => line["cancelled"] = true.into(),
+                Outcome::Ok => line["error"] = serde_json::Value::Null,
+            }
             eprintln!("{line}");
         }
     }
@@ -173,24 +256,41 @@ impl State {
                     .map_err(|_| ServeError::new(ErrorKind::Unavailable, "the server is shutting down"))?
             }
         };
-        let running = self.metrics.running(name, backend);
-        running.inc();
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        // The sandbox runs on a blocking thread; it finishes (and holds its slot) even if the
-        // client goes away, so the slot count stays true.
+        let running = Running::new(self, self.metrics.running(name, backend));
+        let deadline = self.limits.request_deadline;
+        // The sandbox runs on a blocking thread; it finishes (and holds its slot, and counts as
+        // running) even if the client goes away, so the slot count and the gauges stay true.
         let joined = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            model.infer(&req)
+            let (_permit, _running) = (permit, running);
+            model.infer(&req, models::RequestDeadline::after(deadline))
         })
         .await;
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.served.fetch_add(1, Ordering::Relaxed);
-        running.dec();
         joined.map_err(|e| ServeError::new(ErrorKind::Failed, format!("the request's worker failed: {e}")))?
     }
 
     fn slots_total(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
+    }
+}
+
+/// The error for a response over `--max-response-bytes`.
+pub fn response_too_big(size: usize, limit: usize) -> ServeError {
+    ServeError::new(
+        ErrorKind::TooLarge,
+        format!(
+            "the response would hold at least {size} bytes, over the limit of {limit} bytes (--max-response-bytes); ask for fewer outputs, \
+             fewer images or a smaller top_k, or for binary outputs"
+        ),
+    )
+}
+
+/// How long to wait before accepting again after `e`: out of file descriptors (or kernel
+/// memory for sockets), a connection still waits and accept fails at once again, so retrying
+/// straight away would spin a core until one is closed.
+pub fn accept_backoff(e: &std::io::Error) -> Option<Duration> {
+    match e.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => Some(Duration::from_millis(50)),
+        _ => None,
     }
 }
 
@@ -224,7 +324,11 @@ pub fn run(opts: Options, backend: BackendKind, load: impl FnOnce() -> Result<Mo
         .thread_name("nnhost-serve")
         .build()
         .map_err(|e| format!("cannot start the server runtime: {e}"))?;
-    rt.block_on(serve(opts, backend, load))
+    let result = rt.block_on(serve(opts, backend, load));
+    // Drops every task left (connections still open past the drain timeout) without waiting
+    // long for sandbox runs whose clients are gone: each ends at its deadline anyway.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
 async fn serve(opts: Options, backend: BackendKind, load: impl FnOnce() -> Result<Models, String> + Send + 'static) -> Result<(), String> {
@@ -275,21 +379,39 @@ async fn serve(opts: Options, backend: BackendKind, load: impl FnOnce() -> Resul
     state.stopping.store(true, Ordering::SeqCst);
     let draining = state.in_flight.load(Ordering::SeqCst) + state.waiting.load(Ordering::SeqCst);
     let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+    let drain_timeout = state.limits.drain_timeout;
+    let drained = tokio::time::timeout(drain_timeout, async {
         let (h, g) = tokio::join!(http_task, grpc_task);
         (h, g)
     })
     .await;
+    // Past the drain timeout the connections still open (a client stalled mid-upload, one that
+    // never reads its answer) are closed: `run` drops them with the runtime.
+    let forced = drained.is_err();
     match drained {
         Ok((h, g)) => {
             h.map_err(|e| e.to_string())?.map_err(|e| format!("http server: {e}"))?;
             g.map_err(|e| e.to_string())?.map_err(|e| format!("grpc server: {e}"))?;
         }
-        Err(_) => return Err(format!("requests still running after {} s of draining; stopped anyway", DRAIN_TIMEOUT.as_secs())),
+        Err(_) => {
+            let running = state.in_flight.load(Ordering::SeqCst);
+            if running > 0 {
+                return Err(format!(
+                    "{running} requests still running after {} s of draining (--drain-timeout); stopped anyway",
+                    drain_timeout.as_secs_f64()
+                ));
+            }
+            eprintln!(
+                "nnhost serve: connections still open after {} s of draining (--drain-timeout), none running a request; closing them",
+                drain_timeout.as_secs_f64()
+            );
+        }
     }
     if let Some(e) = failure {
         return Err(e);
     }
-    event(serde_json::json!({ "event": "stopped", "drained": draining, "served": state.served.load(Ordering::Relaxed) }));
+    event(serde_json::json!({
+        "event": "stopped", "drained": draining, "served": state.served.load(Ordering::Relaxed), "closed_connections": forced,
+    }));
     Ok(())
 }

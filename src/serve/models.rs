@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::protocol::{
-    datatype_of, datatype_of_onnx, element_count, element_size, wasi_type, ErrorKind, InferRequest, InferResponse, OutputTensor, Param,
-    ServeError, TensorData, TensorMeta,
+    datatype_of, datatype_of_onnx, element_count, element_size, shown, wasi_type, ErrorKind, InferRequest, InferResponse, OutputTensor,
+    Param, ServeError, TensorData, TensorMeta,
 };
 use crate::backends::BackendKind;
 use crate::plugins::classifier::Classifier;
@@ -17,6 +18,34 @@ use crate::plugins::tensor_runner::TensorRunner;
 use crate::plugins::{CallError, NamedTensor, TensorValue};
 use crate::registry::{GraphStore, ModelsDir, PluginsDir};
 use crate::runtime::{Plugin, Runtime};
+
+/// When a request must be done by (`--request-deadline-ms`, from when it starts to run): checked
+/// between the images of a batch, each of which is bounded by the per-call deadline.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestDeadline {
+    at: Instant,
+    limit: Duration,
+}
+
+impl RequestDeadline {
+    pub fn after(limit: Duration) -> Self {
+        Self { at: Instant::now() + limit, limit }
+    }
+
+    /// An error naming the limit once it has passed, `done` of `of` items being done.
+    fn check(&self, done: usize, of: usize, what: &str) -> Result<(), ServeError> {
+        if Instant::now() < self.at {
+            return Ok(());
+        }
+        Err(ServeError::new(
+            ErrorKind::Deadline,
+            format!(
+                "request deadline of {} ms (--request-deadline-ms) passed after {done} of {of} {what}; send fewer per request",
+                self.limit.as_millis()
+            ),
+        ))
+    }
+}
 
 /// Most images in one classify request.
 pub const MAX_BATCH: usize = 256;
@@ -226,23 +255,25 @@ fn shape_fits(want: &[i64], got: &[i64]) -> bool {
 
 impl ServedModel {
     /// Run one request (blocking: call from a blocking thread).
-    pub fn infer(&self, req: &InferRequest) -> Result<InferResponse, ServeError> {
+    pub fn infer(&self, req: &InferRequest, deadline: RequestDeadline) -> Result<InferResponse, ServeError> {
         let outputs = match &self.kind {
             Kind::Raw(runner) => self.raw(runner, req)?,
-            Kind::Classify { classifier, classes } => self.classify(classifier, *classes, req)?,
+            Kind::Classify { classifier, classes } => self.classify(classifier, *classes, req, deadline)?,
             Kind::Task(t) => self.task(t, req)?,
         };
-        // Only the outputs asked for, in the order asked.
+        // Only the outputs asked for (each once: `InferRequest::check`), in the order asked.
         let outputs = if req.outputs.is_empty() {
             outputs
         } else {
+            let mut outputs: Vec<Option<OutputTensor>> = outputs.into_iter().map(Some).collect();
             let mut picked = Vec::with_capacity(req.outputs.len());
             for (name, _) in &req.outputs {
                 let o = outputs
-                    .iter()
-                    .find(|o| &o.name == name)
-                    .ok_or_else(|| ServeError::bad(format!("model `{}` has no output `{name}`", self.name)))?;
-                picked.push(o.clone());
+                    .iter_mut()
+                    .find(|o| o.as_ref().is_some_and(|o| &o.name == name))
+                    .and_then(Option::take)
+                    .ok_or_else(|| ServeError::bad(format!("model `{}` has no output `{}`", self.name, shown(name))))?;
+                picked.push(o);
             }
             picked
         };
@@ -351,7 +382,13 @@ impl ServedModel {
             .collect())
     }
 
-    fn classify(&self, classifier: &Classifier, classes: usize, req: &InferRequest) -> Result<Vec<OutputTensor>, ServeError> {
+    fn classify(
+        &self,
+        classifier: &Classifier,
+        classes: usize,
+        req: &InferRequest,
+        deadline: RequestDeadline,
+    ) -> Result<Vec<OutputTensor>, ServeError> {
         let [input] = req.inputs.as_slice() else {
             return Err(ServeError::bad(format!("model `{}` takes one input, `image`; got {}", self.name, req.inputs.len())));
         };
@@ -382,6 +419,7 @@ impl ServedModel {
         let (mut labels, mut scores, mut indices) =
             (Vec::with_capacity(n * k), Vec::with_capacity(n * k * 4), Vec::with_capacity(n * k * 8));
         for (i, image) in images.iter().enumerate() {
+            deadline.check(i, n, "images")?;
             let preds = classifier.classify(image, k as u32).map_err(|e| call_error(&format!("image {i}"), e))?;
             if preds.len() != k {
                 return Err(ServeError::new(ErrorKind::Failed, format!("image {i}: the plugin gave {} predictions, not {k}", preds.len())));

@@ -43,6 +43,30 @@ pub struct InferRequest {
     pub parameters: Vec<(String, Param)>,
 }
 
+impl InferRequest {
+    /// What both transports refuse alike: an output asked for more than once (each copy would be
+    /// a copy of the tensor in the response).
+    pub fn check(&self) -> Result<(), ServeError> {
+        let mut seen = std::collections::HashSet::with_capacity(self.outputs.len());
+        for (name, _) in &self.outputs {
+            if !seen.insert(name.as_str()) {
+                return Err(ServeError::bad(format!("output `{}` is asked for more than once", shown(name))));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// At most this many characters of a client-chosen name go into a message or a log line.
+pub const SHOWN_NAME_CHARS: usize = 128;
+
+/// A client-chosen name (of a model, an output) made fit for a message or a log line: characters
+/// that could forge output replaced, cut at [`SHOWN_NAME_CHARS`].
+pub fn shown(s: &str) -> String {
+    let head: String = s.chars().take(SHOWN_NAME_CHARS + 1).collect();
+    crate::base::text::printable(&crate::base::text::capped(head, SHOWN_NAME_CHARS))
+}
+
 /// A request parameter's value, as REST (JSON) and gRPC (`InferParameter`) carry it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Param {
@@ -115,10 +139,15 @@ pub enum ErrorKind {
     BadRequest,
     /// No such model or version: 404, NOT_FOUND.
     NotFound,
-    /// Over the request size limit: 413, RESOURCE_EXHAUSTED.
+    /// Over the request (or response) size limit: 413, RESOURCE_EXHAUSTED.
     TooLarge,
+    /// A REST path with no such method: 405 (gRPC has no such case: UNIMPLEMENTED).
+    MethodNotAllowed,
     /// Queue full, not ready, or shutting down: 503, UNAVAILABLE.
     Unavailable,
+    /// The server holds as many request bytes as it may (`--max-buffered-bytes`): 503,
+    /// RESOURCE_EXHAUSTED.
+    Exhausted,
     /// The plugin or the engine failed on a well-formed request: 500, INTERNAL.
     Failed,
     /// Past the deadline: 504, DEADLINE_EXCEEDED.
@@ -147,7 +176,8 @@ impl ServeError {
             ErrorKind::BadRequest => 400,
             ErrorKind::NotFound => 404,
             ErrorKind::TooLarge => 413,
-            ErrorKind::Unavailable => 503,
+            ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::Unavailable | ErrorKind::Exhausted => 503,
             ErrorKind::Failed => 500,
             ErrorKind::Deadline => 504,
         }
@@ -158,7 +188,9 @@ impl ServeError {
             ErrorKind::BadRequest => tonic::Status::invalid_argument(m),
             ErrorKind::NotFound => tonic::Status::not_found(m),
             ErrorKind::TooLarge => tonic::Status::resource_exhausted(m),
+            ErrorKind::MethodNotAllowed => tonic::Status::unimplemented(m),
             ErrorKind::Unavailable => tonic::Status::unavailable(m),
+            ErrorKind::Exhausted => tonic::Status::resource_exhausted(m),
             ErrorKind::Failed => tonic::Status::internal(m),
             ErrorKind::Deadline => tonic::Status::deadline_exceeded(m),
         }

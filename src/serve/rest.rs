@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::limits::Held;
 use super::protocol::{
     element_count, element_size, join_bytes, split_bytes, ErrorKind, InferRequest, InferResponse, InputTensor, Param, ServeError,
     TensorData, RESERVED_PARAMETERS,
@@ -29,7 +30,7 @@ pub async fn serve(
     state: Arc<State>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let timeout = state.header_timeout;
+    let timeout = state.limits.header_timeout;
     let app = Router::new()
         .route("/v2", get(server_metadata))
         .route("/v2/health/live", get(live))
@@ -45,6 +46,9 @@ pub async fn serve(
         .route("/", get(super::page::page))
         .fallback(|| async {
             error(ServeError::new(ErrorKind::NotFound, "no such endpoint (see the Open Inference Protocol's REST paths under /v2)"))
+        })
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            error(ServeError::new(ErrorKind::MethodNotAllowed, format!("{method} is not a method of this endpoint")))
         })
         // The body is read, within the size limit and a time limit, by the infer handler.
         .layer(axum::extract::DefaultBodyLimit::disable())
@@ -79,8 +83,12 @@ async fn serve_connections(
         let stream = tokio::select! {
             r = listener.accept() => match r {
                 Ok((s, _)) => s,
-                // Out of file descriptors and the like: wait, do not spin.
-                Err(_) => { tokio::time::sleep(std::time::Duration::from_millis(50)).await; continue }
+                Err(e) => {
+                    if let Some(wait) = super::accept_backoff(&e) {
+                        tokio::time::sleep(wait).await;
+                    }
+                    continue;
+                }
             },
             _ = &mut stop => break,
         };
@@ -95,6 +103,21 @@ async fn serve_connections(
     drop(listener);
     // Finishes the requests in flight; idle connections close at once.
     graceful.shutdown().await;
+}
+
+/// A path parameter whose rejection (invalid UTF-8 once percent-decoded, say) is a JSON error
+/// like every other, not axum's plain text.
+struct Path<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for Path<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Response> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(t)) => Ok(Path(t)),
+            Err(e) => Err(error(ServeError::bad(format!("the request path: {}", e.body_text())))),
+        }
+    }
 }
 
 fn error(e: ServeError) -> Response {
@@ -181,24 +204,10 @@ async fn infer_any(s: Arc<State>, model: String, version: Option<String>, header
     if let Err(e) = s.model(&model, version.as_deref()) {
         return error(s.rejected("http", &model, e));
     }
-    let limit = s.max_request_bytes;
-    let too_big =
-        || ServeError::new(ErrorKind::TooLarge, format!("the request body is over the limit of {limit} bytes (--max-request-bytes)"));
-    if let Some(n) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
-        if n > limit as u64 {
-            return error(s.rejected("http", &model, too_big()));
-        }
-    }
-    let body = match tokio::time::timeout(super::BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
-        Err(_) => {
-            let e = ServeError::bad(format!("the request body did not arrive within {} s", super::BODY_TIMEOUT.as_secs()));
-            return error(s.rejected("http", &model, e));
-        }
-        Ok(Err(e)) => {
-            let e = if over_limit(&e) { too_big() } else { ServeError::bad(format!("reading the request body: {e}")) };
-            return error(s.rejected("http", &model, e));
-        }
-        Ok(Ok(b)) => b,
+    // Held until the response is built: the body's bytes count against --max-buffered-bytes.
+    let (body, _held) = match read_body(&s, &headers, body).await {
+        Ok(b) => b,
+        Err(e) => return error(s.rejected("http", &model, e)),
     };
     let req = match parse_request(&headers, &body) {
         Ok(r) => r,
@@ -207,15 +216,54 @@ async fn infer_any(s: Arc<State>, model: String, version: Option<String>, header
     let wants: Vec<(String, Option<bool>)> = req.outputs.clone();
     let binary_default = req.binary_output;
     match s.infer("http", &model, version.as_deref(), req).await {
-        Ok(resp) => respond(resp, &wants, binary_default),
+        Ok(resp) => match respond(resp, &wants, binary_default, s.limits.max_response_bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                s.answer_failed("http", &model);
+                error(e)
+            }
+        },
         Err(e) => error(e),
     }
 }
 
-/// Whether reading a body failed on its size limit: axum's error wraps the body's own, and the
-/// limiting body (`http_body_util::Limited`) says `LengthLimitError`.
-fn over_limit(e: &axum::Error) -> bool {
-    std::error::Error::source(e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+/// Read a request body within `--max-request-bytes` and `--body-timeout`, taking budget
+/// (`--max-buffered-bytes`) for its bytes as they arrive, so that slow or stalled uploads cannot
+/// make the server hold more than that all together.
+async fn read_body(s: &State, headers: &HeaderMap, body: Body) -> Result<(Bytes, Held), ServeError> {
+    use http_body_util::BodyExt;
+    let limit = s.limits.max_request_bytes;
+    let too_big =
+        || ServeError::new(ErrorKind::TooLarge, format!("the request body is over the limit of {limit} bytes (--max-request-bytes)"));
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_big());
+    }
+    let held = Held::default();
+    // Reserved, not touched: memory counts only as the bytes arrive.
+    let mut buf: Vec<u8> = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let deadline = tokio::time::Instant::now() + s.limits.body_timeout;
+    let mut body = body;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => {
+                return Err(ServeError::bad(format!(
+                    "the request body did not arrive within {} s (--body-timeout)",
+                    s.limits.body_timeout.as_secs_f64()
+                )))
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => return Err(ServeError::bad(format!("reading the request body: {e}"))),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        if buf.len() + data.len() > limit {
+            return Err(too_big());
+        }
+        s.budget.take(&held, data.len())?;
+        buf.extend_from_slice(&data);
+    }
+    Ok((Bytes::from(buf), held))
 }
 
 /// The JSON head of an inference request, as the protocol defines it. Keys the protocol does not
@@ -323,13 +371,19 @@ fn rest_parameters(other: std::collections::BTreeMap<String, Value>) -> Result<V
 /// Parse a request body: JSON, or a JSON header followed by binary tensor data.
 pub fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<InferRequest, ServeError> {
     let header_len = match headers.get(HEADER_LEN) {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| ServeError::bad("Inference-Header-Content-Length is not a number"))?),
+    };
+    parse_body(header_len, body)
+}
+
+/// Parse a request body given the value of its `Inference-Header-Content-Length` header, if any:
+/// what the server does with every REST inference request (and what `fuzz/` feeds).
+pub fn parse_body(header_len: Option<&str>, body: &[u8]) -> Result<InferRequest, ServeError> {
+    let header_len = match header_len {
         None => body.len(),
         Some(v) => {
-            let n: usize = v
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-                .ok_or_else(|| ServeError::bad("Inference-Header-Content-Length is not a number"))?;
+            let n: usize = v.trim().parse().map_err(|_| ServeError::bad("Inference-Header-Content-Length is not a number"))?;
             if n > body.len() {
                 return Err(ServeError::bad(format!("Inference-Header-Content-Length says {n} bytes, the body has {}", body.len())));
             }
@@ -380,6 +434,7 @@ pub fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<InferRequest, S
         return Err(ServeError::bad(format!("{} bytes of binary data are not claimed by any input's binary_data_size", binary.len())));
     }
     req.outputs = json.outputs.unwrap_or_default().into_iter().map(|o| (o.name, o.parameters.and_then(|p| p.binary_data))).collect();
+    req.check()?;
     Ok(req)
 }
 
@@ -430,31 +485,55 @@ fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>, max: usize) -> Result<(),
     }
 }
 
-fn respond(resp: InferResponse, wants: &[(String, Option<bool>)], binary_default: bool) -> Response {
+/// The response body: a JSON head, then the binary outputs. Built within `limit` bytes: JSON
+/// values are written one by one, and the building stops as soon as the body would pass it.
+fn respond(resp: InferResponse, wants: &[(String, Option<bool>)], binary_default: bool, limit: usize) -> Result<Response, ServeError> {
     let mut outputs = Vec::with_capacity(resp.outputs.len());
     let mut binary: Vec<u8> = Vec::new();
+    let mut used = 0usize;
     for o in resp.outputs {
         let as_binary = wants.iter().find(|(n, _)| n == &o.name).and_then(|(_, b)| *b).unwrap_or(binary_default);
         let mut t = json!({ "name": o.name, "datatype": o.datatype, "shape": o.shape });
-        if as_binary {
+        let mut text = if as_binary {
             let bytes = match o.data {
                 TensorData::Raw(b) => b,
                 TensorData::Bytes(e) => join_bytes(&e),
             };
             t["parameters"] = json!({ "binary_data_size": bytes.len() });
+            used += bytes.len();
             binary.extend_from_slice(&bytes);
+            t.to_string()
         } else {
-            t["data"] = json_values(o.datatype, &o.data);
+            let mut text = t.to_string();
+            // `{...}` without its `}`, then `,"data":[...]}`.
+            text.pop();
+            text.push_str(",\"data\":");
+            let room = limit.saturating_sub(used + text.len());
+            json_values(o.datatype, &o.data, &mut text, room).ok_or_else(|| super::response_too_big(limit + 1, limit))?;
+            text.push('}');
+            text
+        };
+        used += text.len() + 1;
+        if used > limit {
+            return Err(super::response_too_big(used, limit));
         }
-        outputs.push(t);
+        outputs.push(std::mem::take(&mut text));
     }
-    let mut head = json!({ "model_name": resp.model, "model_version": "1", "outputs": outputs });
+    let mut head = json!({ "model_name": resp.model, "model_version": "1" });
     if let Some(id) = resp.id {
         head["id"] = json!(id);
     }
-    let head = head.to_string().into_bytes();
+    let mut head = head.to_string();
+    head.pop();
+    head.push_str(",\"outputs\":[");
+    head.push_str(&outputs.join(","));
+    head.push_str("]}");
+    if head.len() + binary.len() > limit {
+        return Err(super::response_too_big(head.len() + binary.len(), limit));
+    }
+    let head = head.into_bytes();
     if binary.is_empty() {
-        return ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], head).into_response();
+        return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], head).into_response());
     }
     let len = head.len();
     let mut body = head;
@@ -462,24 +541,39 @@ fn respond(resp: InferResponse, wants: &[(String, Option<bool>)], binary_default
     let mut r = Bytes::from(body).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
     r.headers_mut().insert(HEADER_LEN, HeaderValue::from(len));
-    r
+    Ok(r)
 }
 
-fn json_values(datatype: &str, data: &TensorData) -> Value {
-    let raw = match data {
-        TensorData::Bytes(e) => return Value::Array(e.iter().map(|b| Value::String(String::from_utf8_lossy(b).into_owned())).collect()),
-        TensorData::Raw(r) => r,
+/// A tensor's values as a JSON array appended to `out`; `None` once that passes `room` bytes.
+fn json_values(datatype: &str, data: &TensorData, out: &mut String, room: usize) -> Option<()> {
+    use std::fmt::Write;
+    let start = out.len();
+    out.push('[');
+    let push = |v: &dyn std::fmt::Display, out: &mut String| {
+        if out.len() > start + 1 {
+            out.push(',');
+        }
+        let _ = write!(out, "{v}");
+        (out.len() - start <= room).then_some(())
     };
-    let vals: Vec<Value> = match datatype {
-        "FP32" => raw.chunks_exact(4).map(|c| json!(f32::from_le_bytes(c.try_into().unwrap()))).collect(),
-        "FP64" => raw.chunks_exact(8).map(|c| json!(f64::from_le_bytes(c.try_into().unwrap()))).collect(),
-        "FP16" => raw.chunks_exact(2).map(|c| json!(half::f16::from_le_bytes(c.try_into().unwrap()).to_f32())).collect(),
-        "UINT8" => raw.iter().map(|b| json!(b)).collect(),
-        "INT32" => raw.chunks_exact(4).map(|c| json!(i32::from_le_bytes(c.try_into().unwrap()))).collect(),
-        "INT64" => raw.chunks_exact(8).map(|c| json!(i64::from_le_bytes(c.try_into().unwrap()))).collect(),
-        _ => Vec::new(),
-    };
-    Value::Array(vals)
+    match data {
+        TensorData::Bytes(e) => {
+            for b in e {
+                push(&Value::String(String::from_utf8_lossy(b).into_owned()), out)?;
+            }
+        }
+        TensorData::Raw(raw) => match datatype {
+            "FP32" => raw.chunks_exact(4).try_for_each(|c| push(&json!(f32::from_le_bytes(c.try_into().unwrap())), out))?,
+            "FP64" => raw.chunks_exact(8).try_for_each(|c| push(&json!(f64::from_le_bytes(c.try_into().unwrap())), out))?,
+            "FP16" => raw.chunks_exact(2).try_for_each(|c| push(&json!(half::f16::from_le_bytes(c.try_into().unwrap()).to_f32()), out))?,
+            "UINT8" => raw.iter().try_for_each(|b| push(b, out))?,
+            "INT32" => raw.chunks_exact(4).try_for_each(|c| push(&i32::from_le_bytes(c.try_into().unwrap()), out))?,
+            "INT64" => raw.chunks_exact(8).try_for_each(|c| push(&i64::from_le_bytes(c.try_into().unwrap()), out))?,
+            _ => {}
+        },
+    }
+    out.push(']');
+    (out.len() - start <= room).then_some(())
 }
 
 #[cfg(test)]
@@ -551,12 +645,18 @@ mod tests {
     }
 
     #[test]
-    fn a_body_over_the_limit_is_told_from_other_body_errors_by_type() {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let over = rt.block_on(axum::body::to_bytes(Body::from(vec![0u8; 10]), 5)).unwrap_err();
-        assert!(over_limit(&over));
-        let broken = Body::from_stream(futures_util::stream::iter([Err::<Bytes, _>(std::io::Error::other("connection reset"))]));
-        let e = rt.block_on(axum::body::to_bytes(broken, 5)).unwrap_err();
-        assert!(!over_limit(&e), "{e}");
+    fn json_outputs_stop_at_the_response_limit() {
+        let out = |n: usize| crate::serve::protocol::OutputTensor {
+            name: "y".into(),
+            datatype: "FP32",
+            shape: vec![n as i64],
+            data: TensorData::Raw(vec![0; 4 * n]),
+        };
+        let resp = |n| InferResponse { model: "m".into(), id: None, outputs: vec![out(n)] };
+        assert!(respond(resp(10), &[], false, 1000).is_ok());
+        let e = respond(resp(100_000), &[], false, 1000).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooLarge);
+        assert!(e.message.contains("--max-response-bytes"), "{}", e.message);
+        assert!(respond(resp(1000), &[], true, 1000).is_err(), "4,000 binary bytes pass a 1,000-byte limit");
     }
 }

@@ -19,7 +19,11 @@ JSON, HTTP binary, gRPC), classification against `nnhost classify --json`, a mix
 bad requests (each answered with the right error, the server fine afterwards), /metrics, and SIGTERM
 with requests in flight. Two more servers per backend: `--max-concurrency 1 --queue 1`
 (backpressure: some requests get 503 / UNAVAILABLE, the rest succeed) and `--max-request-bytes
-1000000` (413).
+1000000` (413). On tract, three more run issue 24's attacks on the server itself with small serve
+limits (`attack: ...`): stalled uploads against --max-buffered-bytes (server RSS from /proc), amplified
+responses, a per-request deadline, protocol strictness, hang-ups and cancellations (gauges back to 0);
+SIGTERM with stalled uploads (--drain-timeout 2); and waiting connections at `ulimit -n 128` (server
+CPU time from /proc).
 
 Prints one line per check, `ok  <check>` or `FAIL <check>: why`, and exits 1 if any failed.
 --only REGEX runs the checks whose label matches (e.g. `--only 'tract.*classify'`); servers whose
@@ -157,9 +161,9 @@ LIVE_SERVERS: list = []  # killed by the watchdog
 class Server:
     """`nnhost serve` as a child process: stdout read line by line (one JSON event a line), stderr to a file."""
 
-    def __init__(self, nnhost: str, backend: str, extra: list[str], label: str, log_dir: Path):
+    def __init__(self, nnhost: str, backend: str, extra: list[str], label: str, log_dir: Path, wrap=()):
         self.label = label
-        self.cmd = [nnhost, "serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--backend", backend, *extra]
+        self.cmd = [*wrap, nnhost, "serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--backend", backend, *extra]
         self.log_path = log_dir / f"{label}.stderr.log"
         self.events: list[dict] = []
         self.junk: list[str] = []  # stdout lines that are not JSON objects
@@ -539,6 +543,7 @@ class Group(NamedTuple):
     start_label: str
     ready: Callable  # ready(srv): waits for the server; raises if it did not start; returns a note
     checks: Callable  # checks(srv): calls Suite.check once per check, in order
+    wrap: tuple = ()  # a command the server is started under (e.g. bash setting a lower `ulimit -n`)
 
 
 class Suite:
@@ -597,7 +602,8 @@ class Suite:
     def groups(self) -> list[Group]:
         a = self.args
         # (OCR makes several inference calls per image: the per-call deadline is raised for a loaded machine.)
-        gs = [Group("main", ["--max-concurrency", "2", "--queue", "64", "--deadline-ms", "120000"],
+        gs = [Group("main", ["--max-concurrency", "2", "--queue", "64", "--deadline-ms", "120000",
+                             "--request-deadline-ms", "600000"],
                     "server starts: listening then ready event, every model listed", self.ready_event,
                     lambda srv: self.main_checks(srv, attached=False)),
               Group("limits", ["--max-concurrency", "1", "--queue", "1", "--header-timeout", "2"],
@@ -608,6 +614,17 @@ class Suite:
                             "hostile-plugin server starts", lambda srv: srv.wait_ready() and None, self.hostile_checks))
         gs.append(Group("bytes", ["--max-concurrency", "2", "--queue", "64", "--max-request-bytes", "1000000"],
                         "max-request-bytes server starts", lambda srv: srv.wait_ready() and None, self.bytes_checks))
+        if self.backend == "tract":
+            # Issue 24's attacks, made cheap by small limits; the server and its limits, not the backend, are
+            # under test, so one backend.
+            gs.append(Group("hardening", HARDENING_FLAGS, "attack: hardening server (small serve limits) starts",
+                            lambda srv: srv.wait_ready() and None, self.hardening_checks))
+            gs.append(Group("stalled-shutdown", ["-m", "shapes", "--body-timeout", "600", "--drain-timeout", "2"],
+                            "attack: stalled-shutdown server (--drain-timeout 2) starts", lambda srv: srv.wait_ready() and None,
+                            self.stalled_shutdown_checks))
+            gs.append(Group("fd-limit", ["-m", "shapes", "--max-concurrency", "1"],
+                            f"attack: fd-limit server (ulimit -n {FD_LIMIT}) starts", lambda srv: srv.wait_ready() and None,
+                            self.fd_limit_checks, wrap=("bash", "-c", f'ulimit -n {FD_LIMIT} && exec "$@"', "bash")))
         return gs
 
     def group(self, name: str) -> Group:
@@ -630,8 +647,8 @@ class Suite:
 
     # ----- starting servers
 
-    def start(self, label: str, extra: list[str]):
-        srv = Server(self.args.nnhost, self.backend, extra, f"{self.backend}-{label}", self.log_dir)
+    def start(self, label: str, extra: list[str], wrap=()):
+        srv = Server(self.args.nnhost, self.backend, extra, f"{self.backend}-{label}", self.log_dir, wrap)
         srv.start()
         return srv
 
@@ -1197,6 +1214,284 @@ class Suite:
                 f" all correct, {stopped[-1]}" + ("; NB drained 0: they had all finished before the signal, the "
                                                   "drain itself was not exercised" if drained == 0 else ""))
 
+    # ----- issue 24: attacks on the server's own resources (tract only, servers with small limits)
+
+    def hardening_checks(self, srv):
+        self.check("attack: stalled REST uploads hold at most --max-buffered-bytes; the rest get 503; 400 after --body-timeout",
+                   self.stalled_uploads, srv, "http")
+        self.check("attack: stalled gRPC messages hold at most --max-buffered-bytes; the rest RESOURCE_EXHAUSTED; reset after "
+                   "--body-timeout", self.stalled_uploads, srv, "grpc")
+        self.check("attack: gRPC message over --max-request-bytes -> RESOURCE_EXHAUSTED (as the README says)",
+                   self.grpc_too_big, srv)
+        self.check("attack: one output named thousands of times -> 400 / INVALID_ARGUMENT naming it, no amplified response",
+                   self.duplicate_outputs, srv)
+        self.check("attack: top_k far over the number of classes gives every class once", self.huge_top_k, srv)
+        self.check("attack: response over --max-response-bytes -> 413 / RESOURCE_EXHAUSTED naming the limit",
+                   self.response_too_big, srv)
+        self.check("attack: a batch of small PNGs that decode huge stops at --request-deadline-ms with 504 / DEADLINE_EXCEEDED",
+                   self.request_deadline, srv)
+        self.check("attack: gRPC tensor data in both contents and raw_input_contents -> INVALID_ARGUMENT", self.both_contents, srv)
+        self.check("attack: --log-requests: a 3 MB client-chosen model name is cut in the log", self.long_model_name_log, srv)
+        self.check("attack: REST: invalid UTF-8 in the path, a wrong method -> JSON {\"error\"} bodies", self.rest_error_bodies, srv)
+        self.check("attack: clients that hang up or cancel mid-request: running gauge back to 0, counted as cancelled",
+                   self.hangups, srv)
+        self.check("attack: SIGTERM after the cancelled requests: drained 0, exit 0", self.stop_after_hangups, srv)
+
+    def stalled_shutdown_checks(self, srv):
+        self.check("attack: SIGTERM while gRPC and REST clients stall mid-upload: exit within --drain-timeout",
+                   self.stalled_shutdown, srv)
+
+    def fd_limit_checks(self, srv):
+        self.check(f"attack: at the fd limit (ulimit -n {FD_LIMIT}) waiting connections do not make the accept loops spin",
+                   self.fd_exhaustion, srv)
+
+    def stalled_uploads(self, srv, proto, n=24):
+        """n clients each send 6 of a declared 8 MB and stall. The server may hold --max-buffered-bytes
+        (32 MB) of them; without that bound it holds all n x 6 MB."""
+        pid = srv.proc.pid
+        self.still_ok(srv)
+        before = proc_status_kib(pid)["VmRSS"]
+        # five uploads take the whole budget (a gRPC message also has a 5-byte prefix)
+        declared, sent = 8_000_000, BUFFERED_LIMIT // 5 - (5 if proto == "grpc" else 0)
+        stalls = [(H2Stall if proto == "grpc" else HttpStall)(srv, declared, sent) for _ in range(n)]
+        try:
+            held = proc_status_kib(pid)["VmRSS"] - before
+            refused = sum(1 for st in stalls if st.answered(0.5))
+            # while the budget is taken, a normal request is turned away cleanly, over either protocol
+            busy = []
+            try:
+                infer_raw("http-binary", hclient(srv), "shapes", *self._shapes_feeds())
+            except InferenceServerException as e:
+                busy.append(f"http {http_code(e)}")
+            try:
+                infer_raw("grpc", gclient(srv), "shapes", *self._shapes_feeds())
+            except InferenceServerException as e:
+                busy.append(f"grpc {grpc_code(e)}")
+            need(busy == ["http 503", "grpc RESOURCE_EXHAUSTED"], f"a normal request while the budget is held: {busy}")
+            bound = (BUFFERED_LIMIT + BUFFERED_SLACK) // 1024
+            need(held < bound, f"the server grew by {held // 1024} MiB with {n} stalled uploads of {sent / 1e6:.1f} MB "
+                               f"(bound: {bound // 1024} MiB = --max-buffered-bytes + {BUFFERED_SLACK >> 20} MiB)")
+            need(refused >= n // 2, f"only {refused} of {n} stalled uploads were refused at once")
+            # the ones that got budget are answered (HTTP 400, gRPC trailers or a reset) after --body-timeout
+            t0 = time.monotonic()
+            late = [st for st in stalls if not st.answered(BODY_TIMEOUT_S + 20)]
+            waited = time.monotonic() - t0
+            need(not late, f"{len(late)} stalled uploads still open {waited:.0f} s later")
+            if proto == "http":
+                codes = sorted({st.status for st in stalls})
+                need(set(codes) <= {400, 503}, f"HTTP statuses {codes}, want 400 (timeout) and 503 (no budget)")
+        finally:
+            for st in stalls:
+                st.close()
+        self.still_ok(srv)
+        return (f"{n} stalls of {sent / 1e6:.1f} MB: server RSS +{held // 1024} MiB (bound {bound // 1024} MiB), "
+                f"{refused} refused at once, the rest answered within {waited:.1f} s; then a normal request is answered")
+
+    def _shapes_feeds(self):
+        feeds, want = self.refs.raw("shapes", 1)
+        return feeds, list(want)
+
+    def grpc_too_big(self, srv):
+        i = grpcclient.InferInput("image", [1, 3, 1024, 1024], "FP32")  # 12.6 MB, over --max-request-bytes 8000000
+        i.set_data_from_numpy(np.zeros((1, 3, 1024, 1024), np.float32))
+        msg = expect_grpc_error("RESOURCE_EXHAUSTED", gclient(srv).infer, "shapes", [i], client_timeout=REQUEST_TIMEOUT)
+        need("--max-request-bytes" in msg, f"message does not name the limit: {msg}")
+        readme = (ROOT / "README.md").read_text()
+        need("RESOURCE_EXHAUSTED" in readme[readme.index("--max-request-bytes"):][:300],
+             "the README does not say RESOURCE_EXHAUSTED next to --max-request-bytes")
+        self.still_ok(srv)
+        return msg[:120]
+
+    def duplicate_outputs(self, srv):
+        pid = srv.proc.pid
+        before = proc_status_kib(pid)["VmHWM"]
+        img = PHOTOS.joinpath("coffee.png").read_bytes()
+        head = json.dumps({"parameters": {"top_k": 1_000_000},
+                           "inputs": [{"name": "image", "datatype": "BYTES", "shape": [1],
+                                       "parameters": {"binary_data_size": len(img) + 4}}],
+                           "outputs": [{"name": "label", "parameters": {"binary_data": False}}] * 20000}).encode()
+        body = head + len(img).to_bytes(4, "little") + img
+        err = expect_http_error(srv, 400, "POST", "/v2/models/shapes-classify/infer", body,
+                                {"Inference-Header-Content-Length": str(len(head))})
+        need("label" in err and "more than once" in err, f"error does not name the repeated output: {err}")
+        i = grpcclient.InferInput("image", [1], "BYTES")
+        i.set_data_from_numpy(np.array([img], dtype=np.object_))
+        outs = [grpcclient.InferRequestedOutput("score")] * 20000
+        gerr = expect_grpc_error("INVALID_ARGUMENT", gclient(srv).infer, "shapes-classify", [i], outputs=outs,
+                                 parameters={"top_k": 1_000_000}, client_timeout=REQUEST_TIMEOUT)
+        need("score" in gerr, f"error does not name the repeated output: {gerr}")
+        grew = proc_status_kib(pid)["VmHWM"] - before
+        need(grew < 64 * 1024, f"peak RSS grew by {grew // 1024} MiB on two {len(body) // 1000} KB requests")
+        self.still_ok(srv)
+        return f"{len(body)} B request: {err[:80]!r}; peak RSS +{grew // 1024} MiB"
+
+    def huge_top_k(self, srv):
+        classes = len((ROOT / "models/shapes/labels.txt").read_text().split())
+        img = [SHAPE_IMAGES.joinpath("000-circle.png").read_bytes()]
+        for proto in ("http", "grpc"):
+            c = hclient(srv) if proto == "http" else gclient(srv)
+            got, meta = infer_classify(proto, c, "shapes-classify", img, top_k=2**62)
+            need(meta["label"][1] == [1, classes], f"{proto}: label shape {meta['label'][1]}, want [1, {classes}]")
+            need(sorted(got["index"].ravel().tolist()) == list(range(classes)), f"{proto}: indices {got['index']}")
+        return f"top_k 2^62 -> {classes} classes"
+
+    def response_too_big(self, srv):
+        # 256 images x 6 classes: about 54 KB of labels, scores and indices as JSON, 37 KB as binary, over
+        # the server's --max-response-bytes 20000
+        img = SHAPE_IMAGES.joinpath("000-circle.png").read_bytes()
+        try:
+            infer_classify("http", hclient(srv), "shapes-classify", [img] * 256, top_k=6, json_outputs=True)
+        except InferenceServerException as e:
+            need(http_code(e) == "413" and "--max-response-bytes" in e.message(), f"HTTP {http_code(e)}: {e.message()}")
+            msg = e.message()
+        else:
+            raise CheckFailed("a response over --max-response-bytes was sent")
+        expect_grpc_error("RESOURCE_EXHAUSTED", infer_classify, "grpc", gclient(srv), "shapes-classify", [img] * 256, top_k=6)
+        self.still_ok(srv)
+        return msg[:140]
+
+    def request_deadline(self, srv):
+        png = huge_png(2500, 2500)
+        n = 64
+        t0 = time.monotonic()
+        for proto in ("http", "grpc"):
+            c = hclient(srv) if proto == "http" else gclient(srv)
+            t1 = time.monotonic()
+            try:
+                infer_classify(proto, c, "shapes-classify", [png] * n, top_k=1)
+            except InferenceServerException as e:
+                code = http_code(e) if proto == "http" else grpc_code(e)
+                need(code in ("504", "DEADLINE_EXCEEDED") and "--request-deadline-ms" in e.message(),
+                     f"{proto}: {code}: {e.message()}")
+                msg = e.message()
+            else:
+                raise CheckFailed(f"{proto}: {n} huge images ran to the end ({time.monotonic() - t1:.1f} s)")
+            took = time.monotonic() - t1
+            need(took < REQUEST_DEADLINE_S + 15, f"{proto}: answered after {took:.1f} s")
+        self.still_ok(srv)
+        return f"{len(png)} B PNG decoding to 2500x2500, {n} per request: {msg[:120]!r} ({time.monotonic() - t0:.1f} s)"
+
+    def both_contents(self, srv):
+        from tritonclient.grpc import service_pb2, service_pb2_grpc
+        import grpc
+        feeds, _ = self.refs.raw("shapes", 1)
+        x = feeds["image"].astype(np.float32)
+        req = service_pb2.ModelInferRequest(model_name="shapes")
+        t = req.inputs.add(name="image", datatype="FP32", shape=list(x.shape))
+        t.contents.fp32_contents.extend(x.ravel().tolist())
+        req.raw_input_contents.append(x.tobytes())
+        with grpc.insecure_channel(srv.grpc) as ch:
+            try:
+                service_pb2_grpc.GRPCInferenceServiceStub(ch).ModelInfer(req, timeout=REQUEST_TIMEOUT)
+            except grpc.RpcError as e:
+                need(e.code() == grpc.StatusCode.INVALID_ARGUMENT, f"{e.code()}: {e.details()}")
+                need("contents" in e.details(), f"message does not say why: {e.details()}")
+                self.still_ok(srv)
+                return e.details()[:120]
+        raise CheckFailed("a request with data in both contents and raw_input_contents was answered")
+
+    def long_model_name_log(self, srv):
+        name = "m" * 3_000_000
+        expect_grpc_error("NOT_FOUND", lambda: grpc_raw_infer(srv, name))
+        self.still_ok(srv)  # flushes a line after it
+        longest = max(len(ln) for ln in srv.log_path.read_bytes().splitlines())
+        need(longest < 4096, f"a log line of {longest} bytes")
+        return f"longest stderr line {longest} bytes"
+
+    def rest_error_bodies(self, srv):
+        notes = []
+        for method, path, want in [("GET", "/v2/models/%FF%FE/ready", 400), ("POST", "/v2/models/%C3%28/infer", 400),
+                                   ("DELETE", "/v2/models/shapes", 405), ("GET", "/v2/models/shapes/infer", 405),
+                                   ("PUT", "/v2/health/live", 405)]:
+            notes.append(f"{method} {path} {want}: {expect_http_error(srv, want, method, path, b'{}' if method != 'GET' else None)[:50]}")
+        self.still_ok(srv)
+        return "; ".join(notes)
+
+    def hangups(self, srv):
+        """REST clients that close their connection while their request runs, gRPC calls with a 1 ms deadline
+        and calls cancelled mid-flight: each request is counted as cancelled and the running gauge returns to 0."""
+        png = huge_png(1500, 1500)
+        body_head = json.dumps({"inputs": [{"name": "image", "datatype": "BYTES", "shape": [6],
+                                            "parameters": {"binary_data_size": 6 * (len(png) + 4)}}]}).encode()
+        body = body_head + (len(png).to_bytes(4, "little") + png) * 6
+        host, port = split_addr(srv.http)
+        before = metric_sum(srv, "nnhost_requests_cancelled_total")
+        for _ in range(3):
+            s = socket.create_connection((host, port), timeout=30)
+            s.sendall((f"POST /v2/models/shapes-classify/infer HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+                       f"Inference-Header-Content-Length: {len(body_head)}\r\n\r\n").encode() + body)
+            wait_for(lambda: metric_sum(srv, "nnhost_requests_running") >= 1, 30, "the request to run")
+            s.close()
+        i = grpcclient.InferInput("image", [6], "BYTES")
+        i.set_data_from_numpy(np.array([png] * 6, dtype=np.object_))
+        g = gclient(srv)
+        for _ in range(3):
+            try:
+                g.infer("shapes-classify", [i], client_timeout=0.001)
+            except InferenceServerException:
+                pass
+        for _ in range(3):
+            ctx = g.async_infer("shapes-classify", [i], callback=lambda result, error: None)
+            wait_for(lambda: metric_sum(srv, "nnhost_requests_running") >= 1, 30, "the request to run")
+            ctx.cancel()
+        wait_for(lambda: metric_sum(srv, "nnhost_requests_running") == 0 and metric_sum(srv, "nnhost_queue_depth") == 0,
+                 60, "nnhost_requests_running and nnhost_queue_depth to return to 0")
+        cancelled = metric_sum(srv, "nnhost_requests_cancelled_total") - before
+        need(cancelled >= 6, f"{cancelled} requests counted as cancelled, want at least 6 (3 REST hang-ups, 3 cancelled gRPC)")
+        log = srv.log_path.read_text(errors="replace")
+        need('"cancelled"' in log, "no cancelled request in the --log-requests log")
+        self.still_ok(srv)
+        return f"{cancelled:.0f} counted as cancelled; gauges 0"
+
+    def stop_after_hangups(self, srv):
+        rc, secs = srv.stop(signal.SIGTERM, EXIT_TIMEOUT)
+        stopped = [e for e in srv.events if e.get("event") == "stopped"]
+        need(rc == 0, f"exit code {rc}; {srv.tail()}")
+        need(stopped and stopped[-1].get("drained") == 0, f"stopped event {stopped}: cancelled requests counted as drained")
+        return f"exit 0 in {secs:.1f} s, {stopped[-1]}"
+
+    def stalled_shutdown(self, srv):
+        self.still_ok(srv)
+        stalls = [H2Stall(srv, 8_000_000, 1_000_000), HttpStall(srv, 8_000_000, 1_000_000)]
+        try:
+            time.sleep(0.5)
+            rc, secs = srv.stop(signal.SIGTERM, EXIT_TIMEOUT)
+        finally:
+            for st in stalls:
+                st.close()
+        need(rc is not None, f"still running {EXIT_TIMEOUT:.0f} s after SIGTERM (killed); {srv.tail()}")
+        need(secs < 2 + 8, f"exited {secs:.1f} s after SIGTERM, --drain-timeout is 2 s")
+        stopped = [e for e in srv.events if e.get("event") == "stopped"]
+        need(rc == 0 and stopped, f"exit {rc}, events {srv.events}; {srv.tail()}")
+        return f"exit {rc} {secs:.1f} s after SIGTERM; {stopped[-1]}"
+
+    def fd_exhaustion(self, srv):
+        pid = srv.proc.pid
+        self.still_ok(srv)
+        socks = []
+        try:
+            for addr in (srv.http, srv.grpc) * (FD_LIMIT // 2 + 20):
+                socks.append(socket.create_connection(split_addr(addr), timeout=10))
+            time.sleep(1)
+            t0, cpu0 = time.monotonic(), proc_cpu_s(pid)
+            time.sleep(3)
+            cpu = (proc_cpu_s(pid) - cpu0) / (time.monotonic() - t0)
+            need(srv.alive(), f"server exited; {srv.tail()}")
+            need(cpu < 0.25, f"the server used {cpu:.2f} CPU-seconds a second with {len(socks)} connections waiting")
+        finally:
+            for s_ in socks:
+                s_.close()
+        wait_for(lambda: self._answers(srv), 30, "the server to answer after the connections closed")
+        self.still_ok(srv)
+        return f"{len(socks)} connections at ulimit -n {FD_LIMIT}: {cpu:.3f} CPU-s/s; then a normal request is answered"
+
+    def _answers(self, srv):
+        try:
+            self.still_ok(srv)
+            return True
+        except Exception:  # noqa: BLE001
+            return False
+
     # ----- the run
 
     def run(self):
@@ -1392,6 +1687,178 @@ def response_body(resp: bytes) -> bytes:
     return out
 
 
+
+# ---------------------------------------------------------------- issue 24: attack helpers
+
+BUFFERED_LIMIT = 32_000_000
+# What else the server may allocate while it holds the stalled bodies (connection buffers, allocator
+# slack); without --max-buffered-bytes it holds all 24 x 6 MB = 144 MB.
+BUFFERED_SLACK = 40 << 20
+BODY_TIMEOUT_S = 3
+REQUEST_DEADLINE_S = 1.5
+RESPONSE_LIMIT = 20_000
+FD_LIMIT = 128
+HARDENING_FLAGS = ["-m", "shapes", "--max-concurrency", "2", "--log-requests",
+                   "--max-request-bytes", "8000000", "--max-buffered-bytes", str(BUFFERED_LIMIT),
+                   "--body-timeout", str(BODY_TIMEOUT_S), "--max-response-bytes", str(RESPONSE_LIMIT),
+                   "--request-deadline-ms", str(int(REQUEST_DEADLINE_S * 1000))]
+
+
+def proc_status_kib(pid: int) -> dict:
+    """VmRSS, VmHWM, ... of a process, in KiB."""
+    out = {}
+    for ln in Path(f"/proc/{pid}/status").read_text().splitlines():
+        k, _, v = ln.partition(":")
+        if v.strip().endswith("kB"):
+            out[k] = int(v.split()[0])
+    return out
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def metric_sum(srv, name: str) -> float:
+    status, _, body = http_req(srv, "GET", "/metrics", timeout=30)
+    need(status == 200, f"GET /metrics: HTTP {status}")
+    total = 0.0
+    for ln in body.decode("utf-8", "replace").splitlines():
+        if ln.startswith(name + "{") or ln.startswith(name + " "):
+            total += float(ln.rsplit(" ", 1)[1])
+    return total
+
+
+def wait_for(cond, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise CheckFailed(f"waited {timeout:.0f} s for {what}")
+        time.sleep(0.05)
+
+
+def huge_png(w: int, h: int) -> bytes:
+    """A PNG of a few KB that decodes to w x h RGB pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = (b"\0" + b"\x80\x40\x20" * w) * h
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+
+
+class HttpStall:
+    """A REST upload that declares `declared` bytes, sends `sent` and stalls (a raw socket)."""
+
+    def __init__(self, srv, declared: int, sent: int):
+        self.s = socket.create_connection(split_addr(srv.http), timeout=30)
+        self.status = None
+        self.s.sendall((f"POST /v2/models/shapes/infer HTTP/1.1\r\nHost: x\r\nContent-Length: {declared}\r\n"
+                        "Content-Type: application/json\r\n\r\n").encode())
+        try:
+            self.s.sendall(b" " * sent)
+        except OSError:
+            pass  # answered and closed early (no budget)
+
+    def answered(self, timeout: float) -> bool:
+        if self.status is not None:
+            return True
+        r, _, _ = select.select([self.s], [], [], timeout)
+        if not r:
+            return False
+        try:
+            data = self.s.recv(65536)
+        except OSError:
+            data = b""
+        m = re.match(rb"HTTP/1\.[01] (\d{3})", data)
+        self.status = int(m.group(1)) if m else 0
+        return True
+
+    def close(self):
+        self.s.close()
+
+
+class H2Stall:
+    """A gRPC ModelInfer call over a raw HTTP/2 connection whose message declares `declared` bytes, of
+    which `sent` are sent; then it stalls. answered(): the server ended or reset the stream."""
+
+    PATH = b"/inference.GRPCInferenceService/ModelInfer"
+
+    def __init__(self, srv, declared: int, sent: int):
+        self.s = socket.create_connection(split_addr(srv.grpc), timeout=30)
+        self.buf = b""
+        self.done = False
+        self.s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + self.frame(4, 0, 0))
+        # the server's settings and its connection window (32 MiB) before any data
+        seen_window = False
+        while not seen_window:
+            kind, flags, stream, payload = self.read_frame(30)
+            if kind == 4 and not flags & 1:
+                self.s.sendall(self.frame(4, 1, 0))
+            seen_window |= kind == 8 and stream == 0
+
+        def lit(n, v):
+            return b"\0" + bytes([len(n)]) + n + bytes([len(v)]) + v
+
+        headers = (lit(b":method", b"POST") + lit(b":scheme", b"http") + lit(b":path", self.PATH)
+                   + lit(b":authority", b"x") + lit(b"content-type", b"application/grpc") + lit(b"te", b"trailers"))
+        self.s.sendall(self.frame(1, 4, 1, headers))
+        data = b"\0" + declared.to_bytes(4, "big") + b"\0" * sent
+        try:
+            for off in range(0, len(data), 16384):
+                self.s.sendall(self.frame(0, 0, 1, data[off:off + 16384]))
+        except OSError:
+            self.done = True
+
+    @staticmethod
+    def frame(kind, flags, stream, payload=b""):
+        return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+
+    def read_frame(self, timeout):
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < 9 or len(self.buf) < 9 + int.from_bytes(self.buf[:3], "big"):
+            left = deadline - time.monotonic()
+            r, _, _ = select.select([self.s], [], [], max(left, 0))
+            if not r:
+                return None
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        n = int.from_bytes(self.buf[:3], "big")
+        kind, flags, stream = self.buf[3], self.buf[4], int.from_bytes(self.buf[5:9], "big") & 0x7FFFFFFF
+        payload, self.buf = self.buf[9:9 + n], self.buf[9 + n:]
+        return kind, flags, stream, payload
+
+    def answered(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.done:
+            try:
+                f = self.read_frame(max(deadline - time.monotonic(), 0))
+            except OSError:
+                f, self.done = None, True
+            if f is None:
+                break
+            kind, flags, stream, _ = f
+            # HEADERS ending the stream (trailers-only error), RST_STREAM, or GOAWAY
+            if (stream == 1 and (kind == 3 or (kind == 1 and flags & 1))) or kind == 7:
+                self.done = True
+        return self.done
+
+    def close(self):
+        self.s.close()
+
+
+def grpc_raw_infer(srv, model: str):
+    """A ModelInfer call with any model name (tritonclient checks nothing, but this skips its wrapping)."""
+    i = grpcclient.InferInput("image", [1], "BYTES")
+    i.set_data_from_numpy(np.array([b"x"], dtype=np.object_))
+    return gclient(srv).infer(model, [i], client_timeout=REQUEST_TIMEOUT)
+
 def installed_plugins(nnhost: str) -> list[str]:
     """The task plugins of ./plugins, which `nnhost serve` serves under their names."""
     p = subprocess.run([nnhost, "plugins", "--json"], cwd=ROOT, capture_output=True, timeout=300, env=os.environ.copy())
@@ -1512,7 +1979,7 @@ class Servers:
         key = (backend, group.name)
         if self.current is None or self.current[0] != key:
             self.close()
-            srv = self.suite(backend).start(group.name, group.flags)
+            srv = self.suite(backend).start(group.name, group.flags, group.wrap)
             try:
                 self.current = (key, srv, None, group.ready(srv))
             except Exception as e:  # noqa: BLE001 - reported by the group's start check
