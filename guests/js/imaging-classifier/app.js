@@ -2,14 +2,14 @@
 // world of wit/imaging.wit), built by scripts/build-js-plugins with componentize-js.
 //
 // The job of guests/js/classifier in a few lines: decoding, EXIF orientation, Pillow's resizing and
-// normalisation come from nnhost's imaging component (`preprocess`), the softmax and top-k from
-// `rank`; both are Rust compiled to wasm that nnhost composes into this plugin when it loads it,
+// normalisation come from nnhost's imaging component (`inputTensor`, which hands back the wasi:nn
+// tensor itself, so the pixels never become JavaScript values), the softmax and top-k from `topK`
+// (indices and scores; the labels stay here); both are Rust compiled to wasm that nnhost composes into this plugin when it loads it,
 // inside the same sandbox. JavaScript only wires the steps and calls wasi:nn. Every exception
 // becomes a plugin-error: one that escaped would trap the call.
 
 import { loadByName } from 'wasi:nn/graph@0.2.0-rc-2024-10-28';
-import { Tensor } from 'wasi:nn/tensor@0.2.0-rc-2024-10-28';
-import { preprocess as imagingPreprocess, rank } from 'nnhost:plugins/imaging@0.1.2';
+import { inputTensor as imagingInputTensor, preprocess as imagingPreprocess, topK as imagingTopK } from 'nnhost:plugins/imaging@0.1.2';
 
 /// An error value of the plugin-error variant, thrown to become the export's `err`.
 const pluginError = (tag, val) => ({ tag, val });
@@ -60,24 +60,28 @@ function compute(spec, input) {
     }
   }
   try {
-    return loaded.ctx.compute([[spec.inputName, new Tensor(input.dimensions, input.ty, input.data)]]);
+    return loaded.ctx.compute([[spec.inputName, input]]);
   } catch (e) {
     throw nnError('compute', e);
   }
 }
 
-/// The output the spec ranks (its output name, else the first) as a plain tensor value.
+/// The output tensor the spec ranks (its output name, else the first).
 function rankedOutput(spec, outputs) {
   const found = spec.outputName === undefined || spec.outputName === null ? outputs[0] : outputs.find(([n]) => n === spec.outputName);
   if (!found) throw pluginError('bad-output', spec.outputName ? `no output named \`${spec.outputName}\`` : 'the model returned no outputs');
-  const t = found[1];
-  return { dimensions: t.dimensions(), ty: t.ty(), data: t.data() };
+  return found[1];
 }
+
+/// The model's input tensor for `image`; the spec goes without its labels (not needed there, and
+/// copying 1,000 strings across costs more than the rest of the call).
+const inputTensor = (spec, image) => imported(() => imagingInputTensor({ ...spec, labels: [] }, image));
 
 export function classify(spec, image, topK) {
   return guarded(() => {
-    const input = imported(() => imagingPreprocess(spec, image));
-    return imported(() => rank(spec, rankedOutput(spec, compute(spec, input)), topK));
+    const out = rankedOutput(spec, compute(spec, inputTensor(spec, image)));
+    const best = imported(() => imagingTopK(out, spec.outputKind, spec.labels.length, topK));
+    return best.map(([index, score]) => ({ label: spec.labels[index], index, score }));
   });
 }
 
@@ -87,7 +91,7 @@ export function preprocess(spec, image) {
 
 export function infer(spec, image) {
   return guarded(() =>
-    compute(spec, imported(() => imagingPreprocess(spec, image))).map(([name, t]) => ({
+    compute(spec, inputTensor(spec, image)).map(([name, t]) => ({
       name,
       tensor: { dimensions: t.dimensions(), ty: t.ty(), data: t.data() },
     })),

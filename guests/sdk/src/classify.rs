@@ -76,13 +76,31 @@ pub fn tensor_value(t: pre::Tensor) -> TensorValue {
 
 /// The class scores of one output's values: checked against the labels, softmax for logits.
 pub fn scores(spec: &ModelSpec, values: Vec<f32>) -> Result<Vec<f32>, Error> {
-    if values.len() != spec.labels.len() {
-        return Err(Error::BadOutput(format!("the output has {} values but the model has {} labels", values.len(), spec.labels.len())));
+    class_scores(values, spec.output_kind, spec.labels.len())
+}
+
+/// `values` as the scores of `classes` classes (softmax for logits).
+fn class_scores(values: Vec<f32>, kind: OutputKind, classes: usize) -> Result<Vec<f32>, Error> {
+    if values.len() != classes {
+        return Err(Error::BadOutput(format!("the output has {} values but the model has {classes} labels", values.len())));
     }
-    Ok(match spec.output_kind {
+    Ok(match kind {
         OutputKind::Logits => pre::softmax(&values),
         OutputKind::Probabilities => values,
     })
+}
+
+/// The best `k` of a plain output tensor's `classes` values as (index, score), best first.
+pub fn best(output: &TensorValue, kind: OutputKind, classes: usize, k: u32) -> Result<Vec<(u32, f32)>, Error> {
+    let scores = class_scores(values(output)?, kind, classes)?;
+    Ok(pre::top_k(&scores, k as usize).into_iter().map(|(i, s)| (i as u32, s)).collect())
+}
+
+/// A plain tensor's values as f32 (fp32, fp16, fp64 or u8 elements).
+fn values(output: &TensorValue) -> Result<Vec<f32>, Error> {
+    let ty = output.ty;
+    let elem = elem_type(ty).ok_or_else(|| Error::BadOutput(format!("output type {ty:?} cannot hold class scores")))?;
+    pre::bytes_to_f32(elem, &output.data).map_err(|e| Error::BadOutput(e.to_string()))
 }
 
 /// The `top_k` best classes of `scores`, with their labels.
@@ -95,10 +113,7 @@ pub fn top_k(spec: &ModelSpec, scores: &[f32], top_k: u32) -> Vec<Prediction> {
 
 /// Rank a plain output tensor (fp32, fp16, fp64 or u8 values, one per label).
 pub fn rank(spec: &ModelSpec, output: &TensorValue, k: u32) -> Result<Vec<Prediction>, Error> {
-    let ty = output.ty;
-    let elem = elem_type(ty).ok_or_else(|| Error::BadOutput(format!("output type {ty:?} cannot hold class scores")))?;
-    let values = pre::bytes_to_f32(elem, &output.data).map_err(|e| Error::BadOutput(e.to_string()))?;
-    Ok(top_k(spec, &scores(spec, values)?, k))
+    Ok(top_k(spec, &scores(spec, values(output)?)?, k))
 }
 
 /// The output `spec` ranks (its `output-name`, else the first) of a model's outputs, as f32 values.
