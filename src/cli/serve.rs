@@ -83,8 +83,28 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<u8, Fatal> {
     let limits = cli.limits()?;
     let plan = Parallelism::for_this_machine(usize::MAX, args.max_concurrency, cli.threads);
     let dir = cli.models_dir()?;
-    // One pooled instance slot per request that may run at once (plus one spare).
-    let runtime = cli.runtime_with(cli.cache_dir(), Some(plan.jobs as u32 + 1))?;
+    // One pooled instance slot per request that may run at once (plus one spare), each sized for
+    // the largest plugin served: the built-in ones, a --classifier file, every installed task plugin
+    // (every one installed, unless only some models were asked for).
+    let task_dir = if args.model.is_empty() {
+        crate::registry::PluginsDir::open(crate::registry::PluginsDir::resolve(cli.plugins.as_deref())).ok()
+    } else {
+        None
+    };
+    let mut components: Vec<std::borrow::Cow<'static, [u8]>> =
+        vec![World::TensorRunner.built_in().unwrap_or_default().into(), World::Classifier.built_in().unwrap_or_default().into()];
+    if let Some(file) = &args.classifier {
+        // Unreadable: load_guest below says why.
+        components.extend(crate::input::read_limited(file, limits.component_bytes as u64, "component_bytes").ok().map(Into::into));
+    }
+    for name in task_dir.as_ref().map(|t| t.list()).unwrap_or_default() {
+        // A plugin that cannot be read is reported (and left out) when the models load.
+        let info = task_dir.as_ref().and_then(|t| t.plugin(&name).ok());
+        components.extend(info.and_then(|i| crate::plugins::task::component_bytes(&i, limits.component_bytes as u64).ok()));
+    }
+    let binaries: Vec<&[u8]> = components.iter().map(|c| c.as_ref()).collect();
+    let runtime = cli.runtime_for(cli.cache_dir(), Some(plan.jobs as u32 + 1), Some(&binaries))?;
+    drop(components);
     let plugins = Plugins {
         tensor_runner: load_guest(&runtime, World::TensorRunner, None).map_err(Fatal)?,
         classifier: load_guest(&runtime, World::Classifier, args.classifier.as_deref()).map_err(Fatal)?,
@@ -93,12 +113,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<u8, Fatal> {
     config.jobs = plan.jobs;
     config.threads = Some(plan.threads);
     let names = args.model.clone();
-    // Task plugins: every one installed, unless only some models were asked for.
-    let tasks = if args.model.is_empty() {
-        crate::registry::PluginsDir::open(crate::registry::PluginsDir::resolve(cli.plugins.as_deref())).ok()
-    } else {
-        None
-    };
+    let tasks = task_dir;
     let backends = backend_choice(cli, args, backend, &dir, tasks.as_ref())?;
     let max_request_bytes = args.max_request_bytes.unwrap_or(limits.input_bytes as usize);
     let max_buffered_bytes = match args.max_buffered_bytes {

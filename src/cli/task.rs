@@ -132,8 +132,10 @@ pub fn run(cli: &Cli, args: &TaskArgs) -> Result<u8, Fatal> {
     let models = cli.models_dir()?;
     let items = collect_images(&args.paths);
     let plan = Parallelism::for_this_machine(items.len(), args.jobs, cli.threads);
-    let runtime = cli.runtime_with(cli.cache_dir(), Some(plan.jobs as u32 + 1))?;
-    let plugin = task::load_component(&runtime, &info).map_err(Fatal)?;
+    let wasm = task::component_bytes(&info, cli.limits()?.component_bytes as u64).map_err(Fatal)?;
+    // One pooled instance slot per image in flight (plus one spare), each sized for this plugin.
+    let runtime = cli.runtime_for(cli.cache_dir(), Some(plan.jobs as u32 + 1), Some(&[&wasm]))?;
+    let plugin = task::load_component_bytes(&runtime, &info, &wasm).map_err(Fatal)?;
     let mut cfg = cli.backend_config();
     cfg.threads = Some(plan.threads);
     cfg.jobs = plan.jobs;

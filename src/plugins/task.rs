@@ -498,7 +498,15 @@ pub enum SetupError {
 /// Compile the component an installed plugin names: a built-in one, or its `.wasm` file
 /// (within `component_bytes`), checked to be a task plugin (or a classifier, run as a task).
 pub fn load_component(runtime: &Runtime, info: &PluginInfo) -> Result<Plugin, String> {
-    let plugin = match &info.component {
+    let wasm = component_bytes(info, runtime.limits().component_bytes as u64)?;
+    load_component_bytes(runtime, info, &wasm)
+}
+
+/// The component binary of an installed plugin: built in, or its file read within `max_bytes`
+/// (limit `component_bytes`). Read before the runtime exists, it sizes the instance pool
+/// ([`Runtime::for_plugins`]).
+pub fn component_bytes(info: &PluginInfo, max_bytes: u64) -> Result<std::borrow::Cow<'static, [u8]>, String> {
+    match &info.component {
         ComponentSource::BuiltIn(name) => {
             let wasm = super::built_in_task(name).or((name == "image-classifier").then_some(super::IMAGE_CLASSIFIER)).ok_or_else(|| {
                 format!(
@@ -507,13 +515,23 @@ pub fn load_component(runtime: &Runtime, info: &PluginInfo) -> Result<Plugin, St
                     super::BUILT_IN_TASKS.join(", ")
                 )
             })?;
+            Ok(std::borrow::Cow::Borrowed(wasm))
+        }
+        ComponentSource::File(path) => crate::input::read_limited(path, max_bytes, "component_bytes")
+            .map(std::borrow::Cow::Owned)
+            .map_err(|e| format!("plugin `{}`: {}: {e}", info.name, path.display())),
+    }
+}
+
+/// Compile (or take from the cache) and link an installed plugin's component, given its bytes
+/// ([`component_bytes`]), and check it is a task or classifier plugin.
+pub fn load_component_bytes(runtime: &Runtime, info: &PluginInfo, wasm: &[u8]) -> Result<Plugin, String> {
+    let plugin = match &info.component {
+        ComponentSource::BuiltIn(name) => {
             runtime.load_plugin(wasm).map_err(|e| format!("plugin `{}`: built-in {name}: {e:#}", info.name))?
         }
         ComponentSource::File(path) => {
-            let what = |e: &dyn std::fmt::Display| format!("plugin `{}`: {}: {e}", info.name, path.display());
-            let wasm =
-                crate::input::read_limited(path, runtime.limits().component_bytes as u64, "component_bytes").map_err(|e| what(&e))?;
-            runtime.load_plugin(&wasm).map_err(|e| what(&format!("{e:#}")))?
+            runtime.load_plugin(wasm).map_err(|e| format!("plugin `{}`: {}: {e:#}", info.name, path.display()))?
         }
     };
     if super::check_world(&plugin, super::World::Classifier).is_ok() {
