@@ -251,7 +251,9 @@ fn the_deadline_cancels_inference_in_the_engines() {
             BackendKind::Tract => "tract stopped between operators",
         };
         assert!(r.stderr.contains(expected), "{b}: {}", r.stderr);
-        assert!(took < Duration::from_secs(20), "{b}: {took:?}");
+        // A hang guard, not a speed check: the engines compile the 1,200-node graph before the
+        // deadline starts (OpenVINO took 34 s of it on a loaded 2-core machine).
+        assert!(took < Duration::from_secs(120), "{b}: {took:?}");
     }
 }
 
