@@ -6,11 +6,16 @@ its next request as soon as the previous one is answered, until `--requests` hav
 
     {"throughput_rps": .., "p50_ms": .., "p99_ms": .., "errors": .., ...}
 
-    load.py --url-grpc HOST:PORT --model NAME --input-npy FILE [--protocol grpc|http] [--url-http HOST:PORT]
-            [--concurrency 16] [--requests 500] [--warmup 50] [--input-name NAME] [--datatype FP32]
+    load.py --url-grpc HOST:PORT --model NAME (--input-npy FILE | --images FILE...) [--protocol grpc|http]
+            [--url-http HOST:PORT] [--concurrency 16] [--requests 500] [--warmup 50] [--input-name NAME]
+            [--datatype FP32]
 
 The input tensor is the .npy file as it is (shape and all); its name and datatype come from the server's
-model metadata (first input) unless given. Over HTTP the tensor and the outputs travel as binary data (the
+model metadata (first input) unless given. With --images (a classifier, e.g. nnhost's `M-classify`)
+each request is one encoded image file as it is on disk, a BYTES tensor of shape [1] (input name
+`image` unless given), the files taken in turn (request i sends file i mod the number of files), and
+every output of the response is decoded. --http-images base64 sends each image over REST base64-encoded
+as a JSON string instead of binary (what KServe's REST server needs; see python_server.py). Over HTTP the tensor and the outputs travel as binary data (the
 binary tensor extension), as a performance-minded client would send them. Latency is per request, from
 the call to the decoded response, so it includes the client's own work; on a small machine the client
 shares the cores with the server, so compare servers measured the same way, not absolute numbers.
@@ -18,6 +23,7 @@ Errors (any exception, or a response without outputs) are counted, not retried, 
 latency percentiles; throughput counts successful requests only.
 """
 import argparse
+import base64
 import json
 import sys
 import threading
@@ -44,9 +50,13 @@ def main():
     ap.add_argument("--url-http", help="HTTP address HOST:PORT (for --protocol http)")
     ap.add_argument("--protocol", choices=["grpc", "http"], default="grpc")
     ap.add_argument("--model", required=True)
-    ap.add_argument("--input-npy", required=True)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input-npy", help="a tensor, sent as it is")
+    src.add_argument("--images", nargs="+", help="encoded image files, one per request in turn, as BYTES")
     ap.add_argument("--input-name", help="[default: the model's first input, from its metadata]")
     ap.add_argument("--datatype", help="[default: from the .npy dtype]")
+    ap.add_argument("--http-images", choices=["binary", "base64"], default="binary",
+                    help="how --images travel over REST: raw bytes (binary tensor extension) or base64 in JSON")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--requests", type=int, default=500)
     ap.add_argument("--warmup", type=int, default=50)
@@ -54,8 +64,14 @@ def main():
     url = a.url_grpc if a.protocol == "grpc" else a.url_http
     if not url:
         ap.error(f"--protocol {a.protocol} needs --url-{a.protocol}")
-    arr = np.load(a.input_npy)
-    datatype = a.datatype or NP_TO_OIP[arr.dtype]
+    if a.images:
+        # One [1] BYTES tensor per file; element i of `arrs` goes with request i mod len(arrs).
+        arrs = [np.array([open(f, "rb").read()], dtype=np.object_) for f in a.images]
+        datatype = "BYTES"
+        a.input_name = a.input_name or "image"
+    else:
+        arrs = [np.load(a.input_npy)]
+        datatype = a.datatype or NP_TO_OIP[arrs[0].dtype]
 
     def client():
         if a.protocol == "grpc":
@@ -68,26 +84,43 @@ def main():
         name = md["inputs"][0]["name"]
 
     def request_maker():
+        """call(i) sends request i (input i mod the number of inputs), each input serialised once up front."""
         c = client()
         if a.protocol == "grpc":
-            inp = grpcclient.InferInput(name, list(arr.shape), datatype)
-            inp.set_data_from_numpy(arr)
+            inps = []
+            for arr in arrs:
+                inp = grpcclient.InferInput(name, list(arr.shape), datatype)
+                inp.set_data_from_numpy(arr)
+                inps.append(inp)
 
-            def call():
-                r = c.infer(a.model, [inp], client_timeout=TIMEOUT)
-                if not r.get_response().outputs:
+            def call(i):
+                r = c.infer(a.model, [inps[i % len(inps)]], client_timeout=TIMEOUT)
+                outs = r.get_response().outputs
+                if not outs:
                     raise RuntimeError("response without outputs")
-                r.as_numpy(r.get_response().outputs[0].name)
+                for o in outs[: len(outs) if a.images else 1]:
+                    r.as_numpy(o.name)
         else:
-            inp = httpclient.InferInput(name, list(arr.shape), datatype)
-            inp.set_data_from_numpy(arr, binary_data=True)
+            inps = []
+            for arr in arrs:
+                inp = httpclient.InferInput(name, list(arr.shape), datatype)
+                if a.images and a.http_images == "base64":
+                    b64 = np.array([base64.b64encode(x).decode("ascii") for x in arr.reshape(-1)], dtype=np.object_)
+                    inp.set_data_from_numpy(b64.reshape(arr.shape), binary_data=False)
+                else:
+                    inp.set_data_from_numpy(arr, binary_data=True)
+                inps.append(inp)
 
-            def call():
-                r = c.infer(a.model, [inp])
+            # A JSON-only body must say so: KServe reads a body without a JSON content type as binary.
+            hdrs = {"Content-Type": "application/json"} if a.images and a.http_images == "base64" else None
+
+            def call(i):
+                r = c.infer(a.model, [inps[i % len(inps)]], headers=hdrs)
                 outs = r.get_response().get("outputs") or []
                 if not outs:
                     raise RuntimeError("response without outputs")
-                r.as_numpy(outs[0]["name"])
+                for o in outs[: len(outs) if a.images else 1]:
+                    r.as_numpy(o["name"])
         return call
 
     # Worker threads live for both phases and make their own client: tritonclient's HTTP client
@@ -99,11 +132,12 @@ def main():
     end = threading.Barrier(a.concurrency + 1)
 
     def take():
+        """The next request's number, or None when the phase has sent all its requests."""
         with lock:
             if state["next"] >= state["limit"]:
-                return False
+                return None
             state["next"] += 1
-            return True
+            return state["next"] - 1
 
     def worker():
         try:
@@ -116,10 +150,10 @@ def main():
             if state["stop"]:
                 return
             record = state["record"]
-            while call is not None and take():
+            while call is not None and (i := take()) is not None:
                 t0 = time.perf_counter()
                 try:
-                    call()
+                    call(i)
                 except Exception as e:  # noqa: BLE001 - counted, not fatal
                     with lock:
                         errs[0] += record
