@@ -8,17 +8,7 @@
 use nnhost_sdk::nn::{self, tensor_type};
 use nnhost_sdk::{classify, pre};
 
-wit_bindgen::generate!({
-    world: "nnhost:plugins/classifier",
-    path: "../../wit",
-    with: {
-        "wasi:nn/tensor@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::tensor,
-        "wasi:nn/errors@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::errors,
-        "wasi:nn/inference@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::inference,
-        "wasi:nn/graph@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::graph,
-        "nnhost:plugins/types@0.1.2": nnhost_sdk::nnhost::plugins::types,
-    },
-});
+nnhost_sdk::generate!("nnhost:plugins/classifier", "../../wit");
 
 use nnhost_sdk::wasi::nn::tensor::Tensor;
 

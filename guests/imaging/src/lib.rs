@@ -7,14 +7,7 @@ use nnhost_sdk::classify;
 use nnhost_sdk::nnhost::plugins::types::{ModelSpec, OutputKind, PluginError, Prediction, TensorValue};
 use nnhost_sdk::pre;
 
-wit_bindgen::generate!({
-    world: "nnhost:plugins/imaging-provider",
-    path: "../../wit",
-    with: {
-        "wasi:nn/tensor@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::tensor,
-        "nnhost:plugins/types@0.1.2": nnhost_sdk::nnhost::plugins::types,
-    },
-});
+nnhost_sdk::generate!("nnhost:plugins/imaging-provider", "../../wit");
 
 use exports::nnhost::plugins::imaging::{Guest, Pixels};
 use nnhost_sdk::nn::tensor_type;

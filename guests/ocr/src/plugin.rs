@@ -7,17 +7,7 @@ use nnhost_sdk::task::{self, io, param};
 
 use crate::pipeline::{self, decode, Engine, Error, Output, Params, Settings};
 
-wit_bindgen::generate!({
-    world: "nnhost:plugins/task",
-    path: "../../wit",
-    with: {
-        "wasi:nn/tensor@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::tensor,
-        "wasi:nn/errors@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::errors,
-        "wasi:nn/inference@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::inference,
-        "wasi:nn/graph@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::graph,
-        "nnhost:plugins/task-types@0.1.2": nnhost_sdk::nnhost::plugins::task_types,
-    },
-});
+nnhost_sdk::generate!("nnhost:plugins/task", "../../wit");
 
 use nnhost_sdk::wasi::nn::tensor::TensorType;
 

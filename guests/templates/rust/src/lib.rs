@@ -7,18 +7,8 @@ use nnhost_sdk::nnhost::plugins::task_types::{Datatype, Role};
 use nnhost_sdk::task::{self, io};
 use nnhost_sdk::Error;
 
-wit_bindgen::generate!({
-    world: "nnhost:plugins/task",
-    path: "wit",
-    // The imports and types are the SDK's: this crate generates only the world's exports.
-    with: {
-        "wasi:nn/tensor@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::tensor,
-        "wasi:nn/errors@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::errors,
-        "wasi:nn/inference@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::inference,
-        "wasi:nn/graph@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::graph,
-        "nnhost:plugins/task-types@0.1.2": nnhost_sdk::nnhost::plugins::task_types,
-    },
-});
+// The world's exports, over the SDK's imports and types (wit-bindgen underneath).
+nnhost_sdk::generate!("nnhost:plugins/task", "wit");
 
 struct Plugin;
 

@@ -7,18 +7,8 @@ use nnhost_sdk::classify;
 use nnhost_sdk::nn::{self, tensor_type};
 use nnhost_sdk::wasi::nn::tensor::Tensor;
 
-wit_bindgen::generate!({
-    world: "nnhost:plugins/classifier",
-    path: "wit",
-    // The imports and types are the SDK's: this crate generates only the world's exports.
-    with: {
-        "wasi:nn/tensor@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::tensor,
-        "wasi:nn/errors@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::errors,
-        "wasi:nn/inference@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::inference,
-        "wasi:nn/graph@0.2.0-rc-2024-10-28": nnhost_sdk::wasi::nn::graph,
-        "nnhost:plugins/types@0.1.2": nnhost_sdk::nnhost::plugins::types,
-    },
-});
+// The world's exports, over the SDK's imports and types (wit-bindgen underneath).
+nnhost_sdk::generate!("nnhost:plugins/classifier", "wit");
 
 /// The model's outputs for one image.
 fn infer(spec: &ModelSpec, image: &[u8]) -> Result<Vec<(String, Tensor)>, PluginError> {
