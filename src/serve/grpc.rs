@@ -120,7 +120,10 @@ impl<S: tonic::codegen::Service<HttpRequest>> tonic::codegen::Service<HttpReques
         req.extensions_mut().insert(held.clone());
         let state = self.state.clone();
         let deadline = Box::pin(tokio::time::sleep(state.limits.body_timeout));
-        let req = req.map(|inner| tonic::body::Body::new(BoundedBody { inner, state, held, deadline, message: Messages::default() }));
+        let start = std::time::Instant::now();
+        let req = req.map(|inner| {
+            tonic::body::Body::new(BoundedBody { inner, state, held, deadline, message: Messages::default(), start, failed: false })
+        });
         self.inner.call(req)
     }
 }
@@ -131,6 +134,19 @@ struct BoundedBody {
     held: Held,
     deadline: Pin<Box<tokio::time::Sleep>>,
     message: Messages,
+    /// When the request began, and whether it was refused here (then counted once, in the metrics,
+    /// as the handler never sees it).
+    start: std::time::Instant,
+    failed: bool,
+}
+
+impl BoundedBody {
+    fn refuse(&mut self, e: ServeError) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Status>>> {
+        if !std::mem::replace(&mut self.failed, true) {
+            self.state.unread_failed("grpc", self.start);
+        }
+        Poll::Ready(Some(Err(e.grpc_status())))
+    }
 }
 
 impl hyper::body::Body for BoundedBody {
@@ -147,7 +163,7 @@ impl hyper::body::Body for BoundedBody {
                         .feed(data, this.state.limits.max_request_bytes)
                         .and_then(|()| this.state.budget.take(&this.held, data.len()));
                     if let Err(e) = checked {
-                        return Poll::Ready(Some(Err(e.grpc_status())));
+                        return this.refuse(e);
                     }
                 }
                 Poll::Ready(Some(Ok(frame)))
@@ -156,7 +172,7 @@ impl hyper::body::Body for BoundedBody {
                 Poll::Ready(()) => {
                     let secs = this.state.limits.body_timeout.as_secs_f64();
                     let e = ServeError::bad(format!("the request message did not arrive within {secs} s (--body-timeout)"));
-                    Poll::Ready(Some(Err(e.grpc_status())))
+                    this.refuse(e)
                 }
                 Poll::Pending => Poll::Pending,
             },

@@ -194,6 +194,13 @@ impl State {
         self.metrics.failed(model, backend, protocol);
     }
 
+    /// Count a request refused while its body was still arriving (gRPC: over the size, the budget
+    /// or the body timeout), before its model name could be read: under model `-`, as a failure.
+    pub fn unread_failed(&self, protocol: &'static str, start: Instant) {
+        let (model, backend) = self.metrics_labels("");
+        self.metrics.finished(model, backend, protocol, false, start.elapsed().as_secs_f64());
+    }
+
     /// The metrics labels of a request for model `name`: the model and the backend it runs on.
     /// Unknown names share one label (and the default backend), so clients cannot grow the metrics
     /// without bound.

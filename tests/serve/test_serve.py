@@ -1294,8 +1294,12 @@ class Suite:
     def grpc_too_big(self, srv):
         i = grpcclient.InferInput("image", [1, 3, 1024, 1024], "FP32")  # 12.6 MB, over --max-request-bytes 8000000
         i.set_data_from_numpy(np.zeros((1, 3, 1024, 1024), np.float32))
+        failed = lambda: metric_sum_labelled(srv, "nnhost_request_failures_total", 'model="-"', 'protocol="grpc"')
+        before = failed()
         msg = expect_grpc_error("RESOURCE_EXHAUSTED", gclient(srv).infer, "shapes", [i], client_timeout=REQUEST_TIMEOUT)
         need("--max-request-bytes" in msg, f"message does not name the limit: {msg}")
+        # Refused before its model name could be read: still counted, once, as a failure of model "-".
+        need(failed() == before + 1, f"the refused message was counted {failed() - before} times, not once")
         readme = (ROOT / "README.md").read_text()
         need("RESOURCE_EXHAUSTED" in readme[readme.index("--max-request-bytes"):][:300],
              "the README does not say RESOURCE_EXHAUSTED next to --max-request-bytes")
@@ -1726,6 +1730,17 @@ def metric_sum(srv, name: str) -> float:
     total = 0.0
     for ln in body.decode("utf-8", "replace").splitlines():
         if ln.startswith(name + "{") or ln.startswith(name + " "):
+            total += float(ln.rsplit(" ", 1)[1])
+    return total
+
+
+def metric_sum_labelled(srv, name: str, *labels: str) -> float:
+    """The sum of metric `name`'s samples that have every one of `labels` (e.g. 'protocol="grpc"')."""
+    status, _, body = http_req(srv, "GET", "/metrics", timeout=30)
+    need(status == 200, f"GET /metrics: HTTP {status}")
+    total = 0.0
+    for ln in body.decode("utf-8", "replace").splitlines():
+        if ln.startswith(name + "{") and all(lb in ln for lb in labels):
             total += float(ln.rsplit(" ", 1)[1])
     return total
 
