@@ -230,6 +230,137 @@ fn taps(axis: &Axis, interp: Interpolation, antialias: bool) -> Taps {
     t
 }
 
+/// The resampling passes in wasm SIMD (simd128), where Cranelift compiles the scalar loops to about
+/// a third of native speed. Horizontal, RGB: each output pixel's taps are taken four at a time (one
+/// 16-byte load holds four source pixels, a swizzle spreads each channel's four bytes into 32-bit
+/// lanes, one i32x4 multiply-add per channel adds them times four weights, loaded as one vector
+/// from a copy of the taps padded with zero weights to a multiple of four). Vertical, any channel
+/// count: 16 columns at a time. Integer sums of the same products, so the same bytes as the
+/// scalar loops, which do whatever these leave (native builds: everything).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use core::arch::wasm32::*;
+
+    use super::{Taps, PRECISION_BITS};
+
+    /// The weights of each output pixel, `stride` (a multiple of 4) apart, zero past its taps;
+    /// empty when the image is not RGB.
+    pub(super) struct RgbTaps {
+        stride: usize,
+        weights: Vec<i32>,
+    }
+
+    impl RgbTaps {
+        pub(super) fn new(t: &Taps, c: usize) -> Self {
+            if c != 3 {
+                return RgbTaps { stride: 0, weights: Vec::new() };
+            }
+            let stride = t.ksize.div_ceil(4) * 4;
+            let mut weights = vec![0; t.len.len() * stride];
+            for (x, &n) in t.len.iter().enumerate() {
+                weights[x * stride..x * stride + n].copy_from_slice(&t.weights[x * t.ksize..x * t.ksize + n]);
+            }
+            RgbTaps { stride, weights }
+        }
+
+        /// Output pixels `0..n` of one row (`start`, `len`: each one's source pixels) into
+        /// `out` (3 bytes each), as far as the loads stay inside `row`; how many it did.
+        #[inline(never)]
+        pub(super) fn row(&self, row: &[u8], start: &[usize], len: &[usize], half: i32, out: &mut [u8]) -> usize {
+            if self.stride == 0 {
+                return 0;
+            }
+            let (r_at, g_at, b_at) = (
+                u8x16(0, 255, 255, 255, 3, 255, 255, 255, 6, 255, 255, 255, 9, 255, 255, 255),
+                u8x16(1, 255, 255, 255, 4, 255, 255, 255, 7, 255, 255, 255, 10, 255, 255, 255),
+                u8x16(2, 255, 255, 255, 5, 255, 255, 255, 8, 255, 255, 255, 11, 255, 255, 255),
+            );
+            let n = start.len().min(len.len()).min(out.len() / 3);
+            for x in 0..n {
+                let (at, groups) = (start[x] * 3, len[x].div_ceil(4));
+                if groups == 0 || groups * 4 > self.stride || at + 12 * groups + 4 > row.len() {
+                    return x;
+                }
+                let (p, k) = (row[at..].as_ptr(), self.weights[x * self.stride..].as_ptr());
+                let (mut r, mut g, mut b) = (i32x4_splat(0), i32x4_splat(0), i32x4_splat(0));
+                for i in 0..groups {
+                    // SAFETY: bytes `at + 12 i .. + 16` are inside `row` and weights
+                    // `x * stride + 4 i .. + 4` inside `weights` (both checked above); wasm loads
+                    // need no alignment.
+                    let (p, w) = unsafe { (v128_load(p.add(12 * i).cast()), v128_load(k.add(4 * i).cast())) };
+                    r = i32x4_add(r, i32x4_mul(i8x16_swizzle(p, r_at), w));
+                    g = i32x4_add(g, i32x4_mul(i8x16_swizzle(p, g_at), w));
+                    b = i32x4_add(b, i32x4_mul(i8x16_swizzle(p, b_at), w));
+                }
+                // Lanes 0, 1, 2: the sums of r, g and b.
+                let rg = i32x4_add(i32x4_shuffle::<0, 4, 1, 5>(r, g), i32x4_shuffle::<2, 6, 3, 7>(r, g));
+                let bb = i32x4_add(b, i32x4_shuffle::<2, 3, 0, 1>(b, b));
+                let sum = i32x4_add(i32x4_shuffle::<0, 1, 4, 5>(rg, bb), i32x4_shuffle::<2, 3, 5, 4>(rg, bb));
+                let v = i32x4_shr(i32x4_add(sum, i32x4_splat(half)), PRECISION_BITS);
+                let v = i32x4_min(i32x4_max(v, i32x4_splat(0)), i32x4_splat(255));
+                let o = &mut out[x * 3..x * 3 + 3];
+                o[0] = i32x4_extract_lane::<0>(v) as u8;
+                o[1] = i32x4_extract_lane::<1>(v) as u8;
+                o[2] = i32x4_extract_lane::<2>(v) as u8;
+            }
+            n
+        }
+    }
+
+    /// The vertical pass of one output row: `rows` holds the `k.len()` source rows of `stride`
+    /// bytes its taps read, in order; 16 columns at a time, each tap's 16 bytes widened to four
+    /// i32x4 and multiply-added in registers, then shifted and narrowed with saturation (the
+    /// clamp to 0..=255). Integer sums of the same products; how many columns it did.
+    #[inline(never)]
+    pub(super) fn vertical(rows: &[u8], stride: usize, k: &[i32], half: i32, out: &mut [u8]) -> usize {
+        if rows.len() < k.len() * stride || out.len() < stride {
+            return 0;
+        }
+        let mut col = 0;
+        while col + 16 <= stride {
+            let mut acc = [i32x4_splat(half); 4];
+            for (j, &kk) in k.iter().enumerate() {
+                // SAFETY: row j's bytes `col .. col + 16` are inside `rows` (checked above).
+                let v = unsafe { v128_load(rows.as_ptr().add(j * stride + col).cast()) };
+                let (lo, hi) = (u16x8_extend_low_u8x16(v), u16x8_extend_high_u8x16(v));
+                let w = i32x4_splat(kk);
+                acc[0] = i32x4_add(acc[0], i32x4_mul(u32x4_extend_low_u16x8(lo), w));
+                acc[1] = i32x4_add(acc[1], i32x4_mul(u32x4_extend_high_u16x8(lo), w));
+                acc[2] = i32x4_add(acc[2], i32x4_mul(u32x4_extend_low_u16x8(hi), w));
+                acc[3] = i32x4_add(acc[3], i32x4_mul(u32x4_extend_high_u16x8(hi), w));
+            }
+            let a = acc.map(|a| i32x4_shr(a, PRECISION_BITS));
+            let v = u8x16_narrow_i16x8(i16x8_narrow_i32x4(a[0], a[1]), i16x8_narrow_i32x4(a[2], a[3]));
+            // SAFETY: `col + 16 <= stride <= out.len()`.
+            unsafe { v128_store(out.as_mut_ptr().add(col).cast(), v) };
+            col += 16;
+        }
+        col
+    }
+}
+
+/// Without wasm SIMD the scalar loop does every pixel.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod simd {
+    pub(super) struct RgbTaps;
+
+    impl RgbTaps {
+        pub(super) fn new(_: &super::Taps, _: usize) -> Self {
+            RgbTaps
+        }
+
+        #[inline(always)]
+        pub(super) fn row(&self, _: &[u8], _: &[usize], _: &[usize], _: i32, _: &mut [u8]) -> usize {
+            0
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn vertical(_: &[u8], _: usize, _: &[i32], _: i32, _: &mut [u8]) -> usize {
+        0
+    }
+}
+
 #[inline]
 fn clip8(v: i32) -> u8 {
     (v >> PRECISION_BITS).clamp(0, 255) as u8
@@ -291,12 +422,15 @@ pub fn resize(src: &[u8], w: usize, h: usize, c: usize, out_w: usize, out_h: usi
         src[first * w * c..last * w * c].to_vec()
     } else {
         let ht = taps(&p.x, r.interpolation, r.antialias);
+        let simd = simd::RgbTaps::new(&ht, c);
         let mut tmp = vec![0u8; (last - first) * rw * c];
         let half = 1i32 << (PRECISION_BITS - 1);
         for (ty, sy) in (first..last).enumerate() {
             let src_row = &src[sy * w * c..(sy + 1) * w * c];
             let out_row = &mut tmp[ty * rw * c..(ty + 1) * rw * c];
-            for x in 0..rw {
+            // The pixels SIMD did (the same sums), then the rest.
+            let done = simd.row(src_row, &ht.start, &ht.len, half, out_row);
+            for x in done..rw {
                 let k = &ht.weights[x * ht.ksize..x * ht.ksize + ht.len[x]];
                 let s = &src_row[ht.start[x] * c..(ht.start[x] + ht.len[x]) * c];
                 let o = &mut out_row[x * c..(x + 1) * c];
@@ -338,13 +472,15 @@ pub fn resize(src: &[u8], w: usize, h: usize, c: usize, out_w: usize, out_h: usi
     for y in 0..rh {
         acc.fill(half);
         let k = &vt.weights[y * vt.ksize..y * vt.ksize + vt.len[y]];
+        let rows = &tmp[(vt.start[y] - first) * stride..(vt.start[y] - first + k.len()) * stride];
+        // The columns SIMD did (the same sums), then the rest.
+        let done = simd::vertical(rows, stride, k, half, &mut row);
         for (j, &kk) in k.iter().enumerate() {
-            let sy = vt.start[y] - first + j;
-            for (a, &v) in acc.iter_mut().zip(&tmp[sy * stride..(sy + 1) * stride]) {
+            for (a, &v) in acc[done..].iter_mut().zip(&rows[j * stride + done..(j + 1) * stride]) {
                 *a += v as i32 * kk;
             }
         }
-        for (o, &a) in row.iter_mut().zip(&acc) {
+        for (o, &a) in row[done..].iter_mut().zip(&acc[done..]) {
             *o = clip8(a);
         }
         place(&mut canvas, y, &row);
