@@ -107,8 +107,11 @@ fn parse_params(task: &Task, flags: &[String]) -> Result<Vec<(String, ParamValue
 fn run_one(task: &Task, path: &Path, params: &[(String, ParamValue)], max_bytes: u64) -> Result<(Vec<u8>, Vec<Value>), String> {
     let bytes = crate::input::read_bounded(path, max_bytes)?;
     let input = task.signature().inputs.first().map(|i| i.name.clone()).unwrap_or_else(|| "image".into());
-    let outs = task.run(&[Value::bytes(&input, bytes.clone())], params.to_vec()).map_err(|e| e.to_string())?;
-    Ok((bytes, outs))
+    // The image goes in by reference and comes back for drawing: not copied on the host.
+    let inputs = [Value::bytes(&input, bytes)];
+    let outs = task.run(&inputs, params.to_vec()).map_err(|e| e.to_string())?;
+    let [Value { data: task::Data::Bytes(mut items), .. }] = inputs else { unreachable!("built as one BYTES value just above") };
+    Ok((items.pop().unwrap_or_default(), outs))
 }
 
 /// Draw `rows` on the image and write it to `dir` as `<stem>.png`.

@@ -116,13 +116,14 @@ pub fn detect_faces(infer: &mut impl Infer, settings: &Settings, image: &[u8], t
 /// f32 and `roundf`, a library call in wasm that made it the plugin's costliest step on gray photos.
 fn rgb8(img: image::DynamicImage) -> Vec<u8> {
     use image::DynamicImage as D;
+    // Into a buffer of the final size, three bytes a pixel (no per-pixel capacity checks).
     let expand = |px: &[u8], step: usize, gray: bool| -> Vec<u8> {
-        let mut out = Vec::with_capacity(px.len() / step * 3);
-        for p in px.chunks_exact(step) {
+        let mut out = vec![0u8; px.len() / step * 3];
+        for (o, p) in out.chunks_exact_mut(3).zip(px.chunks_exact(step)) {
             if gray {
-                out.extend_from_slice(&[p[0], p[0], p[0]]);
+                o.fill(p[0]);
             } else {
-                out.extend_from_slice(&p[..3]);
+                o.copy_from_slice(&p[..3]);
             }
         }
         out

@@ -55,7 +55,11 @@ pub fn compute(model: &str, inputs: Vec<(String, Tensor)>) -> Result<Vec<(String
 
 /// An f32 tensor of these dimensions (little-endian bytes, as `wasi:nn` takes them).
 pub fn f32_tensor(dims: &[u32], values: &[f32]) -> Tensor {
-    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    // Into a buffer of the final size (a `flat_map` collect pushes byte by byte in wasm).
+    let mut bytes = vec![0u8; values.len() * 4];
+    for (b, v) in bytes.chunks_exact_mut(4).zip(values) {
+        b.copy_from_slice(&v.to_le_bytes());
+    }
     Tensor::new(dims, TensorType::Fp32, &bytes)
 }
 
