@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +28,8 @@ WANT = {"shapes": "openvino", "shapes-classify": "openvino", "mobilenet-v2": "on
 
 
 @pytest.fixture(scope="module")
-def work(request) -> Path:
-    d = request.config.getoption("log_dir")
-    d = Path(d) if d else Path(tempfile.mkdtemp(prefix="nnhost-model-backends-"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+def work(work_dir) -> Path:
+    return work_dir
 
 
 @pytest.fixture(scope="module")

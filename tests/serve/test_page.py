@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +33,8 @@ def required() -> bool:
 
 
 @pytest.fixture(scope="module")
-def log_dir(request) -> Path:
-    d = request.config.getoption("log_dir")
-    d = Path(d) if d else Path(tempfile.mkdtemp(prefix="nnhost-page-test-"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+def log_dir(work_dir) -> Path:
+    return work_dir
 
 
 @pytest.fixture(scope="module")
