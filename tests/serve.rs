@@ -39,8 +39,10 @@ fn the_page_at_root_classifies_a_cat_and_draws_the_astronauts_face_in_chromium()
 }
 
 /// One server, each model on its own backend (tests/serve/test_model_backends.py): `-b onnxruntime`,
-/// a manifest's `backend = "openvino"`, `--model-backend face-detection=openvino` (BlazeFace's
-/// .tflite on OpenVINO); each answers as the CLI does on its backend, and says which it runs on.
+/// a model.toml's and a plugin.toml's `backend = "openvino"`, `--model-backend
+/// face-detection=openvino` over a plugin.toml's `tract` (BlazeFace's .tflite on OpenVINO); each
+/// answers as the CLI does on its backend, and says which it runs on. An unknown backend in a
+/// plugin.toml leaves that plugin out, saying why.
 #[test]
 fn one_server_runs_each_model_on_the_backend_its_manifest_or_model_backend_names() {
     use nnhost::backends::BackendKind;
@@ -49,5 +51,5 @@ fn one_server_runs_each_model_on_the_backend_its_manifest_or_model_backend_names
     }
     let Some(out) = pytest("tests/serve/test_model_backends.py", "tritonclient.grpc, tritonclient.http, onnx", &[]) else { return };
     let passed = out.lines().filter(|l| l.contains("test_model_backends.py::") && l.contains(" PASSED")).count();
-    assert_eq!(passed, 11, "every check of test_model_backends.py passes");
+    assert_eq!(passed, 13, "every check of test_model_backends.py passes");
 }

@@ -126,7 +126,7 @@ impl Spelled for OutputKind {
 
 nnhost_preprocess::deserialize_spelled!(ResizeKind, OutputKind);
 
-fn backend_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<BackendKind>, D::Error> {
+pub(crate) fn backend_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<BackendKind>, D::Error> {
     let name = String::deserialize(d)?;
     name.parse().map(Some).map_err(|_| {
         let known: Vec<String> = BackendKind::ALL.iter().map(|b| format!("\"{b}\"")).collect();

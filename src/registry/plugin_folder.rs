@@ -10,6 +10,9 @@
 //! [config-files]                         # files of the folder, passed as their text
 //! dictionary = "keys.txt"
 //! ```
+//!
+//! Optionally `backend = "openvino"` (or `tract`, `onnxruntime`): the backend `nnhost serve` runs
+//! the plugin's graphs on, as `backend` in a model's `model.toml`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,6 +45,10 @@ pub struct PluginManifest {
     /// Configuration entries whose values are the text of files in the plugin folder.
     #[serde(default, rename = "config-files")]
     pub config_files: BTreeMap<String, String>,
+    /// The backend `nnhost serve` runs the plugin's graphs on unless `--model-backend` names one;
+    /// without it, the server's `--backend`. Read by the host only.
+    #[serde(default, deserialize_with = "crate::registry::manifest::backend_name")]
+    pub backend: Option<crate::backends::BackendKind>,
 }
 
 /// Where a plugin's component comes from.
@@ -64,6 +71,8 @@ pub struct PluginInfo {
     pub allowed_models: Vec<String>,
     /// `[config]` then `[config-files]`, sorted by key.
     pub config: Vec<(String, String)>,
+    /// `backend` in `plugin.toml`: where `nnhost serve` runs the plugin's graphs by default.
+    pub backend: Option<crate::backends::BackendKind>,
 }
 
 /// Why an installed plugin cannot be used.
@@ -180,6 +189,7 @@ fn read_plugin(name: String, dir: PathBuf) -> Result<PluginInfo, PluginFolderErr
         component,
         allowed_models: manifest.models,
         config: config.into_iter().collect(),
+        backend: manifest.backend,
         dir,
     })
 }
@@ -217,6 +227,17 @@ mod tests {
         assert_eq!(info.allowed_models, ["det"]);
         let config: Vec<(&str, &str)> = info.config.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(config, [("keys", "a\nb\n"), ("model", "det"), ("n", "3"), ("x", "true")]);
+    }
+
+    #[test]
+    fn a_manifest_may_name_its_backend() {
+        let (_d, r) = folder("component = \"builtin:ocr\"\nbackend = \"openvino\"\n");
+        assert_eq!(r.unwrap().backend, Some(crate::backends::BackendKind::Openvino));
+        let (_d, r) = folder("component = \"builtin:ocr\"\n");
+        assert_eq!(r.unwrap().backend, None);
+        let (_d, r) = folder("component = \"builtin:ocr\"\nbackend = \"cuda\"\n");
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("backend") && e.contains("`cuda`") && e.contains("\"openvino\""), "{e}");
     }
 
     #[test]

@@ -75,8 +75,9 @@ pub struct Plugins {
     pub classifier: Plugin,
 }
 
-/// Which backend each served model runs on: `--model-backend NAME=BACKEND`, else the model's
-/// manifest (`backend = "..."`), else the server's `--backend`. `M-classify` runs where `M` does.
+/// Which backend each served model runs on: `--model-backend NAME=BACKEND`, else the model's or
+/// plugin's manifest (`backend = "..."` in `model.toml` or `plugin.toml`), else the server's
+/// `--backend`. `M-classify` runs where `M` does.
 #[derive(Debug, Clone)]
 pub struct BackendChoice {
     pub default: BackendKind,
@@ -114,15 +115,17 @@ pub fn load(
     let mut out = BTreeMap::new();
     for name in task_names {
         let Some(tasks) = tasks else { break };
-        let backend = backends.of(&name, None);
         // A plugin that cannot be set up here (a model not made, a backend that cannot load it) is
         // reported and left out; the rest is served.
         let setup = tasks
             .plugin(&name)
             .map_err(|e| e.to_string())
             .and_then(|info| Ok((task::load_component(runtime, &info)?, info)))
-            .and_then(|(plugin, info)| Task::new(runtime, &plugin, &info, dir, graphs, backend).map_err(|e| e.to_string()));
-        let t = match setup {
+            .and_then(|(plugin, info)| {
+                let backend = backends.of(&name, info.backend);
+                Task::new(runtime, &plugin, &info, dir, graphs, backend).map(|t| (t, backend)).map_err(|e| e.to_string())
+            });
+        let (t, backend) = match setup {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("nnhost serve: not serving plugin `{name}`: {e}");

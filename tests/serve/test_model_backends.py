@@ -1,6 +1,8 @@
 """One `nnhost serve` running each model on its own backend: `-b onnxruntime` for what nothing else
-places, a model whose model.toml says `backend = "openvino"`, and the face-detection plugin (MediaPipe's
-BlazeFace, which OpenVINO reads from its .tflite file) moved with `--model-backend face-detection=openvino`.
+places, a model whose model.toml says `backend = "openvino"`, the face-detection plugin (MediaPipe's
+BlazeFace, which OpenVINO reads from its .tflite file) moved with `--model-backend face-detection=openvino`
+over its plugin.toml's `backend = "tract"`, and a copy of it, `faces-ov`, whose plugin.toml says
+`backend = "openvino"`.
 Every model answers with the numbers the CLI gives on that model's backend, and the ready event, the
 metadata and /metrics say which backend each runs on. Also: a bad --model-backend is a usage error.
 
@@ -24,7 +26,7 @@ from test_serve import FACES, PHOTOS, ROOT, Refs, Server, compare_raw, gclient, 
     infer_raw
 
 WANT = {"shapes": "openvino", "shapes-classify": "openvino", "mobilenet-v2": "onnxruntime",
-        "mobilenet-v2-classify": "onnxruntime", "face-detection": "openvino"}
+        "mobilenet-v2-classify": "onnxruntime", "face-detection": "openvino", "faces-ov": "openvino"}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,8 @@ def nnhost(request) -> str:
 @pytest.fixture(scope="module")
 def folders(work):
     """A models folder: shapes copied with `backend = "openvino"` in its manifest; mobilenet-v2 and the
-    BlazeFace models as links. A plugins folder with only face-detection (linked)."""
+    BlazeFace models as links. A plugins folder with face-detection and faces-ov, copies of the
+    face-detection plugin with `backend = "tract"` and `backend = "openvino"` in plugin.toml."""
     models, plugins = work / "models", work / "plugins"
     shutil.rmtree(models, ignore_errors=True)
     shutil.rmtree(plugins, ignore_errors=True)
@@ -51,7 +54,11 @@ def folders(work):
     manifest.write_text('backend = "openvino"\n' + manifest.read_text())
     for m in ("mobilenet-v2", "blazeface-short", "blazeface-full"):
         (models / m).symlink_to(ROOT / "models" / m, target_is_directory=True)
-    (plugins / "face-detection").symlink_to(ROOT / "plugins" / "face-detection", target_is_directory=True)
+    # Two copies of face-detection: one whose plugin.toml's backend --model-backend overrides, one it does not.
+    for name, backend in (("face-detection", "tract"), ("faces-ov", "openvino")):
+        shutil.copytree(ROOT / "plugins" / "face-detection", plugins / name)
+        manifest = plugins / name / "plugin.toml"
+        manifest.write_text(f'backend = "{backend}"\n' + manifest.read_text())
     return models, plugins
 
 
@@ -95,18 +102,19 @@ def test_classify_on_onnxruntime_beside_shapes_on_openvino(server, nnhost, work)
     assert got["score"][:, 0] == pytest.approx([r[0]["score"] for r in ref], abs=1e-5)
 
 
-def detect_faces(server, image: Path):
+def detect_faces(server, image: Path, model: str = "face-detection"):
     i = httpclient.InferInput("image", [1], "BYTES")
     i.set_data_from_numpy(np.array([image.read_bytes()], dtype=np.object_), binary_data=True)
-    return hclient(server).infer("face-detection", [i])
+    return hclient(server).infer(model, [i])
 
 
-def test_face_detection_from_the_tflite_file_on_openvino_equals_nnhost_task(server, nnhost):
+@pytest.mark.parametrize("model", ["face-detection", "faces-ov"])
+def test_face_detection_from_the_tflite_file_on_openvino_equals_nnhost_task(server, nnhost, model):
     image = FACES / "pair.jpg"
     p = cli(nnhost, "task", "face-detection", str(image), "--json", "-b", "openvino")
     assert p.returncode == 0, p.stderr.decode()
     want = json.loads(p.stdout.decode().splitlines()[0])["results"]
-    r = detect_faces(server, image)
+    r = detect_faces(server, image, model)
     assert len(want) == 2
     np.testing.assert_allclose(r.as_numpy("boxes"), [w["box"] for w in want], rtol=0, atol=1e-4)
     np.testing.assert_allclose(r.as_numpy("scores"), [w["score"] for w in want], rtol=0, atol=1e-5)
@@ -117,10 +125,12 @@ def test_metrics_are_labelled_with_each_models_backend(server, nnhost, work):
         feeds, want = Refs(nnhost, backend, work / "refs").raw(model, 1)
         infer_raw("http-binary", hclient(server), model, feeds, list(want))
     detect_faces(server, FACES / "astronaut.png")
+    detect_faces(server, FACES / "astronaut.png", "faces-ov")
     status, _, body = http_req(server, "GET", "/metrics")
     assert status == 200
     lines = [ln for ln in body.decode().splitlines() if not ln.startswith("#") and 'model="' in ln]
-    for model, backend in (("shapes", "openvino"), ("mobilenet-v2", "onnxruntime"), ("face-detection", "openvino")):
+    for model, backend in (("shapes", "openvino"), ("mobilenet-v2", "onnxruntime"), ("face-detection", "openvino"),
+                           ("faces-ov", "openvino")):
         mine = [ln for ln in lines if f'model="{model}"' in ln]
         assert mine and all(f'backend="{backend}"' in ln for ln in mine), mine
 
@@ -136,3 +146,23 @@ def test_a_bad_model_backend_is_a_usage_error(nnhost, folders, flag, message):
             "127.0.0.1:0", "--model-backend", flag)
     assert p.returncode == 2
     assert message in p.stderr.decode(), p.stderr.decode()
+
+
+def test_a_bad_backend_in_plugin_toml_leaves_that_plugin_out_and_says_why(nnhost, folders, work):
+    """A plugin whose plugin.toml names an unknown backend is reported and not served; the rest is."""
+    models, plugins = folders
+    bad = work / "plugins-bad"
+    shutil.rmtree(bad, ignore_errors=True)
+    shutil.copytree(plugins, bad, symlinks=True)
+    manifest = bad / "faces-ov" / "plugin.toml"
+    manifest.write_text(manifest.read_text().replace('backend = "openvino"', 'backend = "cuda"'))
+    srv = Server(nnhost, "onnxruntime", ["--models", str(models), "--plugins", str(bad), "--max-concurrency", "1",
+                                         "--model-backend", "face-detection=openvino"], "model-backends-bad", work)
+    srv.start()
+    try:
+        ready = srv.wait_ready()
+        assert "faces-ov" not in ready["backends"] and ready["backends"]["face-detection"] == "openvino"
+    finally:
+        srv.close()
+    log = srv.log_path.read_text()
+    assert "not serving plugin `faces-ov`" in log and "backend" in log and "`cuda`" in log, log

@@ -361,13 +361,33 @@ pub fn bytes_to_f32(elem: ElemType, data: &[u8]) -> Result<Vec<f32>, Error> {
     if data.len() % size != 0 {
         return Err(Error::Spec(format!("{} bytes is not a whole number of {size}-byte elements", data.len())));
     }
-    Ok(data
-        .chunks_exact(size)
-        .map(|b| match elem {
-            ElemType::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            ElemType::F16 => half::f16::from_le_bytes([b[0], b[1]]).to_f32(),
-            ElemType::F64 => f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32,
-            ElemType::U8 => b[0] as f32,
-        })
-        .collect())
+    // One loop per type, so each is a plain (vectorisable) loop; f32 is a copy.
+    let mut out = vec![0f32; data.len() / size];
+    match elem {
+        ElemType::F32 => out.iter_mut().zip(data.chunks_exact(4)).for_each(|(o, b)| *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        ElemType::F16 => out.iter_mut().zip(data.chunks_exact(2)).for_each(|(o, b)| *o = half::f16::from_le_bytes([b[0], b[1]]).to_f32()),
+        ElemType::F64 => out.iter_mut().zip(data.chunks_exact(8)).for_each(|(o, b)| {
+            *o = f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+        }),
+        ElemType::U8 => out.iter_mut().zip(data).for_each(|(o, &b)| *o = b as f32),
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_to_f32_each_type() {
+        let v = [1.5f32, -2.25, 0.0, 3.0e-3];
+        let le: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        assert_eq!(bytes_to_f32(ElemType::F32, &le).unwrap(), v);
+        let le: Vec<u8> = v.iter().flat_map(|&x| (x as f64).to_le_bytes()).collect();
+        assert_eq!(bytes_to_f32(ElemType::F64, &le).unwrap(), v);
+        let le: Vec<u8> = v.iter().flat_map(|&x| half::f16::from_f32(x).to_le_bytes()).collect();
+        assert_eq!(bytes_to_f32(ElemType::F16, &le).unwrap(), v.map(|x| half::f16::from_f32(x).to_f32()));
+        assert_eq!(bytes_to_f32(ElemType::U8, &[0, 7, 255]).unwrap(), [0.0, 7.0, 255.0]);
+        assert!(bytes_to_f32(ElemType::F32, &[0; 6]).is_err());
+    }
 }
