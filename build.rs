@@ -27,6 +27,7 @@ fn main() {
         "imaging",
         "sdk",
         "preprocess",
+        "vendor",
         "Cargo.toml",
         "Cargo.lock",
         ".cargo/config.toml",

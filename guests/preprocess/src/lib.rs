@@ -230,12 +230,36 @@ fn decode_png(bytes: &[u8], orient: bool) -> Result<DynamicImage, Error> {
 /// the end-of-image marker (FF D9) after the last start-of-scan (FF DA). Entropy-coded data can
 /// hold neither (0xFF is always stuffed there), and looking after the last scan skips any
 /// embedded thumbnail.
+///
+/// One pass from the end, eight bytes at a time past those without 0xFF (most of the entropy-coded
+/// data): an end-of-image marker seen before (after, in the file) the last start-of-scan.
 fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
-    match last_sos {
-        Some(i) => bytes[i..].windows(2).any(|w| w == [0xFF, 0xD9]),
-        None => false,
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut eoi = false;
+    // Markers (0xFF, m) starting at i, for i < end, in descending order.
+    let mut end = bytes.len().saturating_sub(1);
+    while end > 0 {
+        if end >= 8 {
+            let word = u64::from_le_bytes(bytes[end - 8..end].try_into().unwrap());
+            // No byte of `word` is 0xFF: skip all eight.
+            let inverted = !word;
+            if inverted.wrapping_sub(LOW) & !inverted & HIGH == 0 {
+                end -= 8;
+                continue;
+            }
+        }
+        let i = end - 1;
+        if bytes[i] == 0xFF {
+            match bytes[i + 1] {
+                0xD9 => eoi = true,
+                0xDA => return eoi,
+                _ => {}
+            }
+        }
+        end = i;
     }
+    false
 }
 
 /// The image as 8-bit pixels the way Pillow's `convert("RGB")` / `convert("L")` makes them:
@@ -377,6 +401,39 @@ pub fn bytes_to_f32(elem: ElemType, data: &[u8]) -> Result<Vec<f32>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jpeg_is_complete_finds_the_end_of_image_after_the_last_scan() {
+        fn reference(bytes: &[u8]) -> bool {
+            let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+            last_sos.is_some_and(|i| bytes[i..].windows(2).any(|w| w == [0xFF, 0xD9]))
+        }
+        let mut state = 0x2545_f491u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        for round in 0..5000 {
+            let len = (next() % 80) as usize;
+            // Bytes mostly from a small alphabet, so that FF DA and FF D9 pairs are common.
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| match next() % 8 {
+                    0..=2 => 0xFF,
+                    3 => 0xDA,
+                    4 => 0xD9,
+                    _ => next() as u8,
+                })
+                .collect();
+            assert_eq!(jpeg_is_complete(&bytes), reference(&bytes), "round {round}: {bytes:02x?}");
+        }
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xDA, 0, 3];
+        jpeg.extend(std::iter::repeat_n(0x12, 1000));
+        assert!(!jpeg_is_complete(&jpeg));
+        jpeg.extend([0xFF, 0xD9]);
+        assert!(jpeg_is_complete(&jpeg));
+    }
 
     #[test]
     fn bytes_to_f32_each_type() {
