@@ -167,8 +167,10 @@ pub fn decode_oriented(bytes: &[u8], orient: bool) -> Result<DynamicImage, Error
         }
         _ => {}
     }
-    if reader.format() == Some(image::ImageFormat::Png) {
-        return decode_png(bytes, orient);
+    match reader.format() {
+        Some(image::ImageFormat::Png) => return decode_png(bytes, orient),
+        Some(image::ImageFormat::Jpeg) => return decode_jpeg(bytes, orient),
+        _ => {}
     }
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_IMAGE_SIDE);
@@ -186,6 +188,62 @@ pub fn decode_oriented(bytes: &[u8], orient: bool) -> Result<DynamicImage, Error
     // A malformed EXIF block is not worth refusing the photo for: it stays as stored.
     let orientation = if orient { decoder.orientation().unwrap_or(Orientation::NoTransforms) } else { Orientation::NoTransforms };
     let mut img = DynamicImage::from_decoder(decoder).map_err(err)?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+/// JPEG through zune-jpeg directly, as the image crate calls it (the same options, so the same
+/// pixels), but with one header parse for a colour JPEG where the image crate makes three (one
+/// for the size, one for the EXIF orientation, one to decode), each building the Huffman tables.
+fn decode_jpeg(bytes: &[u8], orient: bool) -> Result<DynamicImage, Error> {
+    use zune_core::colorspace::ColorSpace;
+    let err = |e: zune_jpeg::errors::DecodeErrors| match e {
+        zune_jpeg::errors::DecodeErrors::LargeDimensions(_) => {
+            Error::Decode(format!("the image is larger than {MAX_IMAGE_SIDE} pixels on a side"))
+        }
+        e => Error::Decode(format!("Format error decoding Jpeg: {e}")),
+    };
+    let decoder = |out: ColorSpace| {
+        let options = zune_core::options::DecoderOptions::default()
+            .jpeg_set_out_colorspace(out)
+            .set_strict_mode(false)
+            .set_max_width(MAX_IMAGE_SIDE as usize)
+            .set_max_height(MAX_IMAGE_SIDE as usize);
+        zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(bytes), options)
+    };
+    let mut d = decoder(ColorSpace::RGB);
+    d.decode_headers().map_err(err)?;
+    // The image crate keeps RGB, RGBA, gray and gray+alpha, and has zune-jpeg convert the rest
+    // (YCbCr, CMYK, YCCK) to RGB. The output colour space is fixed when the headers are read, so
+    // a JPEG that is not to become RGB is read again with its own.
+    let space = match d.input_colorspace() {
+        Some(s @ (ColorSpace::RGBA | ColorSpace::Luma | ColorSpace::LumaA)) => s,
+        _ => ColorSpace::RGB,
+    };
+    // A malformed EXIF block is not worth refusing the photo for: it stays as stored.
+    let orientation = match (d.exif(), orient) {
+        (Some(exif), true) => Orientation::from_exif_chunk(exif).unwrap_or(Orientation::NoTransforms),
+        _ => Orientation::NoTransforms,
+    };
+    if space != ColorSpace::RGB {
+        d = decoder(space);
+        d.decode_headers().map_err(err)?;
+    }
+    let (w, h) = d.dimensions().ok_or_else(|| Error::Decode("JPEG without a frame header".into()))?;
+    let size = d.output_buffer_size().ok_or_else(|| Error::Decode("JPEG too large".into()))?;
+    if size as u64 > MAX_DECODE_ALLOC {
+        return Err(Error::Decode(format!("the decoded image would need {size} bytes, over the limit of {MAX_DECODE_ALLOC}")));
+    }
+    let mut buf = vec![0u8; size];
+    d.decode_into(&mut buf).map_err(err)?;
+    let (w, h) = (w as u32, h as u32);
+    let bad = || Error::Decode("decoded JPEG has an unexpected size".into());
+    let mut img = match space {
+        ColorSpace::Luma => DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, buf).ok_or_else(bad)?),
+        ColorSpace::LumaA => DynamicImage::ImageLumaA8(image::GrayAlphaImage::from_raw(w, h, buf).ok_or_else(bad)?),
+        ColorSpace::RGBA => DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, buf).ok_or_else(bad)?),
+        _ => DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, buf).ok_or_else(bad)?),
+    };
     img.apply_orientation(orientation);
     Ok(img)
 }
@@ -433,6 +491,46 @@ mod tests {
         assert!(!jpeg_is_complete(&jpeg));
         jpeg.extend([0xFF, 0xD9]);
         assert!(jpeg_is_complete(&jpeg));
+    }
+
+    /// The image crate's way, which `decode_jpeg` replaces.
+    fn decode_jpeg_with_the_image_crate(bytes: &[u8]) -> DynamicImage {
+        let decoder = ImageReader::new(Cursor::new(bytes)).with_guessed_format().unwrap().into_decoder().unwrap();
+        let mut decoder = decoder;
+        let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+        let mut img = DynamicImage::from_decoder(decoder).unwrap();
+        img.apply_orientation(orientation);
+        img
+    }
+
+    #[test]
+    fn decode_jpeg_gives_the_image_crates_pixels() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&root)
+            .unwrap()
+            .flat_map(|d| std::fs::read_dir(d.unwrap().path()).into_iter().flatten())
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "jpg" || x == "jpeg"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 10, "fixture JPEGs: {files:?}");
+        let mut jpegs: Vec<(String, Vec<u8>)> = files.iter().map(|p| (p.display().to_string(), std::fs::read(p).unwrap())).collect();
+        // And a grayscale JPEG, an odd size and a 4:4:4 one, made here by the image crate.
+        let gray = image::GrayImage::from_fn(37, 21, |x, y| image::Luma([(x * 7 + y * 3) as u8]));
+        let rgb = image::RgbImage::from_fn(45, 17, |x, y| image::Rgb([(x * 5) as u8, (y * 11) as u8, (x * y) as u8]));
+        for (name, img) in [("gray", DynamicImage::ImageLuma8(gray)), ("rgb", DynamicImage::ImageRgb8(rgb))] {
+            let mut out = Cursor::new(Vec::new());
+            img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+            jpegs.push((name.to_string(), out.into_inner()));
+        }
+        for (name, bytes) in &jpegs {
+            let want = decode_jpeg_with_the_image_crate(bytes);
+            let got = decode_jpeg(bytes, true).unwrap();
+            assert_eq!(got.color(), want.color(), "{name}");
+            assert_eq!((got.width(), got.height()), (want.width(), want.height()), "{name}");
+            assert!(got.as_bytes() == want.as_bytes(), "{name}: other pixels");
+        }
+        assert!(jpegs.iter().any(|(n, _)| n.contains("exif")), "an EXIF-rotated JPEG is among them");
     }
 
     #[test]
