@@ -188,8 +188,59 @@ pub fn decode_oriented(bytes: &[u8], orient: bool) -> Result<DynamicImage, Error
     // A malformed EXIF block is not worth refusing the photo for: it stays as stored.
     let orientation = if orient { decoder.orientation().unwrap_or(Orientation::NoTransforms) } else { Orientation::NoTransforms };
     let mut img = DynamicImage::from_decoder(decoder).map_err(err)?;
-    img.apply_orientation(orientation);
+    apply_orientation(&mut img, orientation);
     Ok(img)
+}
+
+/// `img.apply_orientation(o)`: the same pixels, with the 8-bit layouts turned by plain index
+/// loops (the image crate's rotations go pixel by pixel through bounds-checked
+/// `get_pixel`/`put_pixel`, about three times the cost of a copy inside wasm).
+fn apply_orientation(img: &mut DynamicImage, o: Orientation) {
+    /// `raw` (w x h pixels of C bytes) turned: output pixel (x, y) of an `ow` x `oh` image is
+    /// source pixel `src(x, y)`. Generic over the mapping, so each orientation is its own loop.
+    fn turn<const C: usize>(raw: &[u8], w: usize, ow: usize, oh: usize, src: impl Fn(usize, usize) -> (usize, usize)) -> Vec<u8> {
+        let mut out = vec![0u8; ow * oh * C];
+        for (y, row) in out.chunks_exact_mut(ow * C).enumerate() {
+            for (x, px) in row.chunks_exact_mut(C).enumerate() {
+                let (sx, sy) = src(x, y);
+                let at = (sy * w + sx) * C;
+                px.copy_from_slice(&raw[at..at + C]);
+            }
+        }
+        out
+    }
+    fn turned<const C: usize>(raw: &[u8], w: usize, h: usize, o: Orientation) -> Option<(Vec<u8>, usize, usize)> {
+        use Orientation as O;
+        Some(match o {
+            O::NoTransforms => return None,
+            O::Rotate90 => (turn::<C>(raw, w, h, w, |x, y| (y, h - 1 - x)), h, w),
+            O::Rotate180 => (turn::<C>(raw, w, w, h, |x, y| (w - 1 - x, h - 1 - y)), w, h),
+            O::Rotate270 => (turn::<C>(raw, w, h, w, |x, y| (w - 1 - y, x)), h, w),
+            O::FlipHorizontal => (turn::<C>(raw, w, w, h, |x, y| (w - 1 - x, y)), w, h),
+            O::FlipVertical => (turn::<C>(raw, w, w, h, |x, y| (x, h - 1 - y)), w, h),
+            // The image crate's compositions: rotate90 then fliph, rotate270 then fliph.
+            O::Rotate90FlipH => (turn::<C>(raw, w, h, w, |x, y| (y, x)), h, w),
+            O::Rotate270FlipH => (turn::<C>(raw, w, h, w, |x, y| (w - 1 - y, h - 1 - x)), h, w),
+        })
+    }
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let fast = match &*img {
+        DynamicImage::ImageLuma8(b) => turned::<1>(b.as_raw(), w, h, o)
+            .and_then(|(v, w, h)| image::GrayImage::from_raw(w as u32, h as u32, v).map(DynamicImage::ImageLuma8)),
+        DynamicImage::ImageLumaA8(b) => turned::<2>(b.as_raw(), w, h, o)
+            .and_then(|(v, w, h)| image::GrayAlphaImage::from_raw(w as u32, h as u32, v).map(DynamicImage::ImageLumaA8)),
+        DynamicImage::ImageRgb8(b) => turned::<3>(b.as_raw(), w, h, o)
+            .and_then(|(v, w, h)| image::RgbImage::from_raw(w as u32, h as u32, v).map(DynamicImage::ImageRgb8)),
+        DynamicImage::ImageRgba8(b) => turned::<4>(b.as_raw(), w, h, o)
+            .and_then(|(v, w, h)| image::RgbaImage::from_raw(w as u32, h as u32, v).map(DynamicImage::ImageRgba8)),
+        _ => {
+            img.apply_orientation(o);
+            return;
+        }
+    };
+    if let Some(t) = fast {
+        *img = t;
+    }
 }
 
 /// JPEG through zune-jpeg directly, as the image crate calls it (the same options, so the same
@@ -244,7 +295,7 @@ fn decode_jpeg(bytes: &[u8], orient: bool) -> Result<DynamicImage, Error> {
         ColorSpace::RGBA => DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, buf).ok_or_else(bad)?),
         _ => DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, buf).ok_or_else(bad)?),
     };
-    img.apply_orientation(orientation);
+    apply_orientation(&mut img, orientation);
     Ok(img)
 }
 
@@ -280,7 +331,7 @@ fn decode_png(bytes: &[u8], orient: bool) -> Result<DynamicImage, Error> {
         Some(ColorSpace::RGBA) => DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, buf).ok_or_else(bad)?),
         other => return Err(Error::Decode(format!("unsupported PNG colour space {other:?}"))),
     };
-    img.apply_orientation(orientation);
+    apply_orientation(&mut img, orientation);
     Ok(img)
 }
 
@@ -531,6 +582,27 @@ mod tests {
             assert!(got.as_bytes() == want.as_bytes(), "{name}: other pixels");
         }
         assert!(jpegs.iter().any(|(n, _)| n.contains("exif")), "an EXIF-rotated JPEG is among them");
+    }
+
+    #[test]
+    fn apply_orientation_is_the_image_crates() {
+        let (w, h) = (7u32, 5u32);
+        let bytes = |c: u32| (0..w * h * c).map(|i| (i * 37 % 251) as u8).collect::<Vec<u8>>();
+        let images = [
+            DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, bytes(3)).unwrap()),
+            DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, bytes(4)).unwrap()),
+            DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, bytes(1)).unwrap()),
+            DynamicImage::ImageLumaA8(image::GrayAlphaImage::from_raw(w, h, bytes(2)).unwrap()),
+        ];
+        for img in images {
+            for exif in 1..=8 {
+                let o = Orientation::from_exif(exif).unwrap();
+                let (mut a, mut b) = (img.clone(), img.clone());
+                a.apply_orientation(o);
+                apply_orientation(&mut b, o);
+                assert_eq!(a, b, "{o:?} of {:?}", img.color());
+            }
+        }
     }
 
     #[test]
