@@ -9,6 +9,7 @@
 //! moves results by about 1e-3), and outputs keep the model's own names.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use openvino::{CompiledModel, Core, DeviceType, ElementType, InferRequest, RwPropertyKey, Shape, Tensor};
@@ -486,28 +487,59 @@ impl OvContext {
 }
 
 impl OvContext {
-    /// Run the request; past the call's deadline, cancel it. OpenVINO's synchronous `infer`
-    /// cannot be interrupted, so this starts the request asynchronously and waits in slices.
+    /// Run the request on this thread; past the call's deadline the watchdog thread cancels it
+    /// (`ov_infer_request_cancel` is thread-safe, and a cancelled synchronous `infer` returns
+    /// at once with an error; the request stays usable). A run that finishes in time costs no
+    /// thread switch, where starting it asynchronously and waiting cost two per inference.
     fn infer_with_deadline(&mut self) -> Result<(), BackendError> {
         check_deadline("inference")?;
         let Some((at, ms)) = crate::base::deadline::call_deadline() else {
             return self.request().infer().map_err(ov_err("failed to run the model"));
         };
-        self.request().infer_async().map_err(ov_err("failed to start the model"))?;
-        loop {
-            let left = at.saturating_duration_since(std::time::Instant::now()).as_millis() as i64;
-            if left <= 0 {
-                let _ = self.request().cancel();
-                // Wait for the cancelled request to settle before the context can be reused.
-                let _ = self.request().wait(1_000);
+        let target = Arc::new(CancelRequest { request: raw_request(self.request()), fired: AtomicBool::new(false) });
+        let watch = crate::base::deadline::cancel_at(at, target.clone());
+        let result = self.request().infer();
+        // After this the watchdog no longer holds the request (it cancels under the lock the
+        // guard's drop takes).
+        drop(watch);
+        if target.fired.load(Ordering::SeqCst) {
+            // Cancelled, or cancelled just after it finished: not handed to another context.
+            self.reusable = false;
+            if result.is_err() {
                 return Err(invalid(format!("deadline of {ms} ms exceeded: OpenVINO request cancelled (limit deadline_ms)")));
             }
-            match self.request().wait(left.min(50)) {
-                Ok(()) => return Ok(()),
-                Err(e) if e.kind == openvino::InferenceErrorKind::ResultNotReady => continue,
-                Err(e) => return Err(invalid(format!("OpenVINO failed to run the model: {e}"))),
-            }
         }
+        result.map_err(ov_err("failed to run the model"))
+    }
+}
+
+/// The C handle inside the crate's `InferRequest`, which has no accessor for it: the struct is
+/// that one pointer (openvino 0.11, `struct InferRequest { ptr: *mut ov_infer_request_t }`;
+/// the size is checked when compiling).
+fn raw_request(r: &InferRequest) -> *mut openvino_sys::ov_infer_request_t {
+    const _: () = assert!(std::mem::size_of::<InferRequest>() == std::mem::size_of::<*mut openvino_sys::ov_infer_request_t>());
+    // SAFETY: `InferRequest`'s only field is the request pointer (checked size above), so its
+    // bytes are that pointer; copying them does not take ownership (nothing frees it).
+    unsafe { std::mem::transmute_copy(r) }
+}
+
+/// Cancels an OpenVINO request from the watchdog thread.
+struct CancelRequest {
+    request: *mut openvino_sys::ov_infer_request_t,
+    fired: AtomicBool,
+}
+
+// SAFETY: the pointer is used only for `ov_infer_request_cancel`, which is thread-safe (OpenVINO
+// takes the request's lock; tests/hostile.rs cancels a running request this way); the watch that
+// holds it is dropped before the request is reused or freed (`infer_with_deadline`).
+unsafe impl Send for CancelRequest {}
+unsafe impl Sync for CancelRequest {}
+
+impl crate::base::deadline::Cancel for CancelRequest {
+    fn cancel(&self) {
+        self.fired.store(true, Ordering::SeqCst);
+        // SAFETY: `request` is live while the watch exists (see above).
+        let _ = unsafe { openvino_sys::ov_infer_request_cancel(self.request) };
     }
 }
 
