@@ -12,26 +12,11 @@ use core::arch::wasm32::*;
 
 use crate::color_convert::scalar::{CB_CF, CR_CF, C_G_CB_COEF_2, C_G_CR_COEF_1, YUV_PREC, YUV_RND, Y_CF};
 
-/// `(y * Y_CF + YUV_RND + c1 * k1 + c2 * k2) >> YUV_PREC` in i32, for the low or high four
-/// pixels of eight.
-#[inline(always)]
-fn lanes<const HIGH: bool>(y: v128, c1: v128, k1: i16, c2: v128, k2: i16) -> v128 {
-    let mul = |a: v128, k: i16| {
-        let k = i16x8_splat(k);
-        if HIGH { i32x4_extmul_high_i16x8(a, k) } else { i32x4_extmul_low_i16x8(a, k) }
-    };
-    let sum = i32x4_add(i32x4_add(mul(y, Y_CF), i32x4_splat(i32::from(YUV_RND))), i32x4_add(mul(c1, k1), mul(c2, k2)));
-    i32x4_shr(sum, YUV_PREC as u32)
-}
-
-/// One channel of eight pixels as i16 (saturating; the values fit).
-#[inline(always)]
-fn channel8(y: v128, c1: v128, k1: i16, c2: v128, k2: i16) -> v128 {
-    i16x8_narrow_i32x4(lanes::<false>(y, c1, k1, c2, k2), lanes::<true>(y, c1, k1, c2, k2))
-}
-
-/// Sixteen pixels' R, G and B, one u8 lane each: the unsigned saturating narrowing is the scalar
-/// code's clamp to 0..=255.
+/// Sixteen pixels' R, G and B, one u8 lane each. Each channel is a sum of two products of i16
+/// pairs, `i32x4.dot_i16x8_s` on the pairs interleaved (Y·Y_CF is a shift: Y_CF is 1 << YUV_PREC): R = (Y, Cr)·(Y_CF, CR_CF),
+/// B = (Y, Cb)·(Y_CF, CB_CF), G = (Cr, Cb)·(C_G_CR_COEF_1, C_G_CB_COEF_2) + Y·Y_CF, exact in i32
+/// as the scalar code's sums are; then `+ YUV_RND >> YUV_PREC`, and the unsigned saturating
+/// narrowing is the scalar code's clamp to 0..=255.
 #[inline(always)]
 fn ycbcr_to_rgb_16(y: &[i16; 16], cb: &[i16; 16], cr: &[i16; 16]) -> (v128, v128, v128) {
     // SAFETY: each array holds sixteen i16, read as two vectors of eight; no alignment needed.
@@ -42,14 +27,26 @@ fn ycbcr_to_rgb_16(y: &[i16; 16], cb: &[i16; 16], cr: &[i16; 16]) -> (v128, v128
     let (cr0, cr1) = load(cr);
     let (cb0, cb1) = (i16x8_sub(cb0, bias), i16x8_sub(cb1, bias));
     let (cr0, cr1) = (i16x8_sub(cr0, bias), i16x8_sub(cr1, bias));
-    let zero = i16x8_splat(0);
-
-    let r = u8x16_narrow_i16x8(channel8(y0, cr0, CR_CF, zero, 0), channel8(y1, cr1, CR_CF, zero, 0));
-    let g = u8x16_narrow_i16x8(
-        channel8(y0, cr0, C_G_CR_COEF_1, cb0, C_G_CB_COEF_2),
-        channel8(y1, cr1, C_G_CR_COEF_1, cb1, C_G_CB_COEF_2)
-    );
-    let b = u8x16_narrow_i16x8(channel8(y0, cb0, CB_CF, zero, 0), channel8(y1, cb1, CB_CF, zero, 0));
+    let pair = |a: i16, b: i16| i32x4_splat(i32::from(a as u16) | (i32::from(b as u16) << 16));
+    let (k_r, k_b, k_g) = (pair(Y_CF, CR_CF), pair(Y_CF, CB_CF), pair(C_G_CR_COEF_1, C_G_CB_COEF_2));
+    let rnd = i32x4_splat(i32::from(YUV_RND));
+    let shift = YUV_PREC as u32;
+    const _: () = assert!(Y_CF as i32 == 1 << YUV_PREC);
+    let lo = |a: v128, b: v128| i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(a, b);
+    let hi = |a: v128, b: v128| i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(a, b);
+    let fin = |v: v128| i32x4_shr(i32x4_add(v, rnd), shift);
+    // Eight pixels of one channel, as i16 (saturating; the values fit).
+    let two = |a: v128, b: v128, k: v128| i16x8_narrow_i32x4(fin(i32x4_dot_i16x8(lo(a, b), k)), fin(i32x4_dot_i16x8(hi(a, b), k)));
+    let green = |y: v128, cr: v128, cb: v128| {
+        let yl = i32x4_shl(i32x4_extend_low_i16x8(y), shift);
+        let yh = i32x4_shl(i32x4_extend_high_i16x8(y), shift);
+        let l = fin(i32x4_add(yl, i32x4_dot_i16x8(lo(cr, cb), k_g)));
+        let h = fin(i32x4_add(yh, i32x4_dot_i16x8(hi(cr, cb), k_g)));
+        i16x8_narrow_i32x4(l, h)
+    };
+    let r = u8x16_narrow_i16x8(two(y0, cr0, k_r), two(y1, cr1, k_r));
+    let g = u8x16_narrow_i16x8(green(y0, cr0, cb0), green(y1, cr1, cb1));
+    let b = u8x16_narrow_i16x8(two(y0, cb0, k_b), two(y1, cb1, k_b));
     (r, g, b)
 }
 
