@@ -55,12 +55,20 @@ pub fn compute(model: &str, inputs: Vec<(String, Tensor)>) -> Result<Vec<(String
 
 /// An f32 tensor of these dimensions (little-endian bytes, as `wasi:nn` takes them).
 pub fn f32_tensor(dims: &[u32], values: &[f32]) -> Tensor {
-    // Into a buffer of the final size (a `flat_map` collect pushes byte by byte in wasm).
-    let mut bytes = vec![0u8; values.len() * 4];
-    for (b, v) in bytes.chunks_exact_mut(4).zip(values) {
-        b.copy_from_slice(&v.to_le_bytes());
+    // The tensor's bytes are the values' little-endian bytes: on a little-endian target (wasm32
+    // is one) that is the slice itself, passed to the host without a copy.
+    #[cfg(target_endian = "little")]
+    {
+        // SAFETY: f32 has no padding and any bit pattern is a valid u8; the byte slice covers
+        // exactly the values' memory and lives as long as `values`.
+        let bytes = unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) };
+        Tensor::new(dims, TensorType::Fp32, bytes)
     }
-    Tensor::new(dims, TensorType::Fp32, &bytes)
+    #[cfg(not(target_endian = "little"))]
+    {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        Tensor::new(dims, TensorType::Fp32, &bytes)
+    }
 }
 
 /// The element type preprocessing and ranking use for a tensor type, if it holds floats or bytes.
