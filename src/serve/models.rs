@@ -117,14 +117,12 @@ pub fn load(
         let Some(tasks) = tasks else { break };
         // A plugin that cannot be set up here (a model not made, a backend that cannot load it) is
         // reported and left out; the rest is served.
-        let setup = tasks
-            .plugin(&name)
-            .map_err(|e| e.to_string())
-            .and_then(|info| Ok((task::load_component(runtime, &info)?, info)))
-            .and_then(|(plugin, info)| {
-                let backend = backends.of(&name, info.backend);
-                Task::new(runtime, &plugin, &info, dir, graphs, backend).map(|t| (t, backend)).map_err(|e| e.to_string())
-            });
+        let setup = tasks.plugin(&name).map_err(|e| e.to_string()).and_then(|info| {
+            let plugin = task::load_component(runtime, &info)?;
+            let backend = backends.of(&name, info.backend);
+            let t = Task::new(runtime, &plugin, &info, dir, graphs, backend).map_err(|e| e.to_string())?;
+            Ok((t, backend))
+        });
         let (t, backend) = match setup {
             Ok(t) => t,
             Err(e) => {

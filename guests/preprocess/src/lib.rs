@@ -499,9 +499,10 @@ pub fn bytes_to_f32(elem: ElemType, data: &[u8]) -> Result<Vec<f32>, Error> {
     match elem {
         ElemType::F32 => out.iter_mut().zip(data.chunks_exact(4)).for_each(|(o, b)| *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
         ElemType::F16 => out.iter_mut().zip(data.chunks_exact(2)).for_each(|(o, b)| *o = half::f16::from_le_bytes([b[0], b[1]]).to_f32()),
-        ElemType::F64 => out.iter_mut().zip(data.chunks_exact(8)).for_each(|(o, b)| {
-            *o = f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
-        }),
+        ElemType::F64 => out
+            .iter_mut()
+            .zip(data.chunks_exact(8))
+            .for_each(|(o, b)| *o = f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32),
         ElemType::U8 => out.iter_mut().zip(data).for_each(|(o, &b)| *o = b as f32),
     }
     Ok(out)
