@@ -291,15 +291,16 @@ mod simd {
 
         /// Output pixels `0..n` of one row (`start`, `len`: each one's source pixels) into
         /// `out` (3 bytes each), as far as the loads stay inside `row`; how many it did. Straight
-        /// code for up to three groups of taps (a loop's back edge is where Cranelift puts the
-        /// epoch check, around which it spills the vector registers).
+        /// code for up to three groups of taps and two output pixels per turn of the loop: a
+        /// loop's back edge is where Cranelift puts the epoch check (the plugin's deadline),
+        /// around which it reloads the vector constants, so fewer turns cost less.
         #[inline(never)]
         pub(super) fn row(&self, row: &[u8], half: i32, out: &mut [u8]) -> usize {
             if row.len() != self.row_len || out.len() < self.at.len() * 3 {
                 return 0;
             }
             let (rp, kp, op) = (row.as_ptr(), self.weights.as_ptr(), out.as_mut_ptr());
-            for (x, &(at, groups)) in self.at.iter().enumerate() {
+            let pixel = |x: usize, (at, groups): (usize, usize)| {
                 // SAFETY: bytes `at + 12 i .. + 16` are inside `row` and weights
                 // `x * stride + 32 i .. + 32` inside `weights` for every group `i < groups` (`new`
                 // kept only such pixels, for rows of this length), and `x * 3 + 2 < out.len()`
@@ -326,6 +327,14 @@ mod simd {
                     *o.add(1) = i32x4_extract_lane::<1>(v) as u8;
                     *o.add(2) = i32x4_extract_lane::<2>(v) as u8;
                 }
+            };
+            let mut pairs = self.at.chunks_exact(2);
+            for (i, two) in pairs.by_ref().enumerate() {
+                pixel(2 * i, two[0]);
+                pixel(2 * i + 1, two[1]);
+            }
+            if let [last] = pairs.remainder() {
+                pixel(self.at.len() - 1, *last);
             }
             self.at.len()
         }
@@ -366,7 +375,7 @@ mod simd {
         let mut col = 0;
         while col + 16 <= stride {
             let mut acc = [i32x4_splat(half); 4];
-            for (j, &kk) in k.iter().enumerate() {
+            let tap = |acc: &mut [v128; 4], j: usize, kk: i32| {
                 // SAFETY: row j's bytes `col .. col + 16` are inside `rows` (checked above).
                 let v = unsafe { v128_load(rows.as_ptr().add(j * stride + col).cast()) };
                 let (lo, hi) = (u16x8_extend_low_u8x16(v), u16x8_extend_high_u8x16(v));
@@ -375,6 +384,15 @@ mod simd {
                 acc[1] = i32x4_add(acc[1], i32x4_mul(u32x4_extend_high_u16x8(lo), w));
                 acc[2] = i32x4_add(acc[2], i32x4_mul(u32x4_extend_low_u16x8(hi), w));
                 acc[3] = i32x4_add(acc[3], i32x4_mul(u32x4_extend_high_u16x8(hi), w));
+            };
+            // Two taps per turn (one epoch check for two; see `row`), in order: the same sums.
+            let mut pairs = k.chunks_exact(2);
+            for (i, two) in pairs.by_ref().enumerate() {
+                tap(&mut acc, 2 * i, two[0]);
+                tap(&mut acc, 2 * i + 1, two[1]);
+            }
+            if let [last] = pairs.remainder() {
+                tap(&mut acc, k.len() - 1, *last);
             }
             let a = acc.map(|a| i32x4_shr(a, PRECISION_BITS));
             let v = u8x16_narrow_i16x8(i16x8_narrow_i32x4(a[0], a[1]), i16x8_narrow_i32x4(a[2], a[3]));
