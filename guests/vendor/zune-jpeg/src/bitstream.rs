@@ -413,6 +413,21 @@ impl BitStream {
                 block[t_pos] = i32::from(fast_ac >> 8) * (qt_table[t_pos]); // Value
                 self.drop_bits((fast_ac & 15) as u8);
                 pos += 1;
+                // nnhost (wasm): a second fast coefficient in the same turn of the loop, where
+                // the bits for it are already in the buffer (a fast one takes at most
+                // HUFF_LOOKAHEAD bits, and the refill it skips would not change the bits it
+                // peeks); in wasm every turn pays the deadline's epoch check.
+                #[cfg(target_arch = "wasm32")]
+                if pos < 64 && self.bits_left >= HUFF_LOOKAHEAD {
+                    let fast_ac = ac_lookup[self.peek_bits::<HUFF_LOOKAHEAD>() as usize];
+                    if fast_ac != 0 {
+                        pos += ((fast_ac >> 4) & 15) as usize;
+                        let t_pos = UN_ZIGZAG[min(pos, 63)] & 63;
+                        block[t_pos] = i32::from(fast_ac >> 8) * (qt_table[t_pos]);
+                        self.drop_bits((fast_ac & 15) as u8);
+                        pos += 1;
+                    }
+                }
             } else {
                 decode_huff!(self, symbol, ac_table);
 
