@@ -130,19 +130,7 @@ pub fn input_tensor(rgb: &[u8], w: usize, h: usize, size: usize) -> (Vec<f32>, L
     };
     let square = resize(&canvas, size, lb.side, 3, size, size, &bilinear);
     let scale = (2.0f64 / 255.0) as f32;
-    let mut tensor = vec![0f32; square.len()];
-    // Sixteen values per turn of the loop: in wasm each turn pays the deadline's epoch check.
-    let mut chunks = tensor.chunks_exact_mut(16);
-    for (t, s) in chunks.by_ref().zip(square.chunks_exact(16)) {
-        for (t, &v) in t.iter_mut().zip(s) {
-            *t = v as f32 * scale + -1.0;
-        }
-    }
-    let done = square.len() - chunks.into_remainder().len();
-    for (t, &v) in tensor[done..].iter_mut().zip(&square[done..]) {
-        *t = v as f32 * scale + -1.0;
-    }
-    (tensor, lb)
+    (square.iter().map(|&v| v as f32 * scale + -1.0).collect(), lb)
 }
 
 /// One face: the box corners (xmin, ymin), (xmax, ymax), then the six keypoints, all (x, y).

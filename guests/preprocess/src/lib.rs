@@ -200,23 +200,11 @@ fn apply_orientation(img: &mut DynamicImage, o: Orientation) {
     /// source pixel `src(x, y)`. Generic over the mapping, so each orientation is its own loop.
     fn turn<const C: usize>(raw: &[u8], w: usize, ow: usize, oh: usize, src: impl Fn(usize, usize) -> (usize, usize)) -> Vec<u8> {
         let mut out = vec![0u8; ow * oh * C];
-        let put = |px: &mut [u8], x: usize, y: usize| {
-            let (sx, sy) = src(x, y);
-            let at = (sy * w + sx) * C;
-            px.copy_from_slice(&raw[at..at + C]);
-        };
         for (y, row) in out.chunks_exact_mut(ow * C).enumerate() {
-            // Four pixels per turn of the loop: in wasm each turn pays the deadline's epoch check.
-            let mut fours = row.chunks_exact_mut(4 * C);
-            for (i, four) in fours.by_ref().enumerate() {
-                for (j, px) in four.chunks_exact_mut(C).enumerate() {
-                    put(px, 4 * i + j, y);
-                }
-            }
-            let rest = fours.into_remainder();
-            let first = ow - rest.len() / C;
-            for (j, px) in rest.chunks_exact_mut(C).enumerate() {
-                put(px, first + j, y);
+            for (x, px) in row.chunks_exact_mut(C).enumerate() {
+                let (sx, sy) = src(x, y);
+                let at = (sy * w + sx) * C;
+                px.copy_from_slice(&raw[at..at + C]);
             }
         }
         out
