@@ -236,8 +236,13 @@ mod tests {
         let (_d, r) = folder("component = \"builtin:ocr\"\n");
         assert_eq!(r.unwrap().backend, None);
         let (_d, r) = folder("component = \"builtin:ocr\"\nbackend = \"cuda\"\n");
-        let e = r.unwrap_err().to_string();
-        assert!(e.contains("backend") && e.contains("`cuda`") && e.contains("\"openvino\""), "{e}");
+        // A bad manifest (typed), whose reason names the key, the value and what is accepted.
+        match r.unwrap_err() {
+            PluginFolderError::BadManifest { reason, .. } => {
+                assert!(reason.contains("backend") && reason.contains("`cuda`") && reason.contains("\"openvino\""), "{reason}")
+            }
+            other => panic!("expected a bad manifest, got {other}"),
+        }
     }
 
     #[test]

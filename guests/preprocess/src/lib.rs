@@ -349,8 +349,8 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
     // Markers (0xFF, m) starting at i, for i < end, in descending order.
     let mut end = bytes.len().saturating_sub(1);
     while end > 0 {
-        if end >= 8 {
-            let word = u64::from_le_bytes(bytes[end - 8..end].try_into().unwrap());
+        if let Some(&word) = bytes[..end].last_chunk::<8>() {
+            let word = u64::from_le_bytes(word);
             // No byte of `word` is 0xFF: skip all eight.
             let inverted = !word;
             if inverted.wrapping_sub(LOW) & !inverted & HIGH == 0 {
