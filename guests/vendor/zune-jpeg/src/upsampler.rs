@@ -89,6 +89,9 @@ mod neon;
 #[cfg(feature = "portable_simd")]
 mod portable_simd;
 mod scalar;
+// Added by nnhost: WebAssembly SIMD upsamplers (see upsampler/wasm.rs).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm;
 
 // choose the best possible implementation for this platform
 #[allow(unused_variables)]
@@ -109,6 +112,8 @@ pub fn choose_horizontal_samp_function(options: &DecoderOptions) -> UpSampler {
             unsafe { neon::upsample_horizontal_neon(a, b, c, d, e) }
         };
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return wasm::upsample_horizontal_wasm;
     #[cfg(feature = "portable_simd")]
     return portable_simd::upsample_horizontal_simd;
     return scalar::upsample_horizontal;
@@ -132,6 +137,8 @@ pub fn choose_hv_samp_function(options: &DecoderOptions) -> UpSampler {
             unsafe { neon::upsample_hv_neon(a, b, c, d, e) }
         };
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return wasm::upsample_hv_wasm;
     #[cfg(feature = "portable_simd")]
     return portable_simd::upsample_hv_simd;
     return scalar::upsample_hv;
@@ -155,6 +162,8 @@ pub fn choose_v_samp_function(options: &DecoderOptions) -> UpSampler {
             unsafe { neon::upsample_vertical_neon(a, b, c, d, e) }
         };
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return wasm::upsample_vertical_wasm;
     #[cfg(feature = "portable_simd")]
     return portable_simd::upsample_vertical_simd;
     return scalar::upsample_vertical;
@@ -196,6 +205,65 @@ mod tests {
         #[test]
         fn portable_simd_hv() {
             _test_hv(portable_simd::upsample_hv_simd)
+        }
+    }
+
+    // Added by nnhost: the WebAssembly SIMD upsamplers against the scalar ones.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    mod wasm_impl {
+        use super::*;
+
+        #[test]
+        fn wasm_vertical() {
+            _test_vertical(wasm::upsample_vertical_wasm);
+            for width in [8, 9, 15, 16, 17, 100] {
+                _test_vertical_width(wasm::upsample_vertical_wasm, width);
+            }
+        }
+
+        #[test]
+        fn wasm_horizontal() {
+            _test_horizontal(wasm::upsample_horizontal_wasm);
+            for width in [3, 9, 10, 11, 17, 18, 19, 100] {
+                _test_horizontal_width(wasm::upsample_horizontal_wasm, width);
+            }
+        }
+
+        #[test]
+        fn wasm_hv() {
+            _test_hv(wasm::upsample_hv_wasm)
+        }
+
+        /// Random-looking samples over the whole i16 range a decoder can hand over (also
+        /// negative and above 255, where the wrapping arithmetic must match too).
+        fn samples(width: usize, seed: u32) -> Vec<i16> {
+            let mut x = seed;
+            (0..width)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    (x >> 16) as i16 >> 4
+                })
+                .collect()
+        }
+
+        fn _test_vertical_width(upsampler: UpSampler, width: usize) {
+            let (input, near, far) = (samples(width, 1), samples(width, 2), samples(width, 3));
+            let mut scratch = vec![0i16; width];
+            let mut want = vec![0i16; width * 2];
+            let mut got = vec![0i16; width * 2];
+            scalar::upsample_vertical(&input, &near, &far, &mut scratch, &mut want);
+            upsampler(&input, &near, &far, &mut scratch, &mut got);
+            assert_eq!(want, got, "width {width}");
+        }
+
+        fn _test_horizontal_width(upsampler: UpSampler, width: usize) {
+            let input = samples(width, 4);
+            let mut scratch = vec![0i16; width];
+            let mut want = vec![0i16; width * 2];
+            let mut got = vec![0i16; width * 2];
+            scalar::upsample_horizontal(&input, &[], &[], &mut scratch, &mut want);
+            upsampler(&input, &[], &[], &mut scratch, &mut got);
+            assert_eq!(want, got, "width {width}");
         }
     }
 
