@@ -757,14 +757,18 @@ impl<'a> DeflateDecoder<'a>
 
                     entry = litlen_decode_table[lit_mask];
 
+                    // nnhost: the output as a slice in a local, taken again after each resize, so that its
+                    // pointer and length can stay in locals in the loop.
+                    let mut window: &mut [u8] = &mut out_block[..];
                     'sequence: loop
                     {
                         // Resize the output vector here to ensure we can always have
                         // enough space for sloppy copies
-                        if dest_offset + FASTLOOP_MAX_BYTES_WRITTEN > out_block.len()
+                        if dest_offset + FASTLOOP_MAX_BYTES_WRITTEN > window.len()
                         {
                             let curr_len = out_block.len();
-                            out_block.resize(curr_len + FASTLOOP_MAX_BYTES_WRITTEN + RESIZE_BY, 0)
+                            out_block.resize(curr_len + FASTLOOP_MAX_BYTES_WRITTEN + RESIZE_BY, 0);
+                            window = &mut out_block[..];
                         }
                         // At this point entry contains the next value of the litlen
                         // This will always be the case so meaning all our exit paths need
@@ -816,7 +820,7 @@ impl<'a> DeflateDecoder<'a>
 
                             stream.drop_bits(entry as u8);
 
-                            let out: &mut [u8; 2] = out_block
+                            let out: &mut [u8; 2] = window
                                 .get_mut(dest_offset..dest_offset + 2)
                                 .unwrap()
                                 .try_into()
@@ -882,7 +886,7 @@ impl<'a> DeflateDecoder<'a>
                                 literal = entry >> 16;
                                 entry = litlen_decode_table[new_pos];
 
-                                *out_block.get_mut(dest_offset).unwrap_or(&mut 0) =
+                                *window.get_mut(dest_offset).unwrap_or(&mut 0) =
                                     (literal & 0xFF) as u8;
 
                                 dest_offset += 1;
@@ -957,7 +961,7 @@ impl<'a> DeflateDecoder<'a>
                         // This makes us copy smaller match lengths quicker because we don't need
                         // a loop + don't send too much pressure to the Memory unit.
                         fixed_copy_within::<FASTCOPY_BYTES>(
-                            &mut out_block,
+                            window,
                             src_offset,
                             dest_offset
                         );
@@ -971,8 +975,8 @@ impl<'a> DeflateDecoder<'a>
                         if offset == 1
                         {
                             // RLE fill with a single byte
-                            let byte_to_repeat = out_block[src_offset];
-                            out_block[current_position..dest_offset].fill(byte_to_repeat);
+                            let byte_to_repeat = window[src_offset];
+                            window[current_position..dest_offset].fill(byte_to_repeat);
                         }
                         else if offset <= FASTCOPY_BYTES
                             && current_position + offset < dest_offset
@@ -995,7 +999,7 @@ impl<'a> DeflateDecoder<'a>
                             loop
                             {
                                 fixed_copy_within::<FASTCOPY_BYTES>(
-                                    &mut out_block,
+                                    window,
                                     src_position,
                                     dest_position
                                 );
@@ -1035,7 +1039,7 @@ impl<'a> DeflateDecoder<'a>
                                 // Reason: This is a latency critical loop, even branches start
                                 // to matter
                                 fixed_copy_within::<FASTCOPY_BYTES>(
-                                    &mut out_block,
+                                    window,
                                     dest_src_offset,
                                     current_position
                                 );
